@@ -1,0 +1,127 @@
+//! Builds workspace crates for `wasm32-wasip2` from a build script.
+//!
+//! The host is native and its components are WebAssembly, so `cargo build`
+//! of the host runs a nested `cargo build --target wasm32-wasip2` with its
+//! own target directory (`target/wasm`), the way wasmtime builds its test
+//! programs. A newcomer never needs a separate step. Shared by
+//! `host/build.rs` (first-party components, embedded in the binary) and
+//! `tests/build.rs` (test fixtures).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One built component.
+pub struct Built {
+    /// The crate's package name, such as `tool-basics`.
+    pub package: String,
+    /// The built `.wasm` component.
+    pub wasm: PathBuf,
+    /// The crate's `manifest.toml`.
+    pub manifest: PathBuf,
+}
+
+/// Crate folders directly below `dir` that have a `Cargo.toml`, sorted.
+pub fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The `name` of the `[package]` table of a crate's Cargo.toml.
+fn package_name(crate_dir: &Path) -> String {
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest.display()));
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(rest) = line.strip_prefix("name") {
+            let value = rest.trim_start().trim_start_matches('=').trim();
+            return value.trim_matches('"').to_string();
+        }
+    }
+    panic!("{} has no [package] name", manifest.display());
+}
+
+/// Builds `crates` (folders of workspace members) for wasm32-wasip2 with the
+/// `wasm` profile and returns where each component landed.
+pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
+    if crates.is_empty() {
+        return Vec::new();
+    }
+    println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("sdk").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    let target_dir = workspace.join("target").join("wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "wasm"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    let mut packages = Vec::new();
+    for dir in crates {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let package = package_name(dir);
+        cmd.args(["-p", &package]);
+        packages.push((package, dir.clone()));
+    }
+    // The outer cargo's settings are for the host target; none of them may
+    // leak into the wasm build (clippy's wrapper, RUSTFLAGS, the jobserver).
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_PROFILE_")
+            || key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+            || matches!(
+                key.as_str(),
+                "CARGO_ENCODED_RUSTFLAGS"
+                    | "RUSTFLAGS"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_BUILD_TARGET"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "RUSTC_WRAPPER"
+                    | "CARGO_MAKEFLAGS"
+                    | "MAKEFLAGS"
+                    | "MFLAGS"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "DEBUG"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "TARGET"
+                    | "HOST"
+                    | "NUM_JOBS"
+                    | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for the wasm components: {e}"));
+    if !status.success() {
+        panic!(
+            "building the wasm32-wasip2 components failed ({status}); is the target installed? \
+             `rustup target add wasm32-wasip2` (rust-toolchain.toml lists it)"
+        );
+    }
+    let out = target_dir.join("wasm32-wasip2").join("wasm");
+    packages
+        .into_iter()
+        .map(|(package, dir)| {
+            let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
+            assert!(wasm.is_file(), "{} was not built", wasm.display());
+            Built {
+                package,
+                wasm,
+                manifest: dir.join("manifest.toml"),
+            }
+        })
+        .collect()
+}

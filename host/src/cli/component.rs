@@ -1,0 +1,167 @@
+//! `openpista component list|reload|new|inspect`.
+
+use super::control::{self, Request, StatusRow};
+use super::{build_runtime, control_socket_path};
+use crate::config::Config;
+use crate::runtime::version;
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[cfg(any())]
+#[path = "../../../sdk/templates/scaffold.rs"]
+mod scaffold;
+
+#[derive(Subcommand, Debug)]
+pub enum ComponentCommand {
+    /// Name, version, hash, world, capabilities, state and last error of
+    /// every component (from the running server when there is one).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reload a component now, as the watcher would.
+    Reload { name: String },
+    /// Write a buildable component crate from the SDK template.
+    New {
+        /// tool, provider or channel.
+        #[arg(long, value_parser = ["tool", "provider", "channel"])]
+        kind: String,
+        name: String,
+        /// Folder to create the crate in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Show a component file's world, WIT version, imports and exports.
+    Inspect { file: PathBuf },
+}
+
+pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
+    match cmd {
+        ComponentCommand::List { json } => list(config, json).await,
+        ComponentCommand::Reload { name } => reload(config, &name).await,
+        ComponentCommand::New { kind, name, dir } => new(&kind, &name, &dir),
+        ComponentCommand::Inspect { file } => inspect(&file),
+    }
+}
+
+async fn statuses(config: Config) -> Result<(Vec<StatusRow>, bool)> {
+    if let Some(resp) = control::request(&control_socket_path(), &Request::List).await? {
+        return Ok((resp.components, true));
+    }
+    let runtime = build_runtime(&config)?;
+    runtime.load_all().await;
+    Ok((runtime.status().into_iter().map(Into::into).collect(), false))
+}
+
+async fn list(config: Config, json: bool) -> Result<i32> {
+    let (rows, live) = statuses(config).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if !live {
+        println!("(no running server; loaded the components here to check them)");
+    }
+    for row in &rows {
+        println!(
+            "{:<20} {:<8} {:<9} {:<8} wit {:<6} {}",
+            row.name,
+            row.state,
+            row.world.as_deref().unwrap_or("-"),
+            row.version.as_deref().unwrap_or("-"),
+            row.wit_version.as_deref().unwrap_or("-"),
+            row.hash.as_deref().map(|h| &h[..12]).unwrap_or("-"),
+        );
+        if let Some(source) = &row.source {
+            println!("    source: {source}");
+        }
+        if let Some(caps) = &row.capabilities {
+            println!("    grants: {caps}");
+        }
+        if !row.tools.is_empty() {
+            println!("    tools:  {}", row.tools.join(", "));
+        }
+        if let Some(err) = &row.last_error {
+            println!("    error:  {err}");
+        }
+    }
+    Ok(if rows.iter().any(|r| r.last_error.is_some()) {
+        1
+    } else {
+        0
+    })
+}
+
+async fn reload(config: Config, name: &str) -> Result<i32> {
+    let request = Request::Reload {
+        name: name.to_string(),
+    };
+    if let Some(resp) = control::request(&control_socket_path(), &request).await? {
+        return Ok(match resp.error {
+            None => {
+                println!("{name} reloaded");
+                0
+            }
+            Some(e) => {
+                eprintln!("{name} failed to load; the previous version keeps serving: {e}");
+                1
+            }
+        });
+    }
+    let runtime = build_runtime(&config)?;
+    match runtime.reload(name).await {
+        Ok(()) if runtime.get(name).is_some() => {
+            println!("no running server; {name} loads cleanly (compiled into the cache)");
+            Ok(0)
+        }
+        Ok(()) => bail!("no component named {name} in the plugin folders or the binary"),
+        Err(e) => {
+            eprintln!("{name} failed to load: {e:#}");
+            Ok(1)
+        }
+    }
+}
+
+fn new(kind: &str, name: &str, dir: &std::path::Path) -> Result<i32> {
+    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    let dependency = match sdk.canonicalize() {
+        Ok(path) => format!("{{ path = {:?} }}", path.display().to_string()),
+        Err(_) => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+    };
+    let created: PathBuf = {
+        let _ = (kind, name, dir, &dependency);
+        todo!("TEMP scaffold")
+    };
+    println!("created {}", created.display());
+    println!(
+        "build it: cd {} && cargo build --release --target wasm32-wasip2",
+        created.display()
+    );
+    Ok(0)
+}
+
+fn inspect(file: &std::path::Path) -> Result<i32> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let shape = version::read_shape(&bytes)?;
+    println!("file:    {}", file.display());
+    println!("size:    {} bytes", bytes.len());
+    match version::check(&shape) {
+        Ok(c) => println!("world:   {} (built against openpista:plugin@{})", c.world, c.wit_version),
+        Err(e) => println!("refused: {e:#}"),
+    }
+    println!("imports:");
+    for i in &shape.imports {
+        println!("  {i}");
+    }
+    println!("exports:");
+    for e in &shape.exports {
+        println!("  {e}");
+    }
+    let manifest = file.with_extension("toml");
+    if let Ok(text) = std::fs::read_to_string(&manifest) {
+        println!("manifest {}:\n{text}", manifest.display());
+    }
+    Ok(0)
+}

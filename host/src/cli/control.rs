@@ -1,0 +1,138 @@
+//! The control socket of a running `openpista serve`
+//! (`~/.openpista/control.sock`): `component list` and `component reload`
+//! talk to it, one JSON request and one JSON answer per line.
+
+use crate::runtime::{ComponentStatus, Runtime};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    List,
+    Reload { name: String },
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct StatusRow {
+    pub name: String,
+    pub version: Option<String>,
+    pub hash: Option<String>,
+    pub world: Option<String>,
+    pub wit_version: Option<String>,
+    pub source: Option<String>,
+    pub capabilities: Option<String>,
+    pub tools: Vec<String>,
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+impl From<ComponentStatus> for StatusRow {
+    fn from(s: ComponentStatus) -> Self {
+        StatusRow {
+            name: s.name,
+            version: s.version,
+            hash: s.hash,
+            world: s.world.map(|w| w.to_string()),
+            wit_version: s.wit_version,
+            source: s.source,
+            capabilities: s.capabilities,
+            tools: s.tools,
+            state: format!("{:?}", s.state).to_lowercase(),
+            last_error: s.last_error,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Response {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub components: Vec<StatusRow>,
+}
+
+/// Stops listening when dropped.
+pub struct ControlHandle(tokio::task::JoinHandle<()>);
+
+impl Drop for ControlHandle {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens on `path` (replacing a stale socket).
+pub fn serve(runtime: Arc<Runtime>, path: &Path) -> Result<ControlHandle> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    Ok(ControlHandle(tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let runtime = runtime.clone();
+            tokio::spawn(async move {
+                if let Err(e) = answer(runtime, stream).await {
+                    tracing::warn!("control socket: {e:#}");
+                }
+            });
+        }
+    })))
+}
+
+async fn answer(runtime: Arc<Runtime>, stream: UnixStream) -> Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Err(e) => Response {
+                ok: false,
+                error: Some(format!("malformed request: {e}")),
+                components: Vec::new(),
+            },
+            Ok(Request::List) => Response {
+                ok: true,
+                error: None,
+                components: runtime.status().into_iter().map(Into::into).collect(),
+            },
+            Ok(Request::Reload { name }) => {
+                let result = runtime.reload(&name).await;
+                Response {
+                    ok: result.is_ok(),
+                    error: result.err().map(|e| format!("{e:#}")),
+                    components: runtime
+                        .status()
+                        .into_iter()
+                        .filter(|s| s.name == name)
+                        .map(Into::into)
+                        .collect(),
+                }
+            }
+        };
+        let mut text = serde_json::to_string(&response)?;
+        text.push('\n');
+        write.write_all(text.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// Sends one request to a running server; `None` when none is listening.
+pub async fn request(path: &Path, request: &Request) -> Result<Option<Response>> {
+    let Ok(stream) = UnixStream::connect(path).await else {
+        return Ok(None);
+    };
+    let (read, mut write) = stream.into_split();
+    let mut text = serde_json::to_string(request)?;
+    text.push('\n');
+    write.write_all(text.as_bytes()).await?;
+    let mut lines = BufReader::new(read).lines();
+    let line = lines
+        .next_line()
+        .await?
+        .context("the server closed the control socket without answering")?;
+    Ok(Some(serde_json::from_str(&line)?))
+}

@@ -1,0 +1,14 @@
+//! openpista: an agent host where every channel adapter, language-model
+//! provider and skill is a sandboxed WebAssembly component.
+//!
+//! - [`runtime`]: wasmtime engine, capabilities, hot swap — the component host
+//! - [`tools`]: one registry for component tools and native tools
+//! - [`memory`]: redb-backed storage behind the `memory` interface
+//! - [`config`]: the operator's configuration file
+//! - [`cli`]: the `openpista` command line
+
+pub mod cli;
+pub mod config;
+pub mod memory;
+pub mod runtime;
+pub mod tools;

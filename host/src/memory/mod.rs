@@ -1,0 +1,184 @@
+//! Durable storage on redb. This module owns the database file; the WIT
+//! `memory` interface (per-component key-value) is one view of it.
+//!
+//! The schema is versioned in the `meta` table; [`MemoryStore::open`]
+//! upgrades older files in place and refuses newer ones with a clear error.
+
+use anyhow::{Context, Result, bail};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::{Path, PathBuf};
+
+/// Current schema version of the database file.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// (component name, key) → value.
+const COMPONENT_KV: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("component_kv");
+
+/// Largest value a component may store under one key.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Longest key.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The database behind `memory`.
+pub struct MemoryStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl MemoryStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<MemoryStore> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let db = Database::create(path)
+            .with_context(|| format!("cannot open memory database {}", path.display()))?;
+        let store = MemoryStore {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v == SCHEMA_VERSION => {}
+                Some(v) if v > SCHEMA_VERSION => bail!(
+                    "memory database {} has schema version {v}, newer than this openpista understands ({SCHEMA_VERSION}); upgrade openpista",
+                    self.path.display()
+                ),
+                Some(v) => bail!(
+                    "memory database {} has unknown older schema version {v}",
+                    self.path.display()
+                ),
+            }
+            txn.open_table(COMPONENT_KV)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The value of `component`'s `key`.
+    pub fn kv_get(&self, component: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(COMPONENT_KV)?;
+        Ok(table.get((component, key))?.map(|v| v.value().to_vec()))
+    }
+
+    /// Stores `value` under `component`'s `key`; durable on return.
+    pub fn kv_set(&self, component: &str, key: &str, value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            bail!(
+                "value of {} bytes is larger than the limit of {MAX_VALUE_BYTES}",
+                value.len()
+            );
+        }
+        let txn = self.db.begin_write()?;
+        txn.open_table(COMPONENT_KV)?.insert((component, key), value)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Removes `component`'s `key`; true when it existed.
+    pub fn kv_delete(&self, component: &str, key: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let existed = txn
+            .open_table(COMPONENT_KV)?
+            .remove((component, key))?
+            .is_some();
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    /// Up to `limit` of `component`'s keys starting with `prefix`, in order.
+    pub fn kv_list(&self, component: &str, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(COMPONENT_KV)?;
+        let mut keys = Vec::new();
+        for entry in table.range((component, prefix)..)? {
+            let (k, _) = entry?;
+            let (owner, key) = k.value();
+            if owner != component || !key.starts_with(prefix) || keys.len() >= limit {
+                break;
+            }
+            keys.push(key.to_string());
+        }
+        Ok(keys)
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        bail!("keys must be 1 to {MAX_KEY_BYTES} bytes long");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_is_scoped_per_component_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/memory.redb");
+        {
+            let store = MemoryStore::open(&path).unwrap();
+            store.kv_set("a", "note/1", b"one").unwrap();
+            store.kv_set("a", "note/2", b"two").unwrap();
+            store.kv_set("a", "other", b"x").unwrap();
+            store.kv_set("b", "note/1", b"b-one").unwrap();
+            assert!(store.kv_delete("a", "other").unwrap());
+            assert!(!store.kv_delete("a", "other").unwrap());
+        }
+        let store = MemoryStore::open(&path).unwrap();
+        assert_eq!(store.kv_get("a", "note/1").unwrap().unwrap(), b"one");
+        assert_eq!(store.kv_get("b", "note/1").unwrap().unwrap(), b"b-one");
+        assert_eq!(store.kv_get("b", "note/2").unwrap(), None);
+        assert_eq!(store.kv_list("a", "note/", 10).unwrap(), ["note/1", "note/2"]);
+        assert_eq!(store.kv_list("a", "note/", 1).unwrap(), ["note/1"]);
+        assert_eq!(store.kv_list("b", "", 10).unwrap(), ["note/1"]);
+    }
+
+    #[test]
+    fn rejects_oversized_values_and_empty_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::open(&dir.path().join("m.redb")).unwrap();
+        assert!(store.kv_set("a", "", b"x").is_err());
+        let big = vec![0u8; MAX_VALUE_BYTES + 1];
+        let err = store.kv_set("a", "k", &big).unwrap_err().to_string();
+        assert!(err.contains("larger than the limit"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("schema_version", SCHEMA_VERSION + 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = MemoryStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer than this openpista"), "{err}");
+    }
+}

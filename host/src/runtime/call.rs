@@ -1,0 +1,132 @@
+//! Running one call in a fresh store: the deadline (epochs plus a tokio
+//! timeout as a backstop), optional fuel, and turning traps into errors
+//! that say what the guest did.
+
+use super::bindings::WitError;
+use super::state::CallState;
+use std::time::{Duration, Instant};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+/// How a component call failed.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The component returned an error value.
+    Guest(WitError),
+    /// The call ran past its deadline and was stopped.
+    Timeout { component: String, ms: u64 },
+    /// The guest tried to grow memory past its cap.
+    MemoryLimit { component: String, mb: u64 },
+    /// The guest's stack overflowed (runaway recursion).
+    StackOverflow { component: String },
+    /// The guest used up its fuel.
+    OutOfFuel { component: String },
+    /// The guest panicked or hit `unreachable`.
+    Panic { component: String, message: String },
+    /// Any other trap or host failure.
+    Trap { component: String, message: String },
+    /// The component (or tool) is not loaded.
+    NotLoaded(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Guest(e) => f.write_str(&super::bindings::error_text(e)),
+            CallError::Timeout { component, ms } => {
+                write!(f, "component {component} ran past its deadline of {ms} ms and was stopped")
+            }
+            CallError::MemoryLimit { component, mb } => write!(
+                f,
+                "component {component} tried to use more than its memory limit of {mb} MiB and was stopped"
+            ),
+            CallError::StackOverflow { component } => write!(
+                f,
+                "component {component} overflowed its stack (runaway recursion) and was stopped"
+            ),
+            CallError::OutOfFuel { component } => {
+                write!(f, "component {component} used up its fuel and was stopped")
+            }
+            CallError::Panic { component, message } => {
+                write!(f, "component {component} panicked: {message}")
+            }
+            CallError::Trap { component, message } => {
+                write!(f, "component {component} failed: {message}")
+            }
+            CallError::NotLoaded(what) => write!(f, "{what} is not loaded"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Arms a store's deadline: the guest yields to the executor every epoch
+/// tick and traps once `timeout` has passed. Fuel, when metered, is set too.
+pub fn arm(store: &mut Store<CallState>, timeout: Duration, fuel: u64, metered: bool) {
+    let deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    if metered {
+        let _ = store.set_fuel(if fuel == 0 { u64::MAX } else { fuel });
+    }
+}
+
+/// Classifies a wasmtime error from a call of `component`.
+pub fn classify(
+    err: wasmtime::Error,
+    state: &CallState,
+    timeout_ms: u64,
+    memory_mb: u64,
+) -> CallError {
+    let component = state.ctx.name.to_string();
+    let redact = |s: &str| state.ctx.grants.outbound.secrets.redact(s).into_owned();
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return CallError::Timeout {
+                component,
+                ms: timeout_ms,
+            };
+        }
+        Some(Trap::StackOverflow) => return CallError::StackOverflow { component },
+        Some(Trap::OutOfFuel) => return CallError::OutOfFuel { component },
+        Some(Trap::UnreachableCodeReached) => {
+            let stderr = state.stderr.text();
+            let message = stderr
+                .lines()
+                .rev()
+                .find(|l| l.contains("panicked"))
+                .map(|l| l.trim().to_string())
+                .unwrap_or_else(|| "the guest reached `unreachable` (a panic or abort)".into());
+            return CallError::Panic {
+                component,
+                message: redact(&message),
+            };
+        }
+        _ => {}
+    }
+    let text = format!("{err:#}");
+    if text.contains("growing memory") || text.contains("memory minimum size") {
+        return CallError::MemoryLimit {
+            component,
+            mb: memory_mb,
+        };
+    }
+    CallError::Trap {
+        component,
+        message: redact(&text),
+    }
+}
+
+/// `CallError::Timeout` for a call the tokio backstop had to cancel (the
+/// guest was blocked in a host call rather than running).
+pub fn backstop_timeout(component: &str, ms: u64) -> CallError {
+    CallError::Timeout {
+        component: component.to_string(),
+        ms,
+    }
+}

@@ -1,0 +1,172 @@
+//! Effective capabilities: what a component declared, narrowed by the
+//! operator's `[components.NAME]` table. Nothing else is reachable.
+
+use super::manifest::Manifest;
+use super::net::{HostPattern, OutboundPolicy, Resolver};
+use super::secrets::SecretStore;
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The operator's settings for one component (`[components.NAME]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentPolicy {
+    /// `false` keeps the component from loading at all.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// When set, only these of the declared hosts are granted (plus any the
+    /// operator adds for self-hosted endpoints: a local model server, say).
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+    /// When set, only these of the declared secrets are granted.
+    #[serde(default)]
+    pub secrets: Option<Vec<String>>,
+    /// When set, only these of the declared read-only paths are granted.
+    #[serde(default)]
+    pub paths: Option<Vec<PathBuf>>,
+    /// Declared writable paths the operator agrees to; none otherwise.
+    #[serde(default)]
+    pub writable_paths: Vec<PathBuf>,
+    #[serde(default)]
+    pub memory_mb: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    /// Overrides of the manifest's `[config]` values.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+}
+
+/// What one component version may reach, resolved at load time.
+#[derive(Clone)]
+pub struct Grants {
+    pub outbound: OutboundPolicy,
+    pub host_patterns: Vec<String>,
+    pub secret_names: Vec<String>,
+    pub read_paths: Vec<PathBuf>,
+    pub write_paths: Vec<PathBuf>,
+    pub memory_mb: u64,
+    pub timeout_ms: u64,
+    pub fuel: u64,
+}
+
+/// Engine-wide bounds the grants must fit in.
+pub struct Bounds {
+    pub max_memory_mb: u64,
+    pub resolver: Resolver,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl Grants {
+    /// Declared ∩ allowed. A secret declared but missing from the store is
+    /// left out with a warning, so the component sees a clear `denied`.
+    pub fn resolve(
+        manifest: &Manifest,
+        policy: &ComponentPolicy,
+        secrets: &SecretStore,
+        bounds: &Bounds,
+    ) -> Result<Grants> {
+        let declared = &manifest.capabilities;
+        let hosts: Vec<String> = match &policy.hosts {
+            None => declared.hosts.clone(),
+            Some(allowed) => allowed.clone(),
+        };
+        let patterns = hosts
+            .iter()
+            .map(|h| HostPattern::parse(h).with_context(|| format!("host grant {h:?}")))
+            .collect::<Result<Vec<_>>>()?;
+        let secret_names: Vec<String> = match &policy.secrets {
+            None => declared.secrets.clone(),
+            Some(allowed) => declared
+                .secrets
+                .iter()
+                .filter(|s| allowed.contains(s))
+                .cloned()
+                .collect(),
+        };
+        for name in &secret_names {
+            if !secrets.contains(name) {
+                tracing::warn!(
+                    component = %manifest.name,
+                    "secret {name:?} is declared but has no value (set it in [secrets] or the environment)"
+                );
+            }
+        }
+        let read_paths: Vec<PathBuf> = match &policy.paths {
+            None => declared.paths.clone(),
+            Some(allowed) => declared
+                .paths
+                .iter()
+                .filter(|p| allowed.contains(p))
+                .cloned()
+                .collect(),
+        };
+        let write_paths: Vec<PathBuf> = declared
+            .writable_paths
+            .iter()
+            .filter(|p| policy.writable_paths.contains(p))
+            .cloned()
+            .collect();
+        for path in read_paths.iter().chain(&write_paths) {
+            if !path.is_dir() {
+                bail!("granted path {} is not a directory", path.display());
+            }
+        }
+        let memory_mb = policy
+            .memory_mb
+            .unwrap_or(manifest.limits.memory_mb)
+            .min(bounds.max_memory_mb);
+        Ok(Grants {
+            outbound: OutboundPolicy {
+                component: manifest.name.as_str().into(),
+                grants: patterns.into(),
+                secrets: secrets.grant(&secret_names),
+                resolver: bounds.resolver.clone(),
+                tls: bounds.tls.clone(),
+            },
+            host_patterns: hosts,
+            secret_names,
+            read_paths,
+            write_paths,
+            memory_mb,
+            timeout_ms: policy.timeout_ms.unwrap_or(manifest.limits.timeout_ms),
+            fuel: policy.fuel.unwrap_or(manifest.limits.fuel),
+        })
+    }
+
+    /// One line per capability, for `component list` and `inspect`.
+    pub fn describe(&self) -> String {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let paths = |v: &[PathBuf]| {
+            list(
+                &v.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        format!(
+            "hosts: {}; secrets: {}; read: {}; write: {}; memory {} MiB; timeout {} ms{}",
+            list(&self.host_patterns),
+            list(&self.secret_names),
+            paths(&self.read_paths),
+            paths(&self.write_paths),
+            self.memory_mb,
+            self.timeout_ms,
+            if self.fuel > 0 {
+                format!("; fuel {}", self.fuel)
+            } else {
+                String::new()
+            }
+        )
+    }
+}

@@ -1,0 +1,252 @@
+//! A loaded component version: its manifest and grants, the compiled
+//! component and one `InstancePre`, and the calls that run it, each in a
+//! fresh instance.
+
+use super::bindings::{channel, provider, tool, ToolResult, ToolSpec};
+use super::call::{self, CallError};
+use super::manifest::{Manifest, World};
+use super::state::{CallState, ComponentContext};
+use semver::Version;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::Store;
+
+pub use tool::exports::openpista::plugin::tools::CallContext;
+
+/// Where a component came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Built into the binary.
+    Embedded,
+    /// A plugin folder's `NAME.wasm`.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Embedded => f.write_str("embedded"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The pre-instantiated component, typed by world.
+pub enum Pre {
+    Tool(tool::ToolPre<CallState>),
+    Provider(provider::ProviderPre<CallState>),
+    Channel(channel::ChannelPre<CallState>),
+}
+
+/// One version of one component, ready to run.
+pub struct LoadedComponent {
+    pub manifest: Manifest,
+    pub hash: String,
+    pub wit_version: Version,
+    pub source: Source,
+    pub pre: Pre,
+    /// For tool components: the tools, listed once at load.
+    pub tools: Vec<ToolSpec>,
+    pub(crate) ctx: Arc<ComponentContext>,
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) metered: bool,
+    pub(crate) permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl LoadedComponent {
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn world(&self) -> World {
+        self.manifest.world
+    }
+
+    /// Capabilities as granted, one line.
+    pub fn describe_grants(&self) -> String {
+        self.ctx.grants.describe()
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.ctx.grants.timeout_ms)
+    }
+
+    fn new_store(&self) -> Result<Store<CallState>, CallError> {
+        let state = CallState::new(self.ctx.clone()).map_err(|e| CallError::Trap {
+            component: self.name().to_string(),
+            message: format!("cannot prepare the call: {e:#}"),
+        })?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        call::arm(
+            &mut store,
+            self.timeout(),
+            self.ctx.grants.fuel,
+            self.metered,
+        );
+        Ok(store)
+    }
+
+    /// Runs `body` against a fresh store, under the deadline, with the
+    /// instance pool's permit held.
+    async fn with_fresh_store<R>(
+        &self,
+        body: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let _permit = self.permits.acquire().await.expect("semaphore is never closed");
+        let mut store = self.new_store()?;
+        let timeout = self.timeout();
+        // The epoch deadline stops running guest code; this backstop also
+        // covers a guest blocked in a host call (a slow HTTP response).
+        let outcome =
+            tokio::time::timeout(timeout + Duration::from_millis(250), body(&mut store)).await;
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(call::classify(
+                e,
+                store.data(),
+                self.ctx.grants.timeout_ms,
+                self.ctx.grants.memory_mb,
+            )),
+            Err(_) => Err(call::backstop_timeout(
+                self.name(),
+                self.ctx.grants.timeout_ms,
+            )),
+        }
+    }
+
+    /// Lists a tool component's tools (in a fresh instance).
+    pub(crate) async fn list_tools(&self) -> Result<Vec<ToolSpec>, CallError> {
+        let Pre::Tool(pre) = &self.pre else {
+            return Ok(Vec::new());
+        };
+        self.with_fresh_store(async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.openpista_plugin_tools().call_list_tools(&mut *store).await
+        })
+        .await
+    }
+
+    /// Invokes tool `name` in a fresh instance.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<ToolResult, CallError> {
+        let Pre::Tool(pre) = &self.pre else {
+            return Err(CallError::NotLoaded(format!(
+                "tool {name} (component {} is a {})",
+                self.name(),
+                self.world()
+            )));
+        };
+        let denials_note = |store: &Store<CallState>| {
+            let denials = store.data().denials.lock().unwrap();
+            (!denials.is_empty()).then(|| denials.join("; "))
+        };
+        let mut note = None;
+        let result = self
+            .with_fresh_store(async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let r = instance
+                    .openpista_plugin_tools()
+                    .call_invoke(&mut *store, name, arguments, context)
+                    .await;
+                note = denials_note(store);
+                r
+            })
+            .await?;
+        match result {
+            Ok(mut value) => {
+                value.content = self.ctx.grants.outbound.secrets.redact(&value.content).into_owned();
+                Ok(value)
+            }
+            Err(e) => Err(CallError::Guest(self.annotate(e, note))),
+        }
+    }
+
+    /// Adds the host's record of denied requests to a guest error, so the
+    /// person reading it learns which grant was missing.
+    fn annotate(&self, error: super::bindings::WitError, note: Option<String>) -> super::bindings::WitError {
+        use super::bindings::WitError as E;
+        let redact = |s: String| self.ctx.grants.outbound.secrets.redact(&s).into_owned();
+        let add = |m: String| match &note {
+            Some(n) => redact(format!("{m} (host: {n})")),
+            None => redact(m),
+        };
+        match error {
+            E::Denied(m) => E::Denied(add(m)),
+            E::InvalidInput(m) => E::InvalidInput(add(m)),
+            E::NotFound(m) => E::NotFound(add(m)),
+            E::Timeout(m) => E::Timeout(add(m)),
+            E::Unavailable(m) => E::Unavailable(add(m)),
+            E::Internal(m) => E::Internal(add(m)),
+            E::Upstream(mut u) => {
+                u.message = add(u.message);
+                E::Upstream(u)
+            }
+            E::RateLimited(mut r) => {
+                r.message = add(r.message);
+                E::RateLimited(r)
+            }
+        }
+    }
+
+    /// A long-lived instance for repeated calls (a channel's poll loop, or
+    /// measuring reuse). Its store lives until it is dropped; each call
+    /// re-arms the deadline.
+    pub async fn reusable(&self) -> Result<ReusableTool, CallError> {
+        let Pre::Tool(pre) = &self.pre else {
+            return Err(CallError::NotLoaded(format!("{} is not a tool component", self.name())));
+        };
+        let mut store = self.new_store()?;
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| call::classify(e, store.data(), self.ctx.grants.timeout_ms, self.ctx.grants.memory_mb))?;
+        Ok(ReusableTool {
+            store,
+            instance,
+            timeout: self.timeout(),
+            fuel: self.ctx.grants.fuel,
+            metered: self.metered,
+            timeout_ms: self.ctx.grants.timeout_ms,
+            memory_mb: self.ctx.grants.memory_mb,
+        })
+    }
+}
+
+/// One tool instance kept across calls. State leaks between its calls by
+/// design; use it only where that is wanted.
+pub struct ReusableTool {
+    store: Store<CallState>,
+    instance: tool::Tool,
+    timeout: Duration,
+    fuel: u64,
+    metered: bool,
+    timeout_ms: u64,
+    memory_mb: u64,
+}
+
+impl ReusableTool {
+    pub async fn invoke(
+        &mut self,
+        name: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<ToolResult, CallError> {
+        call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
+        match self
+            .instance
+            .openpista_plugin_tools()
+            .call_invoke(&mut self.store, name, arguments, context)
+            .await
+        {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(CallError::Guest(e)),
+            Err(e) => Err(call::classify(e, self.store.data(), self.timeout_ms, self.memory_mb)),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The one wasmtime [`Engine`]: async, epoch interruption, the pooling
+//! allocator where the address space allows it, and the epoch ticker that
+//! drives deadlines.
+
+use anyhow::Result;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances. A call's deadline is checked at this
+/// granularity and a running guest yields to other tasks this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Engine settings chosen by the operator (`[runtime]` in the config).
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Largest linear memory any instance may grow to, in MiB; the pool's
+    /// slot size. Per-component caps are at most this.
+    pub max_memory_mb: u64,
+    /// Concurrent instances the pool holds; calls beyond wait their turn.
+    pub max_instances: u32,
+    /// Meter fuel, so manifests' `[limits].fuel` applies.
+    pub fuel: bool,
+    /// Try the pooling allocator first (falls back when it cannot reserve).
+    pub pooling: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            max_memory_mb: 256,
+            max_instances: 128,
+            fuel: false,
+            pooling: true,
+        }
+    }
+}
+
+/// Which allocator the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    Pooling,
+    OnDemand,
+}
+
+fn base_config(settings: &EngineSettings) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.consume_fuel(settings.fuel);
+    config.wasm_component_model(true);
+    // Guests recurse on a bounded stack; a runaway recursion traps.
+    config.max_wasm_stack(512 * 1024);
+    config.async_stack_size(2 * 1024 * 1024);
+    config
+}
+
+/// Builds the engine: pooling allocator when it can reserve its address
+/// space (small and arm64 machines may not), on-demand otherwise.
+pub fn build(settings: &EngineSettings) -> Result<(Engine, Allocator)> {
+    if settings.pooling {
+        let mut config = base_config(settings);
+        let mut pool = PoolingAllocationConfig::new();
+        let instances = settings.max_instances;
+        pool.total_component_instances(instances)
+            // A Rust wasip2 component is a handful of core modules (the
+            // program and the adapter shims).
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
+            .max_memory_size((settings.max_memory_mb as usize) << 20)
+            .max_component_instance_size(1 << 20)
+            .max_core_instance_size(1 << 20)
+            // Keep a small, commonly used prefix resident so fresh
+            // instances do not fault it in again.
+            .linear_memory_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&config) {
+            Ok(engine) => return Ok((engine, Allocator::Pooling)),
+            Err(e) => tracing::warn!(
+                "pooling allocator unavailable ({e:#}); falling back to on-demand allocation"
+            ),
+        }
+    }
+    let config = base_config(settings);
+    Ok((Engine::new(&config)?, Allocator::OnDemand))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: &Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("openpista-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawn epoch thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

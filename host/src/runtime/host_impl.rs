@@ -1,0 +1,86 @@
+//! The host side of the `host`, `memory` and `connections` interfaces,
+//! implemented on [`CallState`]. Everything here acts on behalf of the
+//! calling component only: its config, its keys, its log lines.
+
+use super::bindings::channel::openpista::plugin::{connections, host, memory, types};
+use super::bindings::WitError;
+use super::state::CallState;
+
+impl types::Host for CallState {}
+
+impl host::Host for CallState {
+    fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
+        let redact = |s: &str| self.ctx.grants.outbound.secrets.redact(s).into_owned();
+        let message = redact(&message);
+        let fields: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", redact(v)))
+            .collect();
+        let fields = fields.join(" ");
+        let component = &*self.ctx.name;
+        match level {
+            host::LogLevel::Trace => tracing::trace!(component, %fields, "{message}"),
+            host::LogLevel::Debug => tracing::debug!(component, %fields, "{message}"),
+            host::LogLevel::Info => tracing::info!(component, %fields, "{message}"),
+            host::LogLevel::Warn => tracing::warn!(component, %fields, "{message}"),
+            host::LogLevel::Error => tracing::error!(component, %fields, "{message}"),
+        }
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.ctx.config.get(&key).cloned()
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+fn no_memory() -> WitError {
+    WitError::Unavailable("the host runs without a memory database".into())
+}
+
+fn storage_error(e: anyhow::Error) -> WitError {
+    WitError::Internal(format!("memory: {e:#}"))
+}
+
+impl memory::Host for CallState {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, WitError> {
+        let store = self.ctx.memory.as_ref().ok_or_else(no_memory)?;
+        store.kv_get(&self.ctx.name, &key).map_err(storage_error)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), WitError> {
+        let store = self.ctx.memory.as_ref().ok_or_else(no_memory)?;
+        store
+            .kv_set(&self.ctx.name, &key, &value)
+            .map_err(|e| WitError::InvalidInput(format!("memory.set {key:?}: {e:#}")))
+    }
+
+    fn delete(&mut self, key: String) -> Result<bool, WitError> {
+        let store = self.ctx.memory.as_ref().ok_or_else(no_memory)?;
+        store.kv_delete(&self.ctx.name, &key).map_err(storage_error)
+    }
+
+    fn list_keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, WitError> {
+        let store = self.ctx.memory.as_ref().ok_or_else(no_memory)?;
+        store
+            .kv_list(&self.ctx.name, &prefix, limit.min(10_000) as usize)
+            .map_err(storage_error)
+    }
+}
+
+impl connections::Host for CallState {
+    // The host holds no WebSocket connections for this component yet (the
+    // web listener hands them to channel components); any id is unknown.
+    fn ws_send(&mut self, id: u64, _frame: connections::Frame) -> Result<(), WitError> {
+        Err(WitError::NotFound(format!("no open connection {id}")))
+    }
+
+    fn ws_close(&mut self, id: u64, _code: u16, _reason: String) -> Result<(), WitError> {
+        Err(WitError::NotFound(format!("no open connection {id}")))
+    }
+}

@@ -1,0 +1,34 @@
+//! The component runtime: one engine, a compile cache, a linker per world,
+//! and the set of loaded components, swapped atomically when a plugin
+//! folder changes.
+//!
+//! Layout, one concern per module:
+//! - [`engine`]: the wasmtime engine, pooling allocator probe, epoch ticker
+//! - [`cache`]: compiled-artifact cache keyed by content and engine
+//! - [`manifest`], [`capabilities`]: what a component declares and is granted
+//! - [`net`], [`secrets`]: outbound HTTP policy and secret placeholders
+//! - [`version`]: WIT compatibility, read from the component's bytes
+//! - [`state`], [`host_impl`], [`stdio`]: the per-call store and host interfaces
+//! - [`component`], [`call`]: a loaded version and how a call runs
+//! - [`registry`]: which version of each component serves new calls
+//! - [`watch`]: plugin-folder watching for hot swap
+
+pub mod bindings;
+pub mod cache;
+pub mod call;
+pub mod capabilities;
+pub mod component;
+pub mod engine;
+mod host_impl;
+pub mod manifest;
+pub mod net;
+pub mod registry;
+pub mod secrets;
+pub mod state;
+pub mod stdio;
+pub mod version;
+pub mod watch;
+
+pub use call::CallError;
+pub use component::{CallContext, LoadedComponent, Source};
+pub use registry::{ComponentStatus, Runtime, RuntimeConfig, SlotState};

@@ -1,0 +1,460 @@
+//! The set of loaded components. Each name has a slot holding the version
+//! that serves new calls; calls hold an `Arc` of the version they started
+//! on, so a swap never disturbs a call in flight.
+
+use super::bindings::{channel, provider, tool};
+use super::cache::{CompileCache, content_hash};
+use super::capabilities::{Bounds, ComponentPolicy, Grants};
+use super::component::{LoadedComponent, Pre, Source};
+use super::engine::{self, Allocator, EngineSettings, EpochTicker};
+use super::manifest::{Manifest, World};
+use super::net::{self, Resolver};
+use super::secrets::SecretStore;
+use super::state::{CallState, ComponentContext};
+use super::version;
+use crate::memory::MemoryStore;
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+/// A first-party component built into the binary.
+pub struct EmbeddedComponent {
+    pub package: &'static str,
+    pub wasm: &'static [u8],
+    pub manifest: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded_components.rs"));
+
+/// Everything the runtime needs from the operator.
+pub struct RuntimeConfig {
+    pub engine: EngineSettings,
+    /// Compiled-artifact cache; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin folders, later ones overriding earlier ones and the embedded set.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Load the components built into the binary.
+    pub embedded: bool,
+    pub policies: BTreeMap<String, ComponentPolicy>,
+    pub secrets: SecretStore,
+    pub memory: Option<Arc<MemoryStore>>,
+    /// DNS for outbound requests (tests substitute their own).
+    pub resolver: Option<Resolver>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            engine: EngineSettings::default(),
+            cache_dir: None,
+            plugin_dirs: Vec::new(),
+            embedded: true,
+            policies: BTreeMap::new(),
+            secrets: SecretStore::default(),
+            memory: None,
+            resolver: None,
+        }
+    }
+}
+
+/// Whether a slot's component serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// The latest version loaded and serves.
+    Active,
+    /// The latest version failed; an earlier one still serves.
+    Stale,
+    /// Nothing serves under this name.
+    Failed,
+    /// The operator disabled it.
+    Disabled,
+}
+
+struct Slot {
+    active: Option<Arc<LoadedComponent>>,
+    last_error: Option<String>,
+    disabled: bool,
+}
+
+/// One row of `openpista component list`.
+#[derive(Debug, Clone)]
+pub struct ComponentStatus {
+    pub name: String,
+    pub version: Option<String>,
+    pub hash: Option<String>,
+    pub world: Option<World>,
+    pub wit_version: Option<String>,
+    pub source: Option<String>,
+    pub capabilities: Option<String>,
+    pub tools: Vec<String>,
+    pub state: SlotState,
+    pub last_error: Option<String>,
+}
+
+/// Where a candidate component's bytes and manifest come from.
+struct Candidate {
+    wasm: std::borrow::Cow<'static, [u8]>,
+    manifest: std::borrow::Cow<'static, str>,
+    origin: String,
+    source: Source,
+}
+
+/// The component runtime.
+pub struct Runtime {
+    engine: Engine,
+    allocator: Allocator,
+    _ticker: EpochTicker,
+    cache: CompileCache,
+    linkers: BTreeMap<World, Linker<CallState>>,
+    config: RuntimeConfig,
+    bounds: Bounds,
+    permits: Arc<tokio::sync::Semaphore>,
+    slots: RwLock<BTreeMap<String, Slot>>,
+    generation: AtomicU64,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+fn linker(engine: &Engine, world: World) -> Result<Linker<CallState>> {
+    use channel::openpista::plugin::{connections, host, memory};
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    host::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+    memory::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+    if world == World::Channel {
+        connections::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+    }
+    Ok(linker)
+}
+
+impl Runtime {
+    /// Builds the engine and linkers; loads nothing yet (see [`Runtime::load_all`]).
+    pub fn new(config: RuntimeConfig) -> Result<Arc<Runtime>> {
+        let (engine, allocator) = engine::build(&config.engine)?;
+        let cache = CompileCache::new(&engine, config.cache_dir.clone())?;
+        let mut linkers = BTreeMap::new();
+        for world in [World::Tool, World::Provider, World::Channel] {
+            linkers.insert(world, linker(&engine, world)?);
+        }
+        let bounds = Bounds {
+            max_memory_mb: config.engine.max_memory_mb,
+            resolver: config.resolver.clone().unwrap_or_else(net::system_resolver),
+            tls: net::default_tls(),
+        };
+        Ok(Arc::new(Runtime {
+            _ticker: EpochTicker::start(&engine),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                config.engine.max_instances as usize,
+            )),
+            engine,
+            allocator,
+            cache,
+            linkers,
+            config,
+            bounds,
+            slots: RwLock::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+
+    pub fn cache(&self) -> &CompileCache {
+        &self.cache
+    }
+
+    pub fn plugin_dirs(&self) -> &[PathBuf] {
+        &self.config.plugin_dirs
+    }
+
+    /// Bumped on every change of what serves; registries rebuild on change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The version of `name` that serves new calls.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedComponent>> {
+        self.slots.read().unwrap().get(name)?.active.clone()
+    }
+
+    /// Every serving component.
+    pub fn components(&self) -> Vec<Arc<LoadedComponent>> {
+        self.slots
+            .read()
+            .unwrap()
+            .values()
+            .filter_map(|s| s.active.clone())
+            .collect()
+    }
+
+    /// Names of every candidate: embedded and in the plugin folders.
+    fn candidate_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.config.embedded {
+            for e in EMBEDDED {
+                if let Ok(m) = Manifest::parse(e.manifest, e.package) {
+                    names.push(m.name);
+                }
+            }
+        }
+        for dir in &self.config.plugin_dirs {
+            names.extend(plugin_names(dir));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The candidate that should serve `name`: the last plugin folder that
+    /// has it, else the embedded one.
+    fn candidate(&self, name: &str) -> Result<Option<Candidate>> {
+        for dir in self.config.plugin_dirs.iter().rev() {
+            let wasm = dir.join(format!("{name}.wasm"));
+            if wasm.is_file() {
+                let toml = dir.join(format!("{name}.toml"));
+                let manifest = std::fs::read_to_string(&toml).with_context(|| {
+                    format!(
+                        "{} has no readable manifest {} beside it",
+                        wasm.display(),
+                        toml.display()
+                    )
+                })?;
+                let bytes = std::fs::read(&wasm)
+                    .with_context(|| format!("cannot read {}", wasm.display()))?;
+                return Ok(Some(Candidate {
+                    wasm: bytes.into(),
+                    manifest: manifest.into(),
+                    origin: toml.display().to_string(),
+                    source: Source::File(wasm),
+                }));
+            }
+        }
+        if self.config.embedded {
+            for e in EMBEDDED {
+                if Manifest::parse(e.manifest, e.package).is_ok_and(|m| m.name == name) {
+                    return Ok(Some(Candidate {
+                        wasm: e.wasm.into(),
+                        manifest: e.manifest.into(),
+                        origin: format!("embedded {}", e.package),
+                        source: Source::Embedded,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks and compiles a candidate (CPU-bound: run off the async path).
+    fn compile(&self, name: &str, candidate: &Candidate) -> Result<LoadedComponent> {
+        let manifest = Manifest::parse(&candidate.manifest, &candidate.origin)?;
+        if manifest.name != name {
+            bail!(
+                "manifest {} names the component {:?}, but its file is {name}.wasm",
+                candidate.origin,
+                manifest.name
+            );
+        }
+        let shape = version::read_shape(&candidate.wasm)?;
+        let compat = version::check(&shape)?;
+        if compat.world != manifest.world {
+            bail!(
+                "manifest says world {:?} but the component implements the {} world",
+                manifest.world.as_str(),
+                compat.world
+            );
+        }
+        let policy = self.config.policies.get(name).cloned().unwrap_or_default();
+        let grants = Grants::resolve(&manifest, &policy, &self.config.secrets, &self.bounds)
+            .with_context(|| format!("[components.{name}] in the config"))?;
+        let hash = content_hash(&candidate.wasm);
+        let component = self.cache.load(&self.engine, &candidate.wasm, &hash)?;
+        let linker = &self.linkers[&manifest.world];
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::anyhow!(
+                "the component's imports cannot be satisfied: {e:#} (this host offers openpista:plugin@{} and WASI 0.2)",
+                super::bindings::WIT_VERSION
+            )
+        })?;
+        let pre = match manifest.world {
+            World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
+            World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
+            World::Channel => Pre::Channel(channel::ChannelPre::new(instance_pre)?),
+        };
+        let mut config = manifest.config_strings();
+        for (k, v) in &policy.config {
+            config.insert(k.clone(), super::manifest::toml_to_string(v));
+        }
+        let ctx = Arc::new(ComponentContext {
+            name: manifest.name.as_str().into(),
+            grants,
+            config,
+            memory: self.config.memory.clone(),
+        });
+        Ok(LoadedComponent {
+            manifest,
+            hash,
+            wit_version: compat.wit_version,
+            source: candidate.source.clone(),
+            pre,
+            tools: Vec::new(),
+            ctx,
+            engine: self.engine.clone(),
+            metered: self.config.engine.fuel,
+            permits: self.permits.clone(),
+        })
+    }
+
+    /// Loads (or reloads) `name` from its current candidate. On failure the
+    /// version already serving stays, and the error is kept for `status`.
+    pub async fn reload(self: &Arc<Self>, name: &str) -> Result<()> {
+        let _guard = self.reload_lock.lock().await;
+        let disabled = self
+            .config
+            .policies
+            .get(name)
+            .and_then(|p| p.enabled)
+            .is_some_and(|e| !e);
+        if disabled {
+            let mut slots = self.slots.write().unwrap();
+            slots.insert(
+                name.to_string(),
+                Slot {
+                    active: None,
+                    last_error: None,
+                    disabled: true,
+                },
+            );
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            return Ok(());
+        }
+        let result = self.load_candidate(name).await;
+        let mut slots = self.slots.write().unwrap();
+        match result {
+            Ok(Some(loaded)) => {
+                let loaded = Arc::new(loaded);
+                tracing::info!(
+                    component = name,
+                    hash = &loaded.hash[..12],
+                    source = %loaded.source,
+                    "component ready"
+                );
+                slots.insert(
+                    name.to_string(),
+                    Slot {
+                        active: Some(loaded),
+                        last_error: None,
+                        disabled: false,
+                    },
+                );
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                Ok(())
+            }
+            Ok(None) => {
+                // Its files are gone: stop serving it.
+                if slots.remove(name).is_some() {
+                    tracing::info!(component = name, "component removed");
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                tracing::error!(component = name, "component failed to load: {message}");
+                let slot = slots.entry(name.to_string()).or_insert(Slot {
+                    active: None,
+                    last_error: None,
+                    disabled: false,
+                });
+                slot.last_error = Some(message);
+                Err(e)
+            }
+        }
+    }
+
+    async fn load_candidate(self: &Arc<Self>, name: &str) -> Result<Option<LoadedComponent>> {
+        let Some(candidate) = self.candidate(name)? else {
+            return Ok(None);
+        };
+        let this = self.clone();
+        let owned = name.to_string();
+        // Compiling is CPU work: keep it off the threads serving calls.
+        let mut loaded =
+            tokio::task::spawn_blocking(move || this.compile(&owned, &candidate)).await??;
+        if matches!(loaded.pre, Pre::Tool(_)) {
+            loaded.tools = loaded
+                .list_tools()
+                .await
+                .map_err(|e| anyhow::anyhow!("listing its tools failed: {e}"))?;
+        }
+        Ok(Some(loaded))
+    }
+
+    /// Loads every candidate; returns the names that failed with why.
+    pub async fn load_all(self: &Arc<Self>) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for name in self.candidate_names() {
+            if let Err(e) = self.reload(&name).await {
+                failures.push((name, format!("{e:#}")));
+            }
+        }
+        failures
+    }
+
+    /// Status of every known name, for `openpista component list`.
+    pub fn status(&self) -> Vec<ComponentStatus> {
+        self.slots
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(name, slot)| {
+                let a = slot.active.as_ref();
+                ComponentStatus {
+                    name: name.clone(),
+                    version: a.and_then(|c| c.manifest.version.clone()),
+                    hash: a.map(|c| c.hash.clone()),
+                    world: a.map(|c| c.world()),
+                    wit_version: a.map(|c| c.wit_version.to_string()),
+                    source: a.map(|c| c.source.to_string()),
+                    capabilities: a.map(|c| c.describe_grants()),
+                    tools: a
+                        .map(|c| c.tools.iter().map(|t| t.name.clone()).collect())
+                        .unwrap_or_default(),
+                    state: match (slot.disabled, a.is_some(), slot.last_error.is_some()) {
+                        (true, _, _) => SlotState::Disabled,
+                        (_, true, false) => SlotState::Active,
+                        (_, true, true) => SlotState::Stale,
+                        (_, false, _) => SlotState::Failed,
+                    },
+                    last_error: slot.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Component names (`NAME.wasm`) in a plugin folder.
+pub fn plugin_names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension()? == "wasm").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names
+}

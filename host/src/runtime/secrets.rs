@@ -1,0 +1,187 @@
+//! Secrets: values the operator holds (environment or config) that
+//! components may place into outbound requests as `{{secret:NAME}}`
+//! placeholders. The host substitutes them on the way out, only for the
+//! component's granted hosts; the values never enter guest memory, and
+//! everything the host logs or returns about a component is passed through
+//! [`SecretStore::redact`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// All secrets the operator configured, by name.
+#[derive(Default, Clone)]
+pub struct SecretStore {
+    values: Arc<RwLock<BTreeMap<String, String>>>,
+    from_env: bool,
+}
+
+impl std::fmt::Debug for SecretStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: a Debug print must never show a value.
+        f.debug_set()
+            .entries(self.values.read().unwrap().keys())
+            .finish()
+    }
+}
+
+impl SecretStore {
+    /// A store with exactly these values.
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        SecretStore {
+            values: Arc::new(RwLock::new(values)),
+            from_env: false,
+        }
+    }
+
+    /// Also looks secrets up in the environment when asked for one it lacks:
+    /// `OPENPISTA_SECRET_NAME`, then `NAME`, upper-cased.
+    pub fn with_env_fallback(mut self) -> Self {
+        self.from_env = true;
+        self
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.values.read().unwrap().get(name) {
+            return Some(v.clone());
+        }
+        if !self.from_env {
+            return None;
+        }
+        let upper = name.to_ascii_uppercase().replace(['-', '.'], "_");
+        let value = std::env::var(format!("OPENPISTA_SECRET_{upper}"))
+            .or_else(|_| std::env::var(&upper))
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        self.values
+            .write()
+            .unwrap()
+            .insert(name.to_string(), value.clone());
+        Some(value)
+    }
+
+    /// Whether a secret of that name has a value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.lookup(name).is_some()
+    }
+
+    /// The secrets among `names` that have values: what one component may use.
+    pub fn grant(&self, names: &[String]) -> SecretGrant {
+        SecretGrant {
+            values: names
+                .iter()
+                .filter_map(|n| self.lookup(n).map(|v| (n.clone(), v)))
+                .collect(),
+            store: self.clone(),
+        }
+    }
+
+    /// `text` with every configured secret value replaced by `[redacted:NAME]`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for (name, value) in self.values.read().unwrap().iter() {
+            // Very short values would redact ordinary words; they are still
+            // substituted but cannot be told apart from text.
+            if value.len() >= 4 && out.contains(value.as_str()) {
+                out = Cow::Owned(out.replace(value.as_str(), &format!("[redacted:{name}]")));
+            }
+        }
+        out
+    }
+}
+
+/// The secrets one component may use, with the whole store for redaction.
+#[derive(Clone, Default)]
+pub struct SecretGrant {
+    values: BTreeMap<String, String>,
+    store: SecretStore,
+}
+
+impl SecretGrant {
+    /// Redacts every configured secret, granted or not.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.store.redact(text)
+    }
+
+    /// Replaces `{{secret:NAME}}` (also percent-encoded, as it must be inside
+    /// a URL path) with the secret's value. `Err(NAME)` names the first
+    /// placeholder whose secret is not granted.
+    pub fn substitute<'a>(&self, text: &'a str) -> Result<Cow<'a, str>, String> {
+        let mut out = Cow::Borrowed(text);
+        for (open, close) in [("{{secret:", "}}"), ("%7B%7Bsecret:", "%7D%7D")] {
+            while let Some(start) = find_ignore_ascii_case(&out, open) {
+                let name_start = start + open.len();
+                let Some(len) = find_ignore_ascii_case(&out[name_start..], close) else {
+                    break;
+                };
+                let name = &out[name_start..name_start + len];
+                let Some(value) = self.values.get(name) else {
+                    return Err(name.to_string());
+                };
+                let mut replaced = String::with_capacity(out.len() + value.len());
+                replaced.push_str(&out[..start]);
+                replaced.push_str(value);
+                replaced.push_str(&out[name_start + len + close.len()..]);
+                out = Cow::Owned(replaced);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> SecretStore {
+        SecretStore::new(BTreeMap::from([
+            ("bot_token".to_string(), "123:ABCsecret".to_string()),
+            ("other".to_string(), "zzz-other-zzz".to_string()),
+        ]))
+    }
+
+    #[test]
+    fn substitutes_granted_placeholders_plain_and_encoded() {
+        let grant = store().grant(&["bot_token".to_string()]);
+        assert_eq!(
+            grant.substitute("/bot{{secret:bot_token}}/getMe").unwrap(),
+            "/bot123:ABCsecret/getMe"
+        );
+        assert_eq!(
+            grant
+                .substitute("/bot%7b%7Bsecret:bot_token%7D%7d/x?a={{secret:bot_token}}")
+                .unwrap(),
+            "/bot123:ABCsecret/x?a=123:ABCsecret"
+        );
+        assert_eq!(grant.substitute("no placeholder").unwrap(), "no placeholder");
+    }
+
+    #[test]
+    fn ungranted_or_unknown_placeholder_is_named() {
+        let grant = store().grant(&["bot_token".to_string()]);
+        assert_eq!(grant.substitute("Bearer {{secret:other}}").unwrap_err(), "other");
+        assert_eq!(grant.substitute("{{secret:nope}}").unwrap_err(), "nope");
+        // Declared but unset secrets are not granted either.
+        let grant = store().grant(&["missing".to_string()]);
+        assert_eq!(grant.substitute("{{secret:missing}}").unwrap_err(), "missing");
+    }
+
+    #[test]
+    fn redacts_every_value_and_debug_shows_names_only() {
+        let s = store();
+        assert_eq!(
+            s.redact("token 123:ABCsecret and zzz-other-zzz"),
+            "token [redacted:bot_token] and [redacted:other]"
+        );
+        let debug = format!("{s:?}");
+        assert!(debug.contains("bot_token") && !debug.contains("ABCsecret"));
+    }
+}

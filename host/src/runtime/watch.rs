@@ -1,0 +1,76 @@
+//! Hot swap: plugin folders are watched, and a component whose `.wasm` or
+//! `.toml` changed is reloaded off the hot path and swapped in atomically.
+//! Events are debounced so a file written in several steps loads once.
+
+use super::registry::Runtime;
+use anyhow::{Context, Result};
+use notify::{RecursiveMode, Watcher};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Quiet period after the last event before a reload starts.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Keeps the watcher alive; dropping it stops watching.
+pub struct WatchHandle {
+    _watcher: notify::RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The component a changed path belongs to (`dir/NAME.wasm|toml`).
+fn component_of(path: &std::path::Path) -> Option<String> {
+    let ext = path.extension()?.to_str()?;
+    if ext != "wasm" && ext != "toml" {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    super::manifest::validate_name(stem).ok()?;
+    Some(stem.to_string())
+}
+
+/// Starts watching the runtime's plugin folders (creating missing ones).
+pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                for path in &event.paths {
+                    if let Some(name) = component_of(path) {
+                        let _ = tx.send(name);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("plugin folder watch error: {e}"),
+        })?;
+    for dir in runtime.plugin_dirs() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create plugin folder {}", dir.display()))?;
+        watcher
+            .watch(dir, RecursiveMode::NonRecursive)
+            .with_context(|| format!("cannot watch {}", dir.display()))?;
+    }
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut pending = BTreeSet::from([first]);
+            // Gather everything that changes within the quiet period.
+            while let Ok(Some(name)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                pending.insert(name);
+            }
+            for name in pending {
+                // Errors are recorded in the slot and logged by `reload`.
+                let _ = runtime.reload(&name).await;
+            }
+        }
+    });
+    Ok(WatchHandle {
+        _watcher: watcher,
+        task,
+    })
+}

@@ -1,0 +1,126 @@
+//! One registry for every tool the agent can call: tools exported by
+//! component (the default, sandboxed) and the host's few native tools
+//! (shell, screen, browser, containers). The agent sees one list and calls
+//! by name; it never needs to know which kind answered.
+
+use crate::runtime::bindings::{ToolResult, ToolSpec, WitError};
+use crate::runtime::{CallContext, CallError, Runtime};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A tool implemented in the host itself.
+pub trait NativeTool: Send + Sync + 'static {
+    /// How the model sees the tool.
+    fn spec(&self) -> ToolSpec;
+    /// Runs the tool with JSON `arguments`.
+    fn invoke<'a>(
+        &'a self,
+        arguments: &'a str,
+        context: &'a CallContext,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolResult, WitError>> + Send + 'a>>;
+}
+
+/// Who answers a tool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolSource {
+    Native,
+    Component { name: String, hash: String },
+}
+
+/// A tool in the list the agent sees.
+#[derive(Debug, Clone)]
+pub struct ToolEntry {
+    pub spec: ToolSpec,
+    pub source: ToolSource,
+}
+
+/// Component and native tools under one interface.
+pub struct ToolRegistry {
+    runtime: Arc<Runtime>,
+    natives: BTreeMap<String, Arc<dyn NativeTool>>,
+}
+
+impl ToolRegistry {
+    pub fn new(runtime: Arc<Runtime>) -> ToolRegistry {
+        ToolRegistry {
+            runtime,
+            natives: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a native tool. Native names are reserved: a component tool of
+    /// the same name is hidden (and logged), so no plugin can impersonate
+    /// `system.run`.
+    pub fn add_native(&mut self, tool: Arc<dyn NativeTool>) {
+        self.natives.insert(tool.spec().name, tool);
+    }
+
+    /// Every tool, sorted by name.
+    pub fn list(&self) -> Vec<ToolEntry> {
+        let mut entries: BTreeMap<String, ToolEntry> = self
+            .natives
+            .values()
+            .map(|t| {
+                let spec = t.spec();
+                (
+                    spec.name.clone(),
+                    ToolEntry {
+                        spec,
+                        source: ToolSource::Native,
+                    },
+                )
+            })
+            .collect();
+        for component in self.runtime.components() {
+            for spec in &component.tools {
+                if let Some(existing) = entries.get(&spec.name) {
+                    tracing::warn!(
+                        "tool {} of component {} is hidden by {:?}",
+                        spec.name,
+                        component.name(),
+                        existing.source
+                    );
+                    continue;
+                }
+                entries.insert(
+                    spec.name.clone(),
+                    ToolEntry {
+                        spec: spec.clone(),
+                        source: ToolSource::Component {
+                            name: component.name().to_string(),
+                            hash: component.hash.clone(),
+                        },
+                    },
+                );
+            }
+        }
+        entries.into_values().collect()
+    }
+
+    /// Calls tool `name`. A component tool runs in a fresh instance of the
+    /// component version serving at the moment of the call.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<ToolResult, CallError> {
+        if let Some(native) = self.natives.get(name) {
+            return native
+                .invoke(arguments, context)
+                .await
+                .map_err(CallError::Guest);
+        }
+        let owner = self
+            .runtime
+            .components()
+            .into_iter()
+            .find(|c| c.tools.iter().any(|t| t.name == name));
+        match owner {
+            Some(component) => component.invoke(name, arguments, context).await,
+            None => Err(CallError::NotLoaded(format!("tool {name}"))),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Builds the test fixture components (`tests/components/*`) for
+//! wasm32-wasip2 and records where they landed.
+
+#[path = "../host/build/wasm_build.rs"]
+mod wasm_build;
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+fn main() {
+    let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = here.parent().unwrap().to_path_buf();
+    let crates = wasm_build::crate_dirs(&here.join("components"));
+    let built = wasm_build::build(&workspace, &crates);
+    let mut code = String::from("/// Test fixtures: (package, wasm path, manifest path).\npub const FIXTURES: &[(&str, &str, &str)] = &[\n");
+    for b in &built {
+        writeln!(
+            code,
+            "    ({:?}, {:?}, {:?}),",
+            b.package,
+            b.wasm.display().to_string(),
+            b.manifest.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("fixtures.rs");
+    std::fs::write(out, code).unwrap();
+    println!("cargo:rerun-if-changed=build.rs");
+}
