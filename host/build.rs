@@ -13,7 +13,9 @@ fn main() {
     let crates = wasm_build::crate_dirs(&workspace.join("components"));
     let built = wasm_build::build(&workspace, &crates);
 
-    let mut code = String::from("/// First-party components built by host/build.rs.\npub static EMBEDDED: &[EmbeddedComponent] = &[\n");
+    let mut code = String::from(
+        "/// First-party components built by host/build.rs.\npub static EMBEDDED: &[EmbeddedComponent] = &[\n",
+    );
     for b in &built {
         assert!(
             b.manifest.is_file(),

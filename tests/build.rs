@@ -12,7 +12,9 @@ fn main() {
     let workspace = here.parent().unwrap().to_path_buf();
     let crates = wasm_build::crate_dirs(&here.join("components"));
     let built = wasm_build::build(&workspace, &crates);
-    let mut code = String::from("/// Test fixtures: (package, wasm path, manifest path).\npub const FIXTURES: &[(&str, &str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Test fixtures: (package, wasm path, manifest path).\npub const FIXTURES: &[(&str, &str, &str)] = &[\n",
+    );
     for b in &built {
         writeln!(
             code,

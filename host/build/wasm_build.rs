@@ -57,7 +57,10 @@ pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
     }
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
     println!("cargo:rerun-if-changed={}", workspace.join("sdk").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     let target_dir = workspace.join("target").join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

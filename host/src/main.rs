@@ -13,9 +13,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(openpista::cli::run(cli)).unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
-        1
-    });
+    let code = runtime
+        .block_on(openpista::cli::run(cli))
+        .unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            1
+        });
     std::process::exit(code);
 }

@@ -29,7 +29,10 @@ pub fn manifest(package: &str) -> String {
 pub fn install(dir: &Path, name: &str, bytes: &[u8], manifest: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let write = |file: PathBuf, data: &[u8]| {
-        let tmp = dir.join(format!(".{}.tmp", file.file_name().unwrap().to_string_lossy()));
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            file.file_name().unwrap().to_string_lossy()
+        ));
         std::fs::write(&tmp, data).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
     };
@@ -61,5 +64,91 @@ fn leb128(out: &mut Vec<u8>, mut value: u64) {
             return;
         }
         out.push(byte | 0x80);
+    }
+}
+
+/// A plain HTTP/1.1 server on 127.0.0.1 that records every request head it
+/// receives and answers `200 ok`. Tests use it as the "remote host" and to
+/// prove that a denied request never arrived.
+pub struct Listener {
+    pub addr: std::net::SocketAddr,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listener {
+    pub async fn start() -> Listener {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (reqs, conns) = (requests.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let reqs = reqs.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    reqs.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                });
+            }
+        });
+        Listener {
+            addr,
+            requests,
+            connections,
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A runtime over one plugin folder (no embedded components), with a
+/// compile cache and a memory database inside `root`.
+pub fn runtime(
+    root: &Path,
+    secrets: &[(&str, &str)],
+) -> std::sync::Arc<openpista::runtime::Runtime> {
+    use openpista::runtime::RuntimeConfig;
+    use openpista::runtime::secrets::SecretStore;
+    let memory = openpista::memory::MemoryStore::open(&root.join("memory.redb")).unwrap();
+    openpista::runtime::Runtime::new(RuntimeConfig {
+        cache_dir: Some(root.join("cache")),
+        plugin_dirs: vec![root.join("components")],
+        embedded: false,
+        secrets: SecretStore::new(
+            secrets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        memory: Some(std::sync::Arc::new(memory)),
+        ..RuntimeConfig::default()
+    })
+    .unwrap()
+}
+
+/// A call context for tests.
+pub fn ctx(call_id: &str) -> openpista::runtime::CallContext {
+    openpista::runtime::CallContext {
+        session: Some("test:1".into()),
+        call_id: call_id.into(),
     }
 }

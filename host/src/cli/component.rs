@@ -52,7 +52,10 @@ async fn statuses(config: Config) -> Result<(Vec<StatusRow>, bool)> {
     }
     let runtime = build_runtime(&config)?;
     runtime.load_all().await;
-    Ok((runtime.status().into_iter().map(Into::into).collect(), false))
+    Ok((
+        runtime.status().into_iter().map(Into::into).collect(),
+        false,
+    ))
 }
 
 async fn list(config: Config, json: bool) -> Result<i32> {
@@ -148,7 +151,10 @@ fn inspect(file: &std::path::Path) -> Result<i32> {
     println!("file:    {}", file.display());
     println!("size:    {} bytes", bytes.len());
     match version::check(&shape) {
-        Ok(c) => println!("world:   {} (built against openpista:plugin@{})", c.world, c.wit_version),
+        Ok(c) => println!(
+            "world:   {} (built against openpista:plugin@{})",
+            c.world, c.wit_version
+        ),
         Err(e) => println!("refused: {e:#}"),
     }
     println!("imports:");

@@ -70,8 +70,8 @@ pub fn serve(runtime: Arc<Runtime>, path: &Path) -> Result<ControlHandle> {
         std::fs::create_dir_all(parent)?;
     }
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)
-        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     Ok(ControlHandle(tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let runtime = runtime.clone();

@@ -133,9 +133,8 @@ impl Config {
 
     /// Parses configuration text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            anyhow::anyhow!("{origin}: {}", e.to_string().trim_end())
-        })?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{origin}: {}", e.to_string().trim_end()))?;
         for name in config.components.keys() {
             crate::runtime::manifest::validate_name(name)
                 .with_context(|| format!("{origin}: [components.{name}]"))?;
@@ -201,7 +200,9 @@ mod tests {
         assert!(err.contains("/etc/op.toml"), "{err}");
         assert!(err.contains("max_instances"), "{err}");
         assert!(err.contains("line 2"), "{err}");
-        let err = Config::parse("[runtme]\n", "c.toml").unwrap_err().to_string();
+        let err = Config::parse("[runtme]\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("runtme"), "{err}");
         let err = Config::parse("[components.Bad_Name]\n", "c.toml")
             .unwrap_err()

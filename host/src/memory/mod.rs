@@ -89,7 +89,8 @@ impl MemoryStore {
             );
         }
         let txn = self.db.begin_write()?;
-        txn.open_table(COMPONENT_KV)?.insert((component, key), value)?;
+        txn.open_table(COMPONENT_KV)?
+            .insert((component, key), value)?;
         txn.commit()?;
         Ok(())
     }
@@ -150,7 +151,10 @@ mod tests {
         assert_eq!(store.kv_get("a", "note/1").unwrap().unwrap(), b"one");
         assert_eq!(store.kv_get("b", "note/1").unwrap().unwrap(), b"b-one");
         assert_eq!(store.kv_get("b", "note/2").unwrap(), None);
-        assert_eq!(store.kv_list("a", "note/", 10).unwrap(), ["note/1", "note/2"]);
+        assert_eq!(
+            store.kv_list("a", "note/", 10).unwrap(),
+            ["note/1", "note/2"]
+        );
         assert_eq!(store.kv_list("a", "note/", 1).unwrap(), ["note/1"]);
         assert_eq!(store.kv_list("b", "", 10).unwrap(), ["note/1"]);
     }

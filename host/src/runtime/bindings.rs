@@ -54,20 +54,20 @@ pub fn error_text(error: &WitError) -> String {
     let mut text = String::new();
     let f = &mut text;
     let _ = match error {
-            WitError::Denied(m) => write!(f, "denied: {m}"),
-            WitError::InvalidInput(m) => write!(f, "invalid input: {m}"),
-            WitError::NotFound(m) => write!(f, "not found: {m}"),
-            WitError::Upstream(u) => match u.status {
-                Some(s) => write!(f, "upstream error (HTTP {s}): {}", u.message),
-                None => write!(f, "upstream error: {}", u.message),
-            },
-            WitError::RateLimited(r) => match r.retry_after_ms {
-                Some(ms) => write!(f, "rate limited (retry after {ms} ms): {}", r.message),
-                None => write!(f, "rate limited: {}", r.message),
-            },
-            WitError::Timeout(m) => write!(f, "timeout: {m}"),
-            WitError::Unavailable(m) => write!(f, "unavailable: {m}"),
-            WitError::Internal(m) => write!(f, "internal error: {m}"),
+        WitError::Denied(m) => write!(f, "denied: {m}"),
+        WitError::InvalidInput(m) => write!(f, "invalid input: {m}"),
+        WitError::NotFound(m) => write!(f, "not found: {m}"),
+        WitError::Upstream(u) => match u.status {
+            Some(s) => write!(f, "upstream error (HTTP {s}): {}", u.message),
+            None => write!(f, "upstream error: {}", u.message),
+        },
+        WitError::RateLimited(r) => match r.retry_after_ms {
+            Some(ms) => write!(f, "rate limited (retry after {ms} ms): {}", r.message),
+            None => write!(f, "rate limited: {}", r.message),
+        },
+        WitError::Timeout(m) => write!(f, "timeout: {m}"),
+        WitError::Unavailable(m) => write!(f, "unavailable: {m}"),
+        WitError::Internal(m) => write!(f, "internal error: {m}"),
     };
     text
 }

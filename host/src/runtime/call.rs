@@ -33,7 +33,10 @@ impl std::fmt::Display for CallError {
         match self {
             CallError::Guest(e) => f.write_str(&super::bindings::error_text(e)),
             CallError::Timeout { component, ms } => {
-                write!(f, "component {component} ran past its deadline of {ms} ms and was stopped")
+                write!(
+                    f,
+                    "component {component} ran past its deadline of {ms} ms and was stopped"
+                )
             }
             CallError::MemoryLimit { component, mb } => write!(
                 f,
@@ -95,17 +98,18 @@ pub fn classify(
         Some(Trap::StackOverflow) => return CallError::StackOverflow { component },
         Some(Trap::OutOfFuel) => return CallError::OutOfFuel { component },
         Some(Trap::UnreachableCodeReached) => {
-            let stderr = state.stderr.text();
-            let message = stderr
-                .lines()
-                .rev()
-                .find(|l| l.contains("panicked"))
-                .map(|l| l.trim().to_string())
+            let message = panic_message(&state.stderr.text())
                 .unwrap_or_else(|| "the guest reached `unreachable` (a panic or abort)".into());
             return CallError::Panic {
                 component,
                 message: redact(&message),
             };
+        }
+        // Rust and C guests keep a second stack in linear memory; when it
+        // runs out the stack pointer wraps below zero and the next access
+        // faults at the top of the 32-bit address space.
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_fault(&format!("{err:#}")) => {
+            return CallError::StackOverflow { component };
         }
         _ => {}
     }
@@ -122,11 +126,67 @@ pub fn classify(
     }
 }
 
+/// The panic message a Rust guest printed to stderr, with its location:
+/// `thread '..' panicked at src/lib.rs:3:5:\nboom` becomes `boom (at src/lib.rs:3:5)`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines.iter().rposition(|l| l.contains("panicked at"))?;
+    let location = lines[at]
+        .split("panicked at")
+        .nth(1)
+        .map(|l| l.trim().trim_end_matches(':').to_string())
+        .unwrap_or_default();
+    let message: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("note:"))
+        .copied()
+        .collect();
+    let message = message.join("\n");
+    Some(if message.is_empty() {
+        format!("panicked at {location}")
+    } else {
+        format!("{message} (at {location})")
+    })
+}
+
+fn shadow_stack_fault(text: &str) -> bool {
+    text.split("wasm address 0x")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_hexdigit()).next())
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .is_some_and(|addr| (0xfff0_0000..=0xffff_ffff).contains(&addr))
+}
+
 /// `CallError::Timeout` for a call the tokio backstop had to cancel (the
 /// guest was blocked in a host call rather than running).
 pub fn backstop_timeout(component: &str, ms: u64) -> CallError {
     CallError::Timeout {
         component: component.to_string(),
         ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_extracted() {
+        let stderr = "\nthread '<unnamed>' (1) panicked at src/lib.rs:73:32:\nhostile panic: boom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "hostile panic: boom (at src/lib.rs:73:32)"
+        );
+        assert_eq!(panic_message("no panic here"), None);
+    }
+
+    #[test]
+    fn shadow_stack_faults_are_recognised() {
+        assert!(shadow_stack_fault(
+            "memory fault at wasm address 0xffffffc0 in linear memory of size 0x110000"
+        ));
+        assert!(!shadow_stack_fault(
+            "memory fault at wasm address 0x1000 in linear memory"
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! component and one `InstancePre`, and the calls that run it, each in a
 //! fresh instance.
 
-use super::bindings::{channel, provider, tool, ToolResult, ToolSpec};
+use super::bindings::{ToolResult, ToolSpec, channel, provider, tool};
 use super::call::{self, CallError};
 use super::manifest::{Manifest, World};
 use super::state::{CallState, ComponentContext};
@@ -94,7 +94,11 @@ impl LoadedComponent {
         &self,
         body: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let _permit = self.permits.acquire().await.expect("semaphore is never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore is never closed");
         let mut store = self.new_store()?;
         let timeout = self.timeout();
         // The epoch deadline stops running guest code; this backstop also
@@ -123,7 +127,10 @@ impl LoadedComponent {
         };
         self.with_fresh_store(async |store| {
             let instance = pre.instantiate_async(&mut *store).await?;
-            instance.openpista_plugin_tools().call_list_tools(&mut *store).await
+            instance
+                .openpista_plugin_tools()
+                .call_list_tools(&mut *store)
+                .await
         })
         .await
     }
@@ -160,7 +167,13 @@ impl LoadedComponent {
             .await?;
         match result {
             Ok(mut value) => {
-                value.content = self.ctx.grants.outbound.secrets.redact(&value.content).into_owned();
+                value.content = self
+                    .ctx
+                    .grants
+                    .outbound
+                    .secrets
+                    .redact(&value.content)
+                    .into_owned();
                 Ok(value)
             }
             Err(e) => Err(CallError::Guest(self.annotate(e, note))),
@@ -169,7 +182,11 @@ impl LoadedComponent {
 
     /// Adds the host's record of denied requests to a guest error, so the
     /// person reading it learns which grant was missing.
-    fn annotate(&self, error: super::bindings::WitError, note: Option<String>) -> super::bindings::WitError {
+    fn annotate(
+        &self,
+        error: super::bindings::WitError,
+        note: Option<String>,
+    ) -> super::bindings::WitError {
         use super::bindings::WitError as E;
         let redact = |s: String| self.ctx.grants.outbound.secrets.redact(&s).into_owned();
         let add = |m: String| match &note {
@@ -199,13 +216,20 @@ impl LoadedComponent {
     /// re-arms the deadline.
     pub async fn reusable(&self) -> Result<ReusableTool, CallError> {
         let Pre::Tool(pre) = &self.pre else {
-            return Err(CallError::NotLoaded(format!("{} is not a tool component", self.name())));
+            return Err(CallError::NotLoaded(format!(
+                "{} is not a tool component",
+                self.name()
+            )));
         };
         let mut store = self.new_store()?;
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| call::classify(e, store.data(), self.ctx.grants.timeout_ms, self.ctx.grants.memory_mb))?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
+            call::classify(
+                e,
+                store.data(),
+                self.ctx.grants.timeout_ms,
+                self.ctx.grants.memory_mb,
+            )
+        })?;
         Ok(ReusableTool {
             store,
             instance,
@@ -246,7 +270,12 @@ impl ReusableTool {
         {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(CallError::Guest(e)),
-            Err(e) => Err(call::classify(e, self.store.data(), self.timeout_ms, self.memory_mb)),
+            Err(e) => Err(call::classify(
+                e,
+                self.store.data(),
+                self.timeout_ms,
+                self.memory_mb,
+            )),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! implemented on [`CallState`]. Everything here acts on behalf of the
 //! calling component only: its config, its keys, its log lines.
 
-use super::bindings::channel::openpista::plugin::{connections, host, memory, types};
 use super::bindings::WitError;
+use super::bindings::channel::openpista::plugin::{connections, host, memory, types};
 use super::state::CallState;
 
 impl types::Host for CallState {}

@@ -13,7 +13,9 @@ pub const DEFAULT_MEMORY_MB: u64 = 64;
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 /// The three kinds of component, one WIT world each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum World {
     /// Exports `openpista:plugin/tools`.
@@ -254,7 +256,10 @@ retries = 3
         let cases = [
             ("name = \"X\"\nworld = \"tool\"", "component name"),
             ("name = \"x\"\nworld = \"gadget\"", "unknown variant"),
-            ("name = \"x\"\nworld = \"tool\"\nsurprise = 1", "unknown field"),
+            (
+                "name = \"x\"\nworld = \"tool\"\nsurprise = 1",
+                "unknown field",
+            ),
             (
                 "name = \"x\"\nworld = \"tool\"\n[capabilities]\npaths = [\"rel/dir\"]",
                 "must be absolute",

@@ -159,7 +159,11 @@ pub type Resolver = Arc<
 /// The system resolver.
 pub fn system_resolver() -> Resolver {
     Arc::new(|host, port| {
-        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .collect())
+        })
     })
 }
 
@@ -249,7 +253,11 @@ pub async fn approve(
         Some("https") | None => true,
         Some("http") => false,
         Some(other) => {
-            return Err(deny(policy, denials, format!("scheme {other:?} is not allowed")));
+            return Err(deny(
+                policy,
+                denials,
+                format!("scheme {other:?} is not allowed"),
+            ));
         }
     };
     let Some(raw_host) = uri.host() else {
@@ -395,13 +403,12 @@ async fn send(
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)??;
     let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
-    let io_done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
-        Box::new(async move {
-            match driver.await {
-                Ok(Ok(())) | Err(_) => Ok(()),
-                Ok(Err(e)) => Err(HttpError::from(e)),
-            }
-        });
+    let io_done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async move {
+        match driver.await {
+            Ok(Ok(())) | Err(_) => Ok(()),
+            Ok(Err(e)) => Err(HttpError::from(e)),
+        }
+    });
     Ok((response, io_done))
 }
 
@@ -428,7 +435,10 @@ mod tests {
         )]));
         OutboundPolicy {
             component: "test".into(),
-            grants: grants.iter().map(|g| HostPattern::parse(g).unwrap()).collect(),
+            grants: grants
+                .iter()
+                .map(|g| HostPattern::parse(g).unwrap())
+                .collect(),
             secrets: store.grant(&["key".to_string()]),
             resolver,
             tls: default_tls(),
@@ -461,9 +471,20 @@ mod tests {
         assert!(!p.matches("api.example.com", 443));
         let p = HostPattern::parse("[::1]:80").unwrap();
         assert!(p.matches("::1", 80) && p.names_local_target());
-        assert!(HostPattern::parse("127.0.0.1:9").unwrap().names_local_target());
+        assert!(
+            HostPattern::parse("127.0.0.1:9")
+                .unwrap()
+                .names_local_target()
+        );
         assert!(!HostPattern::parse("*.local").unwrap().names_local_target());
-        for bad in ["https://a.com", "a.com/x", "", "*.1.2.3.4", "a b", "a.com:port"] {
+        for bad in [
+            "https://a.com",
+            "a.com/x",
+            "",
+            "*.1.2.3.4",
+            "a b",
+            "a.com:port",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -161,17 +161,26 @@ mod tests {
                 .unwrap(),
             "/bot123:ABCsecret/x?a=123:ABCsecret"
         );
-        assert_eq!(grant.substitute("no placeholder").unwrap(), "no placeholder");
+        assert_eq!(
+            grant.substitute("no placeholder").unwrap(),
+            "no placeholder"
+        );
     }
 
     #[test]
     fn ungranted_or_unknown_placeholder_is_named() {
         let grant = store().grant(&["bot_token".to_string()]);
-        assert_eq!(grant.substitute("Bearer {{secret:other}}").unwrap_err(), "other");
+        assert_eq!(
+            grant.substitute("Bearer {{secret:other}}").unwrap_err(),
+            "other"
+        );
         assert_eq!(grant.substitute("{{secret:nope}}").unwrap_err(), "nope");
         // Declared but unset secrets are not granted either.
         let grant = store().grant(&["missing".to_string()]);
-        assert_eq!(grant.substitute("{{secret:missing}}").unwrap_err(), "missing");
+        assert_eq!(
+            grant.substitute("{{secret:missing}}").unwrap_err(),
+            "missing"
+        );
     }
 
     #[test]

@@ -101,11 +101,21 @@ pub fn check(shape: &Shape) -> Result<Compat> {
     let offers = format!(
         "this host offers {PACKAGE}@{WIT_VERSION} and loads components built against {OLDEST_SUPPORTED} to {WIT_VERSION}"
     );
+    // Name the openpista interfaces; WASI ones only by count.
     let describe = || {
+        let ours = |names: &[String]| {
+            let (plugin, other): (Vec<&String>, Vec<&String>) =
+                names.iter().partition(|n| n.starts_with(PACKAGE));
+            let list: Vec<&str> = plugin.iter().map(|s| s.as_str()).collect();
+            match other.len() {
+                0 => format!("[{}]", list.join(", ")),
+                n => format!("[{}] and {n} other", list.join(", ")),
+            }
+        };
         format!(
-            "imports [{}], exports [{}]",
-            shape.imports.join(", "),
-            shape.exports.join(", ")
+            "imports {}, exports {}",
+            ours(&shape.imports),
+            ours(&shape.exports)
         )
     };
 
@@ -232,9 +242,18 @@ mod tests {
         ))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("built against openpista:plugin@0.2.0"), "{err}");
-        assert!(err.contains("imports [openpista:plugin/host@0.2.0]"), "{err}");
-        assert!(err.contains("this host offers openpista:plugin@0.1.1"), "{err}");
+        assert!(
+            err.contains("built against openpista:plugin@0.2.0"),
+            "{err}"
+        );
+        assert!(
+            err.contains("imports [openpista:plugin/host@0.2.0]"),
+            "{err}"
+        );
+        assert!(
+            err.contains("this host offers openpista:plugin@0.1.1"),
+            "{err}"
+        );
         assert!(err.contains("upgrade openpista"), "{err}");
     }
 
@@ -254,7 +273,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("acme:secret/backdoor@1.0.0"), "{err}");
-        let err = check(&shape(&[], &["wasi:cli/run@0.2.0"])).unwrap_err().to_string();
+        let err = check(&shape(&[], &["wasi:cli/run@0.2.0"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not an openpista component"), "{err}");
     }
 

@@ -40,12 +40,18 @@ fn arg(args: &serde_json::Value, key: &str) -> String {
 impl Guest for Hostile {
     fn list_tools() -> Vec<ToolSpec> {
         vec![
-            spec("hostile.echo", "Answers with its arguments (the well-behaved control)."),
+            spec(
+                "hostile.echo",
+                "Answers with its arguments (the well-behaved control).",
+            ),
             spec("hostile.spin", "Loops forever."),
             spec("hostile.grow", "Allocates memory until something stops it."),
             spec("hostile.recurse", "Recurses without end."),
             spec("hostile.panic", "Panics."),
-            spec("hostile.fetch", "GETs `url` with optional `headers`; reports what it saw."),
+            spec(
+                "hostile.fetch",
+                "GETs `url` with optional `headers`; reports what it saw.",
+            ),
             spec("hostile.read", "Reads the file at `path`."),
             spec("hostile.tcp", "Opens a raw TCP connection to `addr`."),
             spec("hostile.env", "Reports its environment and arguments."),
@@ -69,7 +75,12 @@ impl Guest for Hostile {
                     hoard.push(black_box(vec![1u8; 1 << 20]));
                 }
             }
-            "hostile.recurse" => ok(recurse(black_box(1)).to_string()),
+            "hostile.recurse" => ok(if arg(&args, "stack") == "linear" {
+                recurse_linear(black_box(1))
+            } else {
+                recurse_native(black_box(1))
+            }
+            .to_string()),
             "hostile.panic" => panic!("hostile panic: {}", arg(&args, "message")),
             "hostile.fetch" => ok(fetch(&arg(&args, "url"), &args)),
             "hostile.read" => match std::fs::read_to_string(arg(&args, "path")) {
@@ -90,10 +101,17 @@ impl Guest for Hostile {
     }
 }
 
+/// Recursion whose frames live on the wasm stack (the engine's limit).
 #[inline(never)]
-fn recurse(depth: u64) -> u64 {
+fn recurse_native(depth: u64) -> u64 {
+    black_box(recurse_native(black_box(depth + 1))) ^ depth
+}
+
+/// Recursion whose frames live in linear memory (the guest's own stack).
+#[inline(never)]
+fn recurse_linear(depth: u64) -> u64 {
     let pad = black_box([depth; 16]);
-    recurse(depth + 1) + pad[black_box(3)]
+    recurse_linear(depth + 1) + pad[black_box(3)]
 }
 
 /// A GET through wasi:http, returning a report of everything the guest

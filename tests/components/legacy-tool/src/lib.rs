@@ -21,7 +21,11 @@ impl Guest for Legacy {
         }]
     }
 
-    fn invoke(name: String, _arguments: String, _context: CallContext) -> Result<ToolResult, Error> {
+    fn invoke(
+        name: String,
+        _arguments: String,
+        _context: CallContext,
+    ) -> Result<ToolResult, Error> {
         if name != "legacy.greet" {
             return Err(Error::NotFound(name));
         }
