@@ -237,3 +237,34 @@ async fn guest_sees_no_host_environment_or_secrets() {
     let out = contained(&rt, "hostile.env", "{}").await.unwrap();
     assert_eq!(out.content, "env=[] args=[]");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuel_budget_stops_a_loop_when_metering_is_on() {
+    use openpista::runtime::RuntimeConfig;
+    use openpista::runtime::engine::EngineSettings;
+    let root = tempfile::tempdir().unwrap();
+    let text = format!("{}\n", manifest("hostile"))
+        .replace("timeout_ms = 1000", "timeout_ms = 30000\nfuel = 5000000");
+    install(
+        &root.path().join("components"),
+        "hostile",
+        &std::fs::read(wasm("hostile")).unwrap(),
+        &text,
+    );
+    let rt = Runtime::new(RuntimeConfig {
+        engine: EngineSettings {
+            fuel: true,
+            ..EngineSettings::default()
+        },
+        plugin_dirs: vec![root.path().join("components")],
+        embedded: false,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    assert!(rt.load_all().await.is_empty());
+    let started = std::time::Instant::now();
+    let err = contained(&rt, "hostile.spin", "{}").await.unwrap_err();
+    assert!(matches!(err, CallError::OutOfFuel { .. }), "{err:?}");
+    // Fuel, not the 30 s deadline, stopped it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
