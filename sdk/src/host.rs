@@ -1,0 +1,64 @@
+//! Services the host gives every component: logs, configuration, a clock.
+
+use crate::bindings::channel::openpista::plugin::host as wit;
+
+pub use wit::LogLevel;
+
+/// Writes a log record attributed to this component. The host redacts the
+/// values of secrets before it keeps the record.
+pub fn log(level: LogLevel, message: &str) {
+    wit::log(level, message, &[]);
+}
+
+/// Writes a log record with structured fields (`("status", "503")`), which
+/// the host keeps as fields rather than text.
+pub fn log_with(level: LogLevel, message: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    wit::log(level, message, &fields);
+}
+
+/// Logs at `trace` level.
+pub fn trace(message: &str) {
+    log(LogLevel::Trace, message);
+}
+
+/// Logs at `debug` level.
+pub fn debug(message: &str) {
+    log(LogLevel::Debug, message);
+}
+
+/// Logs at `info` level.
+pub fn info(message: &str) {
+    log(LogLevel::Info, message);
+}
+
+/// Logs at `warn` level.
+pub fn warn(message: &str) {
+    log(LogLevel::Warn, message);
+}
+
+/// Logs at `error` level.
+pub fn error(message: &str) {
+    log(LogLevel::Error, message);
+}
+
+/// A configuration value: the manifest's `[config]` table overlaid by the
+/// operator's `[components.NAME.config]`. Secrets are never returned here:
+/// write `{{secret:NAME}}` into an outbound URL or header instead (see
+/// [`http`](crate::http)).
+pub fn config(key: &str) -> Option<String> {
+    wit::config(key)
+}
+
+/// A configuration value, or `default` when it is not set.
+pub fn config_or(key: &str, default: &str) -> String {
+    config(key).unwrap_or_else(|| default.to_string())
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch, from the host.
+pub fn now_ms() -> u64 {
+    wit::now_ms()
+}

@@ -1,0 +1,104 @@
+//! # openpista-sdk
+//!
+//! Write openpista components in Rust. A component is a WebAssembly
+//! component run by the openpista host; it implements one of three worlds of
+//! the WIT package `openpista:plugin@0.1.1`:
+//!
+//! | world | what it is | implement | export with |
+//! | --- | --- | --- | --- |
+//! | `tool` | tools the agent can call | [`Tool`] | [`export_tool!`] |
+//! | `provider` | a language-model service | [`Provider`] | [`export_provider!`] |
+//! | `channel` | a messenger adapter | [`Channel`] | [`export_channel!`] |
+//!
+//! This crate hides `wit-bindgen`: depend on it alone, implement the trait on
+//! a unit struct, call the export macro once, and build the `cdylib` crate
+//! with `cargo build --release --target wasm32-wasip2`. The raw bindings stay
+//! reachable under [`bindings`].
+//!
+//! ```no_run
+//! use openpista_sdk::prelude::*;
+//!
+//! struct Clock;
+//!
+//! impl Tool for Clock {
+//!     fn tools() -> Vec<ToolSpec> {
+//!         vec![ToolSpec::new(
+//!             "clock.ms",
+//!             "Milliseconds since the Unix epoch.",
+//!             json!({ "type": "object", "properties": {} }),
+//!         )]
+//!     }
+//!
+//!     fn invoke(name: &str, _args: Args, _ctx: CallContext) -> Result<ToolResult, Error> {
+//!         match name {
+//!             "clock.ms" => Ok(ToolResult::text(host::now_ms().to_string())),
+//!             other => Err(Error::not_found(format!("no tool `{other}`"))),
+//!         }
+//!     }
+//! }
+//!
+//! openpista_sdk::export_tool!(Clock);
+//! ```
+//!
+//! What the host gives every component: [`host`] (logs, configuration, a
+//! clock), [`memory`] (durable key-value storage of its own) and [`http`]
+//! (outbound requests to the hosts its manifest declares, with secrets
+//! filled in by the host from `{{secret:NAME}}` placeholders).
+
+// The generated bindings and the export macros name this crate by its
+// public name so that they work from a component's crate; this makes the
+// same paths work inside the SDK itself.
+extern crate self as openpista_sdk;
+
+mod args;
+pub mod bindings;
+pub mod channel;
+mod error;
+pub mod host;
+pub mod http;
+pub mod memory;
+pub mod provider;
+pub mod tool;
+mod types;
+
+pub use args::Args;
+pub use channel::Channel;
+pub use error::{Error, RateLimit, UpstreamError};
+pub use provider::{ChatStream, EventStream, Provider};
+pub use tool::Tool;
+
+pub use bindings::channel::exports::openpista::plugin::messenger::{
+    ChannelInfo, Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
+};
+pub use bindings::channel::openpista::plugin::connections::Frame;
+pub use bindings::channel::openpista::plugin::types::{
+    Attachment, Message, Role, ToolCall, ToolResult, ToolSpec,
+};
+pub use bindings::provider::exports::openpista::plugin::llm::{
+    ChatRequest, ChatResponse, FinishReason, ModelInfo, StreamEnd, StreamEvent, ToolCallDelta,
+    Usage,
+};
+pub use bindings::tool::exports::openpista::plugin::tools::CallContext;
+
+/// `serde_json`, re-exported so a component needs no direct dependency to
+/// write schemas and parse JSON.
+pub use serde_json;
+
+/// Everything a component usually needs: `use openpista_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::channel::connections;
+    pub use crate::{
+        Args, Attachment, CallContext, Channel, ChannelInfo, ChatRequest, ChatResponse, ChatStream,
+        Error, EventStream, Features, FinishReason, Frame, HttpRequest, HttpResponse, InboundEvent,
+        Message, ModelInfo, Outbound, Provider, Role, StatusKind, StreamEnd, StreamEvent, Tool,
+        ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
+    };
+    pub use crate::{export_channel, export_provider, export_tool};
+    pub use crate::{host, http, memory};
+    pub use serde_json::json;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
