@@ -186,3 +186,38 @@ async fn component_memory_persists_across_fresh_instances_and_restarts() {
         out.content
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_folder_component_overrides_the_embedded_one_by_name() {
+    use openpista::runtime::Source;
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("components");
+    let memory = openpista::memory::MemoryStore::open(&root.path().join("memory.redb")).unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        plugin_dirs: vec![plugins.clone()],
+        memory: Some(Arc::new(memory)),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    assert!(rt.load_all().await.is_empty());
+    assert_eq!(rt.get("tool-basics").unwrap().source, Source::Embedded);
+
+    // Drop a different component under the same name into the folder.
+    let manifest = openpista_tests::manifest("legacy-tool")
+        .replace("name = \"legacy-tool\"", "name = \"tool-basics\"");
+    openpista_tests::install(
+        &plugins,
+        "tool-basics",
+        &std::fs::read(openpista_tests::wasm("legacy-tool")).unwrap(),
+        &manifest,
+    );
+    rt.reload("tool-basics").await.unwrap();
+    let c = rt.get("tool-basics").unwrap();
+    assert_eq!(c.source, Source::File(plugins.join("tool-basics.wasm")));
+    assert_eq!(c.tools[0].name, "legacy.greet");
+
+    // Removing the file falls back to the embedded component.
+    std::fs::remove_file(plugins.join("tool-basics.wasm")).unwrap();
+    rt.reload("tool-basics").await.unwrap();
+    assert_eq!(rt.get("tool-basics").unwrap().source, Source::Embedded);
+}

@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use std::path::PathBuf;
 
-#[cfg(any())]
 #[path = "../../../sdk/templates/scaffold.rs"]
 mod scaffold;
 
@@ -133,10 +132,8 @@ fn new(kind: &str, name: &str, dir: &std::path::Path) -> Result<i32> {
         Ok(path) => format!("{{ path = {:?} }}", path.display().to_string()),
         Err(_) => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
     };
-    let created: PathBuf = {
-        let _ = (kind, name, dir, &dependency);
-        todo!("TEMP scaffold")
-    };
+    let created = scaffold::write_component_template(kind, name, dir, &dependency)
+        .map_err(|e| anyhow::anyhow!(e))?;
     println!("created {}", created.display());
     println!(
         "build it: cd {} && cargo build --release --target wasm32-wasip2",

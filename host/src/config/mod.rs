@@ -232,6 +232,35 @@ weather_key = { value = "abc123" }
     }
 
     #[test]
+    fn example_config_parses_with_and_without_its_comments() {
+        let text = include_str!("../../../config.example.toml");
+        let c = Config::parse(text, "config.example.toml").unwrap();
+        assert_eq!(c.runtime.max_instances, 128);
+        // Uncomment every `# key = value` and `# [table]` line: the
+        // documented keys must all be real keys.
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest
+                            .split_once(" = ")
+                            .is_some_and(|(k, _)| !k.contains(' ') && !k.is_empty()) =>
+                {
+                    rest.split(" # ").next().unwrap().to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::parse(&uncommented, "uncommented example").unwrap();
+        let policy = &c.components["tool-basics"];
+        assert_eq!(policy.enabled, Some(true));
+        assert_eq!(policy.memory_mb, Some(64));
+        assert!(c.secrets.contains_key("telegram_bot_token"));
+    }
+
+    #[test]
     fn tilde_paths_expand() {
         assert!(!expand("~/x").starts_with("~"));
         assert_eq!(expand("/abs/p"), PathBuf::from("/abs/p"));

@@ -103,12 +103,14 @@ impl Guest for Hostile {
 
 /// Recursion whose frames live on the wasm stack (the engine's limit).
 #[inline(never)]
+#[allow(unconditional_recursion)] // the attack
 fn recurse_native(depth: u64) -> u64 {
     black_box(recurse_native(black_box(depth + 1))) ^ depth
 }
 
 /// Recursion whose frames live in linear memory (the guest's own stack).
 #[inline(never)]
+#[allow(unconditional_recursion)] // the attack
 fn recurse_linear(depth: u64) -> u64 {
     let pad = black_box([depth; 16]);
     recurse_linear(depth + 1) + pad[black_box(3)]

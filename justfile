@@ -1,0 +1,29 @@
+# Everyday commands. `just` is optional: each recipe is one cargo command.
+
+# Build the host (and, through host/build.rs, the wasm components)
+build:
+    cargo build
+
+# Run the host on its embedded defaults
+serve:
+    cargo run -- serve
+
+# The whole test suite (the README's test command)
+test:
+    cargo test --workspace
+
+# Only the wasm components, for inspecting their size
+components:
+    cargo build --target wasm32-wasip2 --profile wasm --target-dir target/wasm -p tool-basics -p llm-echo
+
+# Benchmarks (see BENCHMARKS.md)
+bench:
+    cargo bench -p openpista
+
+# What CI runs
+ci:
+    bash .ci/run
+
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
