@@ -45,6 +45,11 @@ pub use channel::openpista::plugin::types::{
     UpstreamError,
 };
 
+pub use provider::exports::openpista::plugin::llm::{
+    ChatRequest, ChatResponse, FinishReason, ModelInfo, StreamEnd, StreamEvent, ToolCallDelta,
+    Usage,
+};
+
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.1";
 

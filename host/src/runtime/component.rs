@@ -2,7 +2,10 @@
 //! component and one `InstancePre`, and the calls that run it, each in a
 //! fresh instance.
 
-use super::bindings::{ToolResult, ToolSpec, channel, provider, tool};
+use super::bindings::{
+    ChatRequest, ChatResponse, ModelInfo, StreamEvent, ToolResult, ToolSpec, channel, provider,
+    tool,
+};
 use super::call::{self, CallError};
 use super::manifest::{Manifest, World};
 use super::state::{CallState, ComponentContext};
@@ -211,6 +214,109 @@ impl LoadedComponent {
         }
     }
 
+    fn provider_pre(&self) -> Result<&provider::ProviderPre<CallState>, CallError> {
+        match &self.pre {
+            Pre::Provider(pre) => Ok(pre),
+            _ => Err(CallError::NotLoaded(format!(
+                "provider {} (it is a {} component)",
+                self.name(),
+                self.world()
+            ))),
+        }
+    }
+
+    fn guest_result<T>(
+        &self,
+        result: Result<T, super::bindings::WitError>,
+    ) -> Result<T, CallError> {
+        result.map_err(|e| CallError::Guest(self.annotate(e, None)))
+    }
+
+    /// The models a provider component offers (fresh instance).
+    pub async fn models(&self) -> Result<Vec<ModelInfo>, CallError> {
+        let pre = self.provider_pre()?;
+        let result = self
+            .with_fresh_store(async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance
+                    .openpista_plugin_llm()
+                    .call_models(&mut *store)
+                    .await
+            })
+            .await?;
+        self.guest_result(result)
+    }
+
+    /// One complete answer from a provider component (fresh instance).
+    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, CallError> {
+        let pre = self.provider_pre()?;
+        let mut note = None;
+        let result = self
+            .with_fresh_store(async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let r = instance
+                    .openpista_plugin_llm()
+                    .call_chat(&mut *store, request)
+                    .await;
+                let denials = store.data().denials.lock().unwrap();
+                note = (!denials.is_empty()).then(|| denials.join("; "));
+                r
+            })
+            .await?;
+        result.map_err(|e| CallError::Guest(self.annotate(e, note)))
+    }
+
+    /// Starts a streamed answer. The returned stream owns its instance and
+    /// store (and a pool permit) until it is dropped; each `next` has the
+    /// component's full deadline.
+    pub async fn stream_chat(&self, request: &ChatRequest) -> Result<ChatStream, CallError> {
+        let pre = self.provider_pre()?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
+        let mut store = self.new_store()?;
+        let classify = |e, store: &Store<CallState>| {
+            call::classify(
+                e,
+                store.data(),
+                self.ctx.grants.timeout_ms,
+                self.ctx.grants.memory_mb,
+            )
+        };
+        let instance = match pre.instantiate_async(&mut store).await {
+            Ok(i) => i,
+            Err(e) => return Err(classify(e, &store)),
+        };
+        let started = tokio::time::timeout(
+            self.timeout() + Duration::from_millis(250),
+            instance
+                .openpista_plugin_llm()
+                .call_stream_chat(&mut store, request),
+        )
+        .await
+        .map_err(|_| call::backstop_timeout(self.name(), self.ctx.grants.timeout_ms))?;
+        let handle = match started {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return self.guest_result(Err(e)),
+            Err(e) => return Err(classify(e, &store)),
+        };
+        Ok(ChatStream {
+            store,
+            instance,
+            handle: Some(handle),
+            _permit: permit,
+            timeout: self.timeout(),
+            fuel: self.ctx.grants.fuel,
+            metered: self.metered,
+            name: self.name().to_string(),
+            timeout_ms: self.ctx.grants.timeout_ms,
+            memory_mb: self.ctx.grants.memory_mb,
+        })
+    }
+
     /// A long-lived instance for repeated calls (a channel's poll loop, or
     /// measuring reuse). Its store lives until it is dropped; each call
     /// re-arms the deadline.
@@ -277,5 +383,55 @@ impl ReusableTool {
                 self.memory_mb,
             )),
         }
+    }
+}
+
+/// A streamed answer from a provider component.
+pub struct ChatStream {
+    store: Store<CallState>,
+    instance: provider::Provider,
+    handle: Option<wasmtime::component::ResourceAny>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    timeout: Duration,
+    fuel: u64,
+    metered: bool,
+    name: String,
+    timeout_ms: u64,
+    memory_mb: u64,
+}
+
+impl ChatStream {
+    /// The next event; `None` once the answer is complete.
+    pub async fn next(&mut self) -> Result<Option<StreamEvent>, CallError> {
+        let Some(handle) = self.handle else {
+            return Ok(None);
+        };
+        call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
+        let outcome = tokio::time::timeout(
+            self.timeout + Duration::from_millis(250),
+            self.instance
+                .openpista_plugin_llm()
+                .chat_stream()
+                .call_next(&mut self.store, handle),
+        )
+        .await;
+        let result = match outcome {
+            Err(_) => Err(call::backstop_timeout(&self.name, self.timeout_ms)),
+            Ok(Err(e)) => Err(call::classify(
+                e,
+                self.store.data(),
+                self.timeout_ms,
+                self.memory_mb,
+            )),
+            Ok(Ok(Err(e))) => Err(CallError::Guest(e)),
+            Ok(Ok(Ok(event))) => Ok(event),
+        };
+        if !matches!(result, Ok(Some(_))) {
+            // Finished or failed: release the guest resource now.
+            if let Some(h) = self.handle.take() {
+                let _ = h.resource_drop_async(&mut self.store).await;
+            }
+        }
+        result
     }
 }

@@ -30,5 +30,5 @@ pub mod version;
 pub mod watch;
 
 pub use call::CallError;
-pub use component::{CallContext, LoadedComponent, Source};
+pub use component::{CallContext, ChatStream, LoadedComponent, Source};
 pub use registry::{ComponentStatus, Runtime, RuntimeConfig, SlotState};
