@@ -7,6 +7,7 @@
 //! - [`config`]: the operator's configuration file
 //! - [`cli`]: the `openpista` command line
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod memory;

@@ -1,5 +1,6 @@
 //! The `openpista` command line.
 
+mod agent_cmds;
 mod component;
 mod control;
 mod serve;
@@ -32,9 +33,28 @@ pub enum Command {
         #[arg(long, hide = true)]
         exit_when_ready: bool,
     },
+    /// One turn: send TEXT, print the answer, exit (non-zero on failure).
+    Run {
+        #[arg(short = 'e', long = "exec")]
+        text: String,
+        /// Session to continue.
+        #[arg(short, long, default_value = "cli:run")]
+        session: String,
+    },
+    /// An interactive terminal conversation (/quit, /clear, /help).
+    Chat {
+        #[arg(short, long, default_value = "cli:default")]
+        session: String,
+    },
     /// Inspect and manage components.
     #[command(subcommand)]
     Component(component::ComponentCommand),
+    /// Stored conversations.
+    #[command(subcommand)]
+    Session(agent_cmds::SessionCommand),
+    /// The configured language model.
+    #[command(subcommand)]
+    Model(agent_cmds::ModelCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -43,22 +63,40 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Serve { exit_when_ready } => serve::run(config, exit_when_ready).await,
         Command::Component(cmd) => component::run(config, cmd).await,
+        Command::Run { text, session } => agent_cmds::run(config, &text, &session).await,
+        Command::Chat { session } => agent_cmds::chat(config, &session).await,
+        Command::Session(cmd) => agent_cmds::session(config, cmd).await,
+        Command::Model(cmd) => agent_cmds::model(config, cmd).await,
     }
 }
 
 /// Builds the runtime the configuration describes (nothing loaded yet).
 pub fn build_runtime(config: &Config) -> Result<Arc<Runtime>> {
-    let memory = MemoryStore::open(&config::expand(&config.memory.path))?;
-    Runtime::new(RuntimeConfig {
+    Ok(build(config)?.0)
+}
+
+/// The runtime, the memory store and the provider setup.
+pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config::ProviderSetup)> {
+    let memory = Arc::new(MemoryStore::open(&config::expand(&config.memory.path))?);
+    let provider = config.provider_setup()?;
+    let mut policies = config.components.clone();
+    let mut aliases = std::collections::BTreeMap::new();
+    if let Some(base) = &provider.alias_of {
+        aliases.insert(provider.component.clone(), base.clone());
+        policies.insert(provider.component.clone(), provider.policy.clone());
+    }
+    let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
         cache_dir: Some(config::expand(&config.runtime.cache_dir)),
         plugin_dirs: config.plugin_dirs(),
         embedded: config.runtime.embedded_components,
-        policies: config.components.clone(),
+        policies,
         secrets: config.secret_store()?,
-        memory: Some(Arc::new(memory)),
+        memory: Some(memory.clone()),
         resolver: None,
-    })
+        aliases,
+    })?;
+    Ok((runtime, memory, provider))
 }
 
 /// The control socket of a running `openpista serve`.

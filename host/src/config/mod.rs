@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
+    pub agent: AgentSection,
+    /// Language-model providers by name; `[agent].provider` picks one.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
     pub runtime: RuntimeSection,
     /// Per-component grants and overrides, by component name.
     #[serde(default)]
@@ -25,6 +30,128 @@ pub struct Config {
     pub secrets: BTreeMap<String, SecretSource>,
     #[serde(default)]
     pub memory: MemorySection,
+}
+
+/// `[agent]`: the ReAct loop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// A `[providers.NAME]` entry, or `echo` for the offline echo provider.
+    pub provider: String,
+    pub max_tool_rounds: u32,
+    /// Longest tool output shown to the model, in characters.
+    pub tool_output_limit: usize,
+    /// Replaces the built-in system prompt.
+    pub system_prompt: Option<String>,
+    /// Messages of history sent with each request.
+    pub history_limit: usize,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        let d = crate::agent::AgentSettings::default();
+        AgentSection {
+            provider: "echo".into(),
+            max_tool_rounds: d.max_tool_rounds,
+            tool_output_limit: d.tool_output_limit,
+            system_prompt: None,
+            history_limit: d.history_limit,
+        }
+    }
+}
+
+/// Which wire protocol and defaults a provider uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    Openai,
+    Claude,
+    Anthropic,
+    Together,
+    Ollama,
+    Openrouter,
+    Custom,
+    Responses,
+    Echo,
+}
+
+impl Preset {
+    /// The component that speaks this preset's protocol.
+    pub fn component(self) -> &'static str {
+        match self {
+            Preset::Claude | Preset::Anthropic => "llm-anthropic",
+            Preset::Responses => "llm-responses",
+            Preset::Echo => "llm-echo",
+            _ => "llm-openai",
+        }
+    }
+
+    /// The environment variable holding the API key, unless configured.
+    pub fn default_key_env(self) -> Option<&'static str> {
+        match self {
+            Preset::Openai | Preset::Responses => Some("OPENAI_API_KEY"),
+            Preset::Claude | Preset::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Preset::Together => Some("TOGETHER_API_KEY"),
+            Preset::Openrouter => Some("OPENROUTER_API_KEY"),
+            Preset::Ollama | Preset::Custom | Preset::Echo => None,
+        }
+    }
+
+    fn wire_name(self) -> &'static str {
+        match self {
+            Preset::Openai => "openai",
+            Preset::Claude | Preset::Anthropic => "anthropic",
+            Preset::Together => "together",
+            Preset::Ollama => "ollama",
+            Preset::Openrouter => "openrouter",
+            Preset::Custom => "custom",
+            Preset::Responses => "responses",
+            Preset::Echo => "echo",
+        }
+    }
+}
+
+/// `[providers.NAME]`: one language-model provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    pub preset: Preset,
+    pub model: Option<String>,
+    /// Required for `custom`; overrides the preset's endpoint otherwise.
+    pub base_url: Option<String>,
+    /// Environment variable with the API key (the preset's default otherwise).
+    pub api_key_env: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+}
+
+/// How the configured provider is wired into the runtime.
+#[derive(Debug, Clone)]
+pub struct ProviderSetup {
+    /// The name the agent calls (`provider-NAME`, or `llm-echo`).
+    pub component: String,
+    /// The component it is an alias of, when it is one.
+    pub alias_of: Option<String>,
+    pub policy: crate::runtime::capabilities::ComponentPolicy,
+    /// The key's environment variable and whether it is set.
+    pub key_env: Option<String>,
+    pub key_present: bool,
+    pub model: Option<String>,
+}
+
+/// `host:port` (or `host`) of a URL, for the grant its provider needs.
+fn url_host(url: &str, origin: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| {
+            format!("{origin}: base_url {url:?} must start with http:// or https://")
+        })?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        bail!("{origin}: base_url {url:?} has no host");
+    }
+    Ok(authority.to_string())
 }
 
 /// `[runtime]`: the component host.
@@ -139,6 +266,13 @@ impl Config {
             crate::runtime::manifest::validate_name(name)
                 .with_context(|| format!("{origin}: [components.{name}]"))?;
         }
+        for name in config.providers.keys() {
+            crate::runtime::manifest::validate_name(name)
+                .with_context(|| format!("{origin}: [providers.{name}]"))?;
+        }
+        if config.agent.max_tool_rounds == 0 {
+            bail!("{origin}: agent.max_tool_rounds must be at least 1");
+        }
         if config.runtime.max_instances == 0 {
             bail!("{origin}: runtime.max_instances must be at least 1");
         }
@@ -146,6 +280,95 @@ impl Config {
             bail!("{origin}: runtime.max_memory_mb must be at least 1");
         }
         Ok(config)
+    }
+
+    /// Resolves `[agent].provider` to the component that answers and the
+    /// policy it runs under.
+    pub fn provider_setup(&self) -> Result<ProviderSetup> {
+        let name = &self.agent.provider;
+        let Some(section) = self.providers.get(name) else {
+            if name == "echo" {
+                return Ok(ProviderSetup {
+                    component: "llm-echo".into(),
+                    alias_of: None,
+                    policy: Default::default(),
+                    key_env: None,
+                    key_present: true,
+                    model: None,
+                });
+            }
+            let known: Vec<&str> = self.providers.keys().map(|k| k.as_str()).collect();
+            bail!(
+                "[agent].provider = {name:?} names no [providers.{name}] table (configured: {}; or use \"echo\")",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        let origin = format!("[providers.{name}]");
+        let preset = section.preset;
+        let mut policy = crate::runtime::capabilities::ComponentPolicy::default();
+        let mut set = |k: &str, v: toml::Value| {
+            policy.config.insert(k.to_string(), v);
+        };
+        set("preset", toml::Value::String(preset.wire_name().into()));
+        if let Some(m) = &section.model {
+            set("model", toml::Value::String(m.clone()));
+        }
+        if let Some(t) = section.temperature {
+            set("temperature", toml::Value::Float(t));
+        }
+        if let Some(t) = section.max_tokens {
+            set("max_tokens", toml::Value::Integer(t as i64));
+        }
+        match (&section.base_url, preset) {
+            (None, Preset::Custom) => bail!("{origin}: preset \"custom\" needs base_url"),
+            (Some(url), _) => {
+                set("base_url", toml::Value::String(url.clone()));
+                policy.hosts = Some(vec![url_host(url, &origin)?]);
+            }
+            (None, Preset::Ollama) => {
+                policy.hosts = Some(vec!["localhost:11434".into()]);
+            }
+            (None, _) => {}
+        }
+        let key_env = section
+            .api_key_env
+            .clone()
+            .or_else(|| preset.default_key_env().map(String::from));
+        let key_present = match &key_env {
+            Some(var) => {
+                policy.secret_env.insert("api_key".into(), var.clone());
+                std::env::var(var).is_ok_and(|v| !v.is_empty())
+            }
+            None => true,
+        };
+        Ok(ProviderSetup {
+            component: format!("provider-{name}"),
+            alias_of: Some(preset.component().to_string()),
+            policy,
+            key_env,
+            key_present,
+            model: section.model.clone(),
+        })
+    }
+
+    /// The agent's settings from `[agent]` and the provider setup.
+    pub fn agent_settings(&self, provider: &ProviderSetup) -> crate::agent::AgentSettings {
+        let mut s = crate::agent::AgentSettings {
+            provider: provider.component.clone(),
+            model: provider.model.clone(),
+            max_tool_rounds: self.agent.max_tool_rounds,
+            tool_output_limit: self.agent.tool_output_limit,
+            history_limit: self.agent.history_limit,
+            ..Default::default()
+        };
+        if let Some(p) = &self.agent.system_prompt {
+            s.system_prompt = p.clone();
+        }
+        s
     }
 
     /// Secret values from `[secrets]`, with the environment as fallback.
@@ -258,6 +481,75 @@ weather_key = { value = "abc123" }
         assert_eq!(policy.enabled, Some(true));
         assert_eq!(policy.memory_mb, Some(64));
         assert!(c.secrets.contains_key("telegram_bot_token"));
+    }
+
+    #[test]
+    fn switching_provider_is_one_line() {
+        let text = |provider: &str| {
+            format!(
+                r#"
+[agent]
+provider = "{provider}"
+[providers.main]
+preset = "openai"
+model = "gpt-4o-mini"
+api_key_env = "OPENPISTA_TEST_NO_SUCH_KEY"
+[providers.local]
+preset = "ollama"
+model = "llama3"
+[providers.claude]
+preset = "claude"
+base_url = "https://api.anthropic.com/v1"
+"#
+            )
+        };
+        let main = Config::parse(&text("main"), "c")
+            .unwrap()
+            .provider_setup()
+            .unwrap();
+        assert_eq!(main.component, "provider-main");
+        assert_eq!(main.alias_of.as_deref(), Some("llm-openai"));
+        assert!(!main.key_present);
+        assert_eq!(
+            main.policy.secret_env["api_key"],
+            "OPENPISTA_TEST_NO_SUCH_KEY"
+        );
+        let local = Config::parse(&text("local"), "c")
+            .unwrap()
+            .provider_setup()
+            .unwrap();
+        assert_eq!(
+            local.policy.hosts.as_deref(),
+            Some(&["localhost:11434".to_string()][..])
+        );
+        assert!(local.key_present);
+        let claude = Config::parse(&text("claude"), "c")
+            .unwrap()
+            .provider_setup()
+            .unwrap();
+        assert_eq!(claude.alias_of.as_deref(), Some("llm-anthropic"));
+        assert_eq!(
+            claude.policy.hosts.as_deref(),
+            Some(&["api.anthropic.com".to_string()][..])
+        );
+        let err = Config::parse(&text("nope"), "c")
+            .unwrap()
+            .provider_setup()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[providers.nope]") && err.contains("claude, local, main"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "[providers.x]\npreset = \"custom\"\n[agent]\nprovider = \"x\"",
+            "c",
+        )
+        .unwrap()
+        .provider_setup()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs base_url"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Durable storage on redb. This module owns the database file; the WIT
-//! `memory` interface (per-component key-value) is one view of it.
+//! `memory` interface (per-component key-value) is one view of it, the
+//! conversation store ([`sessions`]) another.
 //!
 //! The schema is versioned in the `meta` table; [`MemoryStore::open`]
 //! upgrades older files in place and refuses newer ones with a clear error.
@@ -8,8 +9,11 @@ use anyhow::{Context, Result, bail};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 
-/// Current schema version of the database file.
-pub const SCHEMA_VERSION: u64 = 1;
+pub mod sessions;
+
+/// Current schema version of the database file. 1: component key-value;
+/// 2: adds sessions and messages.
+pub const SCHEMA_VERSION: u64 = 2;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// (component name, key) → value.
@@ -22,7 +26,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 
 /// The database behind `memory`.
 pub struct MemoryStore {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
 }
 
@@ -57,6 +61,14 @@ impl MemoryStore {
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                 }
                 Some(v) if v == SCHEMA_VERSION => {}
+                // 1 → 2 only adds tables; they are created below.
+                Some(1) => {
+                    tracing::info!(
+                        "upgrading memory database {} from schema 1 to {SCHEMA_VERSION}",
+                        self.path.display()
+                    );
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
                 Some(v) if v > SCHEMA_VERSION => bail!(
                     "memory database {} has schema version {v}, newer than this openpista understands ({SCHEMA_VERSION}); upgrade openpista",
                     self.path.display()
@@ -67,6 +79,7 @@ impl MemoryStore {
                 ),
             }
             txn.open_table(COMPONENT_KV)?;
+            sessions::create_tables(&txn)?;
         }
         txn.commit()?;
         Ok(())
@@ -167,6 +180,38 @@ mod tests {
         let big = vec![0u8; MAX_VALUE_BYTES + 1];
         let err = store.kv_set("a", "k", &big).unwrap_err().to_string();
         assert!(err.contains("larger than the limit"), "{err}");
+    }
+
+    #[test]
+    fn upgrades_a_version_1_file_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        {
+            // What the first release wrote: meta = 1 and component data.
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("schema_version", 1)
+                .unwrap();
+            txn.open_table(COMPONENT_KV)
+                .unwrap()
+                .insert(("notes", "k"), b"kept".as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let store = MemoryStore::open(&path).unwrap();
+        assert_eq!(store.kv_get("notes", "k").unwrap().unwrap(), b"kept");
+        store.create_session("web:1").unwrap();
+        let txn = store.db.begin_read().unwrap();
+        let v = txn
+            .open_table(META)
+            .unwrap()
+            .get("schema_version")
+            .unwrap()
+            .unwrap()
+            .value();
+        assert_eq!(v, SCHEMA_VERSION);
     }
 
     #[test]

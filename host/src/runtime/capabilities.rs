@@ -36,6 +36,10 @@ pub struct ComponentPolicy {
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub fuel: Option<u64>,
+    /// Secrets for this component alone, read from environment variables
+    /// (secret name → variable): a provider's `api_key`, say.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
     /// Overrides of the manifest's `[config]` values.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -88,6 +92,7 @@ impl Grants {
                 .cloned()
                 .collect(),
         };
+        let secrets = secrets.with_local(&manifest.name, &policy.secret_env);
         for name in &secret_names {
             if !secrets.contains(name) {
                 tracing::warn!(

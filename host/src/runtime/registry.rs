@@ -44,6 +44,9 @@ pub struct RuntimeConfig {
     pub memory: Option<Arc<MemoryStore>>,
     /// DNS for outbound requests (tests substitute their own).
     pub resolver: Option<Resolver>,
+    /// Extra names under which a component is loaded again with its own
+    /// policy (alias → component): each configured LLM provider is one.
+    pub aliases: BTreeMap<String, String>,
 }
 
 impl Default for RuntimeConfig {
@@ -57,6 +60,7 @@ impl Default for RuntimeConfig {
             secrets: SecretStore::default(),
             memory: None,
             resolver: None,
+            aliases: BTreeMap::new(),
         }
     }
 }
@@ -211,6 +215,7 @@ impl Runtime {
         for dir in &self.config.plugin_dirs {
             names.extend(plugin_names(dir));
         }
+        names.extend(self.config.aliases.keys().cloned());
         names.sort();
         names.dedup();
         names
@@ -219,6 +224,9 @@ impl Runtime {
     /// The candidate that should serve `name`: the last plugin folder that
     /// has it, else the embedded one.
     fn candidate(&self, name: &str) -> Result<Option<Candidate>> {
+        if let Some(base) = self.config.aliases.get(name) {
+            return self.candidate(base);
+        }
         for dir in self.config.plugin_dirs.iter().rev() {
             let wasm = dir.join(format!("{name}.wasm"));
             if wasm.is_file() {
@@ -257,7 +265,11 @@ impl Runtime {
 
     /// Checks and compiles a candidate (CPU-bound: run off the async path).
     fn compile(&self, name: &str, candidate: &Candidate) -> Result<LoadedComponent> {
-        let manifest = Manifest::parse(&candidate.manifest, &candidate.origin)?;
+        let mut manifest = Manifest::parse(&candidate.manifest, &candidate.origin)?;
+        if self.config.aliases.get(name) == Some(&manifest.name) {
+            // The same component under another name and policy.
+            manifest.name = name.to_string();
+        }
         if manifest.name != name {
             bail!(
                 "manifest {} names the component {:?}, but its file is {name}.wasm",
@@ -409,6 +421,16 @@ impl Runtime {
             }
         }
         failures
+    }
+
+    /// Aliases of `name` (which must be reloaded when it changes).
+    pub fn aliases_of(&self, name: &str) -> Vec<String> {
+        self.config
+            .aliases
+            .iter()
+            .filter(|(_, base)| base.as_str() == name)
+            .map(|(alias, _)| alias.clone())
+            .collect()
     }
 
     /// Status of every known name, for `openpista component list`.

@@ -60,6 +60,35 @@ impl SecretStore {
         Some(value)
     }
 
+    /// A view in which `local` (secret name → environment variable) take
+    /// precedence for one component. Their values join the shared store
+    /// under `component/NAME`, so redaction everywhere knows them.
+    pub fn with_local(&self, component: &str, local: &BTreeMap<String, String>) -> SecretStore {
+        if local.is_empty() {
+            return self.clone();
+        }
+        let mut values = self.values.read().unwrap().clone();
+        for (name, var) in local {
+            match std::env::var(var) {
+                Ok(v) if !v.is_empty() => {
+                    self.values
+                        .write()
+                        .unwrap()
+                        .insert(format!("{component}/{name}"), v.clone());
+                    values.insert(name.clone(), v);
+                }
+                _ => tracing::warn!(
+                    component,
+                    "secret {name:?}: environment variable {var} is not set"
+                ),
+            }
+        }
+        SecretStore {
+            values: Arc::new(RwLock::new(values)),
+            from_env: self.from_env,
+        }
+    }
+
     /// Whether a secret of that name has a value.
     pub fn contains(&self, name: &str) -> bool {
         self.lookup(name).is_some()

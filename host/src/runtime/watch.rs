@@ -66,6 +66,9 @@ pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
             for name in pending {
                 // Errors are recorded in the slot and logged by `reload`.
                 let _ = runtime.reload(&name).await;
+                for alias in runtime.aliases_of(&name) {
+                    let _ = runtime.reload(&alias).await;
+                }
             }
         }
     });

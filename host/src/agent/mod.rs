@@ -1,0 +1,339 @@
+//! The ReAct loop: the conversation and the tool list go to the provider
+//! component; the tool calls it asks for run (concurrently within a round);
+//! their results go back; the loop ends on a text answer or at the round
+//! limit, and says so. Every message, call and result is stored.
+
+mod convert;
+
+use crate::memory::MemoryStore;
+use crate::memory::sessions::StoredMessage;
+use crate::runtime::bindings::{ChatRequest, StreamEvent, ToolCall};
+use crate::runtime::{CallContext, CallError, Runtime};
+use crate::tools::ToolRegistry;
+use std::sync::Arc;
+
+pub use convert::{to_stored, to_wit};
+
+/// What shapes the agent's behaviour (`[agent]` in the config).
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// The component (or provider alias) that answers.
+    pub provider: String,
+    /// Model to ask for; `None`: the provider's configured default.
+    pub model: Option<String>,
+    pub max_tool_rounds: u32,
+    /// Longest tool output the model sees, in characters.
+    pub tool_output_limit: usize,
+    /// The base system prompt.
+    pub system_prompt: String,
+    /// Skill instructions appended to the system prompt on every request.
+    pub skill_context: String,
+    /// Messages of history sent with each request.
+    pub history_limit: usize,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            provider: "llm-echo".into(),
+            model: None,
+            max_tool_rounds: 10,
+            tool_output_limit: 10_000,
+            system_prompt: "You are openpista, an agent that acts on this computer for its owner \
+                            through the tools you are given. Use tools when they help; answer \
+                            plainly and briefly."
+                .into(),
+            skill_context: String::new(),
+            history_limit: 200,
+        }
+    }
+}
+
+/// Progress of a turn, for front ends that show it as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TurnEvent {
+    /// More answer text.
+    Text(String),
+    /// A tool call is starting.
+    ToolStarted { name: String, arguments: String },
+    /// A tool call ended.
+    ToolFinished { name: String, ok: bool },
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    /// The answer shown to the user (including a round-limit notice).
+    pub answer: String,
+    pub tool_calls: usize,
+    pub rounds: u32,
+    /// True when the round limit stopped the loop.
+    pub hit_round_limit: bool,
+}
+
+/// Why a turn failed; the message is for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnError(pub String);
+
+impl std::fmt::Display for TurnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TurnError {}
+
+/// The agent: a provider, the tools and the memory.
+pub struct Agent {
+    pub runtime: Arc<Runtime>,
+    pub tools: Arc<ToolRegistry>,
+    pub memory: Arc<MemoryStore>,
+    pub settings: AgentSettings,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Cuts `text` to `limit` characters with a marker saying how much went.
+pub fn truncate_output(text: &str, limit: usize) -> String {
+    let total = text.chars().count();
+    if total <= limit {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(limit).collect();
+    format!(
+        "{kept}\n[output cut: showing {limit} of {total} characters, {} omitted]",
+        total - limit
+    )
+}
+
+impl Agent {
+    fn store(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
+        self.memory
+            .append(session, message)
+            .map(|_| ())
+            .map_err(|e| TurnError(format!("could not store the conversation: {e:#}")))
+    }
+
+    fn system_prompt(&self) -> String {
+        let mut prompt = self.settings.system_prompt.clone();
+        if !self.settings.skill_context.is_empty() {
+            prompt.push_str("\n\n");
+            prompt.push_str(&self.settings.skill_context);
+        }
+        prompt
+    }
+
+    /// Runs one user turn in `session`, reporting progress to `on_event`.
+    pub async fn turn(
+        &self,
+        session: &str,
+        user_text: &str,
+        mut on_event: impl FnMut(TurnEvent),
+    ) -> Result<TurnOutcome, TurnError> {
+        let provider = self.runtime.get(&self.settings.provider).ok_or_else(|| {
+            TurnError(format!(
+                "the provider {:?} is not loaded; check `openpista component list` for its error",
+                self.settings.provider
+            ))
+        })?;
+        self.store(
+            session,
+            &StoredMessage {
+                role: "user".into(),
+                content: user_text.into(),
+                tool_calls: Vec::new(),
+                tool_call_id: None,
+                attachments: Vec::new(),
+                at_ms: now_ms(),
+            },
+        )?;
+        let tools: Vec<_> = self.tools.list().into_iter().map(|e| e.spec).collect();
+        let mut tool_calls_run = 0;
+        let mut round = 0u32;
+        loop {
+            let history = self
+                .memory
+                .messages(session, self.settings.history_limit)
+                .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
+            let mut messages = vec![convert::system(self.system_prompt())];
+            messages.extend(history.iter().map(to_wit));
+            let request = ChatRequest {
+                model: self.settings.model.clone(),
+                messages,
+                tools: tools.clone(),
+                temperature: None,
+                max_tokens: None,
+            };
+            let (text, calls) = self
+                .ask(&provider, &request, &mut on_event)
+                .await
+                .map_err(|e| TurnError(format!("the model provider failed: {e}")))?;
+            self.store(
+                session,
+                &StoredMessage {
+                    role: "assistant".into(),
+                    content: text.clone(),
+                    tool_calls: calls
+                        .iter()
+                        .map(|c| crate::memory::sessions::StoredToolCall {
+                            id: c.id.clone(),
+                            name: c.name.clone(),
+                            arguments: c.arguments.clone(),
+                        })
+                        .collect(),
+                    tool_call_id: None,
+                    attachments: Vec::new(),
+                    at_ms: now_ms(),
+                },
+            )?;
+            if calls.is_empty() {
+                return Ok(TurnOutcome {
+                    answer: text,
+                    tool_calls: tool_calls_run,
+                    rounds: round,
+                    hit_round_limit: false,
+                });
+            }
+            if round >= self.settings.max_tool_rounds {
+                let notice = format!(
+                    "I stopped after {} rounds of tool calls (the limit is max_tool_rounds = {}) without a final answer. Ask me to continue, or raise the limit.",
+                    round, self.settings.max_tool_rounds
+                );
+                let answer = if text.is_empty() {
+                    notice
+                } else {
+                    format!("{text}\n\n{notice}")
+                };
+                // Answer the dangling calls so the stored history stays valid.
+                for call in &calls {
+                    self.store(
+                        session,
+                        &convert::tool_message(
+                            call,
+                            "not run: the tool-round limit was reached",
+                            now_ms(),
+                        ),
+                    )?;
+                }
+                return Ok(TurnOutcome {
+                    answer,
+                    tool_calls: tool_calls_run,
+                    rounds: round,
+                    hit_round_limit: true,
+                });
+            }
+            round += 1;
+            tool_calls_run += calls.len();
+            for call in &calls {
+                on_event(TurnEvent::ToolStarted {
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                });
+            }
+            let results = self.run_tools(session, &calls).await;
+            for (call, (content, ok)) in calls.iter().zip(results) {
+                on_event(TurnEvent::ToolFinished {
+                    name: call.name.clone(),
+                    ok,
+                });
+                self.store(session, &convert::tool_message(call, &content, now_ms()))?;
+            }
+        }
+    }
+
+    /// Streams one answer from the provider: text and assembled tool calls.
+    async fn ask(
+        &self,
+        provider: &crate::runtime::LoadedComponent,
+        request: &ChatRequest,
+        on_event: &mut impl FnMut(TurnEvent),
+    ) -> Result<(String, Vec<ToolCall>), CallError> {
+        let mut stream = provider.stream_chat(request).await?;
+        let mut text = String::new();
+        let mut calls: Vec<ToolCall> = Vec::new();
+        while let Some(event) = stream.next().await? {
+            match event {
+                StreamEvent::Text(delta) => {
+                    text.push_str(&delta);
+                    on_event(TurnEvent::Text(delta));
+                }
+                StreamEvent::ToolCall(delta) => {
+                    let i = delta.index as usize;
+                    while calls.len() <= i {
+                        calls.push(ToolCall {
+                            id: String::new(),
+                            name: String::new(),
+                            arguments: String::new(),
+                        });
+                    }
+                    if let Some(id) = delta.id {
+                        calls[i].id = id;
+                    }
+                    if let Some(name) = delta.name {
+                        calls[i].name.push_str(&name);
+                    }
+                    calls[i].arguments.push_str(&delta.arguments);
+                }
+                StreamEvent::Finished(_) => {}
+            }
+        }
+        calls.retain(|c| !c.name.is_empty());
+        for (i, call) in calls.iter_mut().enumerate() {
+            if call.id.is_empty() {
+                call.id = format!("call_{i}");
+            }
+            if call.arguments.trim().is_empty() {
+                call.arguments = "{}".into();
+            }
+        }
+        Ok((text, calls))
+    }
+
+    /// Runs a round's tool calls concurrently; returns (content, ok) in order.
+    async fn run_tools(&self, session: &str, calls: &[ToolCall]) -> Vec<(String, bool)> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, call) in calls.iter().enumerate() {
+            let tools = self.tools.clone();
+            let call = call.clone();
+            let context = CallContext {
+                session: Some(session.to_string()),
+                call_id: call.id.clone(),
+            };
+            set.spawn(async move {
+                let outcome = tools.invoke(&call.name, &call.arguments, &context).await;
+                tracing::info!(tool = %call.name, ok = outcome.is_ok(), "tool call");
+                (i, outcome)
+            });
+        }
+        let mut results = vec![(String::new(), false); calls.len()];
+        while let Some(joined) = set.join_next().await {
+            let Ok((i, outcome)) = joined else { continue };
+            results[i] = match outcome {
+                Ok(r) => (
+                    truncate_output(&r.content, self.settings.tool_output_limit),
+                    !r.is_error,
+                ),
+                Err(e) => (format!("error: {e}"), false),
+            };
+        }
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_marker_says_how_much_was_cut() {
+        assert_eq!(truncate_output("short", 10), "short");
+        let cut = truncate_output(&"é".repeat(25), 10);
+        assert!(cut.starts_with(&"é".repeat(10)));
+        assert!(cut.ends_with("[output cut: showing 10 of 25 characters, 15 omitted]"));
+    }
+}

@@ -1,0 +1,207 @@
+//! `openpista run`, `chat`, `session` and `model`: the terminal front end.
+
+use super::build;
+use crate::agent::{Agent, TurnEvent};
+use crate::config::Config;
+use crate::tools::ToolRegistry;
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Loads everything and builds the agent.
+pub async fn agent(config: &Config) -> Result<Agent> {
+    let (runtime, memory, provider) = build(config)?;
+    for (name, error) in runtime.load_all().await {
+        eprintln!("warning: component {name} failed to load: {error}");
+    }
+    if !provider.key_present
+        && let Some(var) = &provider.key_env
+    {
+        bail!(
+            "the provider {:?} needs an API key: set {var} (or api_key_env in [providers.{}]), or use the offline provider with [agent] provider = \"echo\"",
+            config.agent.provider,
+            config.agent.provider
+        );
+    }
+    let settings = config.agent_settings(&provider);
+    Ok(Agent {
+        tools: Arc::new(ToolRegistry::new(runtime.clone())),
+        runtime,
+        memory,
+        settings,
+    })
+}
+
+/// Prints streamed text as it arrives and tool activity on stderr.
+fn printer() -> impl FnMut(TurnEvent) {
+    |event| match event {
+        TurnEvent::Text(t) => {
+            print!("{t}");
+            let _ = std::io::stdout().flush();
+        }
+        TurnEvent::ToolStarted { name, .. } => eprintln!("[tool {name}]"),
+        TurnEvent::ToolFinished { name, ok } => {
+            if !ok {
+                eprintln!("[tool {name} failed]");
+            }
+        }
+    }
+}
+
+/// `openpista run -e TEXT`: one turn; the answer on stdout.
+pub async fn run(config: Config, text: &str, session: &str) -> Result<i32> {
+    let agent = agent(&config).await?;
+    match agent.turn(session, text, printer()).await {
+        Ok(outcome) => {
+            if outcome.hit_round_limit {
+                // The streamed text lacks the notice the outcome carries.
+                print!("\n\n{}", outcome.answer.rsplit("\n\n").next().unwrap_or(""));
+            }
+            println!();
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(1)
+        }
+    }
+}
+
+const HELP: &str =
+    "/help  this text\n/clear forget this session's history\n/quit  leave (Ctrl-D works too)";
+
+/// `openpista chat`: an interactive terminal session.
+pub async fn chat(config: Config, session: &str) -> Result<i32> {
+    let agent = agent(&config).await?;
+    eprintln!(
+        "openpista chat, session {session} ({}). /help for commands.",
+        agent.settings.provider
+    );
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
+    loop {
+        eprint!("> ");
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/quit" | "/exit" => break,
+            "/help" => println!("{HELP}"),
+            "/clear" => {
+                agent.memory.delete_session(session)?;
+                println!("(history cleared)");
+            }
+            text if text.starts_with('/') && !text.contains(' ') && text.len() < 16 => {
+                println!("unknown command {text}\n{HELP}")
+            }
+            text => match agent.turn(session, text, printer()).await {
+                Ok(_) => println!(),
+                Err(e) => println!("❌ {e}"),
+            },
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionCommand {
+    /// Sessions, most recent first.
+    List,
+    /// A session's messages.
+    Show { id: String },
+    /// Delete a session and its messages.
+    Delete { id: String },
+}
+
+pub async fn session(config: Config, cmd: SessionCommand) -> Result<i32> {
+    let memory = crate::memory::MemoryStore::open(&crate::config::expand(&config.memory.path))?;
+    match cmd {
+        SessionCommand::List => {
+            for s in memory.sessions()? {
+                println!(
+                    "{:<32} {:>5} messages  last active {}",
+                    s.id, s.messages, s.last_active_ms
+                );
+            }
+        }
+        SessionCommand::Show { id } => {
+            if memory.session(&id)?.is_none() {
+                eprintln!("no session {id}");
+                return Ok(1);
+            }
+            for m in memory.messages(&id, usize::MAX)? {
+                let mut line = format!("[{}] {}", m.role, m.content);
+                for c in &m.tool_calls {
+                    line.push_str(&format!("\n    → {}({})", c.name, c.arguments));
+                }
+                println!("{line}");
+            }
+        }
+        SessionCommand::Delete { id } => {
+            if !memory.delete_session(&id)? {
+                eprintln!("no session {id}");
+                return Ok(1);
+            }
+            println!("deleted {id}");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Models the configured provider offers.
+    List,
+    /// Sends one short request and reports the answer and its latency.
+    Test,
+}
+
+pub async fn model(config: Config, cmd: ModelCommand) -> Result<i32> {
+    let agent = agent(&config).await?;
+    let Some(provider) = agent.runtime.get(&agent.settings.provider) else {
+        bail!("the provider {} is not loaded", agent.settings.provider);
+    };
+    match cmd {
+        ModelCommand::List => {
+            for m in provider
+                .models()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                println!("{}", m.id);
+            }
+        }
+        ModelCommand::Test => {
+            let started = std::time::Instant::now();
+            let request = crate::runtime::bindings::ChatRequest {
+                model: agent.settings.model.clone(),
+                messages: vec![crate::runtime::bindings::Message {
+                    role: crate::runtime::bindings::Role::User,
+                    content: "Reply with the single word OK.".into(),
+                    tool_calls: Vec::new(),
+                    tool_call_id: None,
+                    attachments: Vec::new(),
+                }],
+                tools: Vec::new(),
+                temperature: None,
+                max_tokens: Some(16),
+            };
+            match provider.chat(&request).await {
+                Ok(r) => println!(
+                    "{} answered in {} ms: {}",
+                    agent.settings.provider,
+                    started.elapsed().as_millis(),
+                    r.message.content
+                ),
+                Err(e) => {
+                    eprintln!("❌ {}: {e}", agent.settings.provider);
+                    return Ok(1);
+                }
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,247 @@
+//! Conversations: sessions (one per chat, such as `telegram:42` or
+//! `cli:default`) and their messages, in order. Every append is its own
+//! durable redb commit, so whatever a caller saw acknowledged survives a
+//! crash; messages are stored as JSON with tool-call arguments kept as the
+//! exact text the model wrote.
+
+use super::MemoryStore;
+use anyhow::{Context, Result, bail};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+/// session id → JSON [`Session`].
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (session id, sequence number) → JSON [`StoredMessage`].
+const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+
+pub(super) fn create_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(SESSIONS)?;
+    txn.open_table(MESSAGES)?;
+    Ok(())
+}
+
+/// One conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub created_ms: u64,
+    pub last_active_ms: u64,
+    /// Messages stored so far (also the next sequence number).
+    pub messages: u64,
+}
+
+/// A tool call as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments exactly as the model wrote them.
+    pub arguments: String,
+}
+
+/// One message as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: String,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<StoredToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Names and types of attachments (their bytes are not kept here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    pub at_ms: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 256 || id.chars().any(|c| c.is_control()) {
+        bail!("session id {id:?} must be 1-256 printable characters");
+    }
+    Ok(())
+}
+
+impl MemoryStore {
+    /// The session, created if new.
+    pub fn create_session(&self, id: &str) -> Result<Session> {
+        check_id(id)?;
+        let txn = self.db.begin_write()?;
+        let session = {
+            let mut table = txn.open_table(SESSIONS)?;
+            let existing = table
+                .get(id)?
+                .map(|v| serde_json::from_slice::<Session>(v.value()))
+                .transpose()?;
+            match existing {
+                Some(s) => s,
+                None => {
+                    let now = now_ms();
+                    let s = Session {
+                        id: id.to_string(),
+                        created_ms: now,
+                        last_active_ms: now,
+                        messages: 0,
+                    };
+                    table.insert(id, serde_json::to_vec(&s)?.as_slice())?;
+                    s
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(session)
+    }
+
+    /// The session, if it exists.
+    pub fn session(&self, id: &str) -> Result<Option<Session>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SESSIONS)?;
+        Ok(table
+            .get(id)?
+            .map(|v| serde_json::from_slice(v.value()))
+            .transpose()?)
+    }
+
+    /// Every session, most recently active first.
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SESSIONS)?;
+        let mut all = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            all.push(serde_json::from_slice::<Session>(v.value())?);
+        }
+        all.sort_by_key(|s| std::cmp::Reverse(s.last_active_ms));
+        Ok(all)
+    }
+
+    /// Appends `message` to session `id` (creating it); durable on return.
+    /// Returns the message's sequence number.
+    pub fn append(&self, id: &str, message: &StoredMessage) -> Result<u64> {
+        check_id(id)?;
+        let txn = self.db.begin_write()?;
+        let seq = {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let mut session = match sessions.get(id)? {
+                Some(v) => serde_json::from_slice::<Session>(v.value())?,
+                None => Session {
+                    id: id.to_string(),
+                    created_ms: now_ms(),
+                    last_active_ms: 0,
+                    messages: 0,
+                },
+            };
+            let seq = session.messages;
+            session.messages += 1;
+            session.last_active_ms = now_ms();
+            sessions.insert(id, serde_json::to_vec(&session)?.as_slice())?;
+            txn.open_table(MESSAGES)?
+                .insert((id, seq), serde_json::to_vec(message)?.as_slice())?;
+            seq
+        };
+        txn.commit()?;
+        Ok(seq)
+    }
+
+    /// The last `limit` messages of a session (all with `usize::MAX`),
+    /// oldest first.
+    pub fn messages(&self, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        for entry in table.range((id, 0)..=(id, u64::MAX))?.rev() {
+            let (k, v) = entry?;
+            if out.len() >= limit {
+                break;
+            }
+            let msg = serde_json::from_slice::<StoredMessage>(v.value()).with_context(|| {
+                format!("message {} of session {id} is unreadable", k.value().1)
+            })?;
+            out.push(msg);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Deletes a session and its messages; true when it existed.
+    pub fn delete_session(&self, id: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let existed = {
+            let existed = txn.open_table(SESSIONS)?.remove(id)?.is_some();
+            let mut messages = txn.open_table(MESSAGES)?;
+            let keys: Vec<u64> = messages
+                .range((id, 0)..=(id, u64::MAX))?
+                .map(|e| e.map(|(k, _)| k.value().1))
+                .collect::<Result<_, _>>()?;
+            for seq in keys {
+                messages.remove((id, seq))?;
+            }
+            existed
+        };
+        txn.commit()?;
+        Ok(existed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: &str, content: &str) -> StoredMessage {
+        StoredMessage {
+            role: role.into(),
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            attachments: Vec::new(),
+            at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn sessions_and_messages_round_trip_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        let args = "{\"b\": 1,   \"a\": [1.50, \"x\"]}";
+        {
+            let store = MemoryStore::open(&path).unwrap();
+            store.append("cli:a", &msg("user", "hi")).unwrap();
+            let mut call = msg("assistant", "");
+            call.tool_calls.push(StoredToolCall {
+                id: "c1".into(),
+                name: "time.now".into(),
+                arguments: args.into(),
+            });
+            store.append("cli:a", &call).unwrap();
+            let mut result = msg("tool", "12:00");
+            result.tool_call_id = Some("c1".into());
+            store.append("cli:a", &result).unwrap();
+            store.append("cli:b", &msg("user", "other")).unwrap();
+        }
+        let store = MemoryStore::open(&path).unwrap();
+        let all = store.messages("cli:a", usize::MAX).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].tool_calls[0].arguments, args);
+        assert_eq!(all[2].tool_call_id.as_deref(), Some("c1"));
+        assert_eq!(store.messages("cli:a", 2).unwrap()[0].role, "assistant");
+        assert_eq!(store.session("cli:a").unwrap().unwrap().messages, 3);
+        let ids: Vec<String> = store
+            .sessions()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert!(store.delete_session("cli:a").unwrap());
+        assert!(store.messages("cli:a", usize::MAX).unwrap().is_empty());
+        assert_eq!(store.messages("cli:b", usize::MAX).unwrap().len(), 1);
+        assert!(store.create_session("").is_err());
+    }
+}

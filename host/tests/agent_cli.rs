@@ -1,0 +1,130 @@
+//! The terminal front end end to end with the offline echo provider:
+//! `run -e`, `chat` with its slash commands, `session`, and the clear
+//! refusal when a configured provider has no API key.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_openpista");
+
+fn cmd(home: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("OPENPISTA_HOME", home)
+        .env_remove("OPENPISTA_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn run_answers_with_the_echo_provider_and_stores_the_session() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["run", "-e", "hello agent"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text(&out).trim(), "echo: hello agent");
+
+    // A tool round: the echo provider asks for time.now, the component runs.
+    let out = cmd(
+        home.path(),
+        &["run", "-e", "/tool text.stats {\"text\": \"a b c\"}"],
+    );
+    assert!(out.status.success());
+    assert!(text(&out).contains("\"words\":3"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[tool text.stats]"));
+
+    // An unknown tool is reported to the model, not dropped.
+    let out = cmd(home.path(), &["run", "-e", "/tool no.such {}"]);
+    assert!(
+        text(&out).contains("tool no.such is not loaded"),
+        "{}",
+        text(&out)
+    );
+
+    let out = cmd(home.path(), &["session", "list"]);
+    assert!(text(&out).contains("cli:run"), "{}", text(&out));
+    let out = cmd(home.path(), &["session", "show", "cli:run"]);
+    let shown = text(&out);
+    assert!(shown.contains("[user] hello agent"), "{shown}");
+    assert!(
+        shown.contains("→ text.stats({\"text\": \"a b c\"})"),
+        "{shown}"
+    );
+    let out = cmd(home.path(), &["session", "delete", "cli:run"]);
+    assert!(out.status.success());
+    assert_eq!(
+        cmd(home.path(), &["session", "show", "cli:run"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn chat_reads_lines_and_handles_slash_commands() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["chat", "-s", "cli:t"])
+        .env("OPENPISTA_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/help\nfirst line\n/clear\nsecond line\n/quit\nnever sent\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = text(&out);
+    assert!(out.status.success());
+    assert!(shown.contains("/clear forget"), "{shown}");
+    assert!(shown.contains("echo: first line"), "{shown}");
+    assert!(shown.contains("(history cleared)"), "{shown}");
+    assert!(!shown.contains("never sent"), "{shown}");
+    let stored = text(&cmd(home.path(), &["session", "show", "cli:t"]));
+    assert!(!stored.contains("first line"), "{stored}");
+    assert!(stored.contains("[user] second line"), "{stored}");
+}
+
+#[test]
+fn a_provider_without_its_key_is_refused_with_what_to_set() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[agent]\nprovider = \"main\"\n[providers.main]\npreset = \"openai\"\napi_key_env = \"OPENPISTA_TEST_UNSET_KEY\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "-e", "hi"])
+        .env("OPENPISTA_HOME", home.path())
+        .env_remove("OPENPISTA_TEST_UNSET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("OPENPISTA_TEST_UNSET_KEY") && err.contains("echo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_on_defaults_says_what_to_configure() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["serve", "--exit-when-ready"]);
+    assert!(out.status.success());
+    let shown = text(&out);
+    assert!(shown.contains("no language model is configured"), "{shown}");
+    assert!(shown.contains("OPENAI_API_KEY"), "{shown}");
+}
