@@ -128,3 +128,27 @@ fn serve_on_defaults_says_what_to_configure() {
     assert!(shown.contains("no language model is configured"), "{shown}");
     assert!(shown.contains("OPENAI_API_KEY"), "{shown}");
 }
+
+#[test]
+fn model_list_and_test_use_the_configured_provider() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["model", "list"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out).trim(), "echo");
+    let out = cmd(home.path(), &["model", "test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text(&out).contains("llm-echo answered in"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("echo: Reply with the single word OK."),
+        "{}",
+        text(&out)
+    );
+}

@@ -477,6 +477,9 @@ weather_key = { value = "abc123" }
             .collect::<Vec<_>>()
             .join("\n");
         let c = Config::parse(&uncommented, "uncommented example").unwrap();
+        assert_eq!(c.providers["main"].preset, Preset::Openai);
+        assert_eq!(c.providers["main"].max_tokens, Some(2048));
+        assert!(c.agent.system_prompt.is_some());
         let policy = &c.components["tool-basics"];
         assert_eq!(policy.enabled, Some(true));
         assert_eq!(policy.memory_mb, Some(64));
