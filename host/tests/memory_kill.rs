@@ -11,7 +11,12 @@ use std::process::{Command, Stdio};
 
 fn message(i: u64) -> StoredMessage {
     StoredMessage {
-        role: if i.is_multiple_of(2) { "user" } else { "assistant" }.into(),
+        role: if i.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        }
+        .into(),
         content: format!("message {i} {}", "x".repeat((i % 7) as usize * 100)),
         tool_calls: Vec::new(),
         tool_call_id: None,
