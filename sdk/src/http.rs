@@ -151,6 +151,104 @@ impl Request {
         let url = Url::parse(&self.url)?;
         transport::send(&self, &url)
     }
+
+    /// Sends the request and returns as soon as the response head (status
+    /// and headers) has arrived; the body is read piece by piece with
+    /// [`StreamingResponse::next_chunk`], as the server sends it. Use it for
+    /// server-sent events and other long answers (see [`crate::sse`]).
+    ///
+    /// Errors are those of [`Request::send`]; any status is an `Ok`
+    /// response.
+    pub fn send_streaming(self) -> Result<StreamingResponse, Error> {
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
+        let url = Url::parse(&self.url)?;
+        transport::send_streaming(&self, &url)
+    }
+}
+
+/// A response whose body has not been read yet: status and headers are
+/// known, the body arrives through [`StreamingResponse::next_chunk`]
+/// (or all at once with [`StreamingResponse::read_all`]).
+///
+/// Dropping it closes the body (and with it the connection), so a caller
+/// may stop reading early.
+pub struct StreamingResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers in the order received (names lowercase as the host gives
+    /// them).
+    pub headers: Vec<(String, String)>,
+    /// The body still to read; `None` once it ended or failed.
+    body: Option<transport::BodyReader>,
+}
+
+impl std::fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_open", &self.body.is_some())
+            .finish()
+    }
+}
+
+impl StreamingResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The next piece of the body, waiting until the server sends some
+    /// bytes; `Ok(None)` once the body has ended (and on every call
+    /// after that). A piece is never empty. A connection that breaks
+    /// midway is an [`Error::Upstream`] (or [`Error::Timeout`] when the
+    /// request's between-bytes timeout passed) naming the host.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let Some(reader) = self.body.as_mut() else {
+            return Ok(None);
+        };
+        match reader.next_chunk(self.status) {
+            Ok(Some(bytes)) => Ok(Some(bytes)),
+            Ok(None) => {
+                if let Some(reader) = self.body.take() {
+                    reader.finish();
+                }
+                Ok(None)
+            }
+            Err(e) => {
+                self.body = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the rest of the body to its end.
+    pub fn read_all(mut self) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk()? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// Reads the rest of the body and returns the whole [`Response`].
+    pub fn into_response(self) -> Result<Response, Error> {
+        let status = self.status;
+        let headers = self.headers.clone();
+        let body = self.read_all()?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
 }
 
 /// A response: status, headers (names lowercase as the host gives them)
@@ -223,7 +321,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 }
 
 /// The start of a body for an error message.
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     const MAX: usize = 400;
     let text = text.trim();
     if text.is_empty() {
@@ -420,21 +518,23 @@ fn code_name(code: &wasip2::http::types::ErrorCode) -> String {
 /// The calls into `wasi:http`. They only work inside a component; in a
 /// native build (unit tests) the imports are stubs that panic.
 mod transport {
-    use super::{Request, Response, Scheme, Url, map_error_code};
+    use super::{Request, Response, Scheme, StreamingResponse, Url, map_error_code};
     use crate::Error;
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{
         ErrorCode, Fields, HeaderError, IncomingBody, IncomingResponse, Method, OutgoingBody,
         OutgoingRequest, RequestOptions, Scheme as WasiScheme,
     };
-    use wasip2::io::streams::StreamError;
+    use wasip2::io::streams::{InputStream, StreamError};
 
     /// The most `blocking-write-and-flush` accepts in one call.
     const WRITE_CHUNK: usize = 4096;
     /// How much one `blocking-read` asks for.
     const READ_CHUNK: u64 = 64 * 1024;
 
-    pub(super) fn send(request: &Request, url: &Url) -> Result<Response, Error> {
+    /// Sends the request head and body; returns once the response head
+    /// arrived.
+    fn start(request: &Request, url: &Url) -> Result<IncomingResponse, Error> {
         let host = url.host.as_str();
         let mut entries: Vec<(String, Vec<u8>)> = request
             .headers
@@ -496,10 +596,19 @@ mod transport {
             }
         };
         match incoming {
-            Ok(Ok(response)) => read_response(response, host),
+            Ok(Ok(response)) => Ok(response),
             Ok(Err(code)) => Err(map_error_code(&code, host)),
             Err(()) => Err(Error::internal("the response was already taken")),
         }
+    }
+
+    pub(super) fn send(request: &Request, url: &Url) -> Result<Response, Error> {
+        send_streaming(request, url)?.into_response()
+    }
+
+    pub(super) fn send_streaming(request: &Request, url: &Url) -> Result<StreamingResponse, Error> {
+        let incoming = start(request, url)?;
+        open(incoming, &url.host)
     }
 
     /// Writes the whole body and finishes it; stops at the first failure.
@@ -516,7 +625,8 @@ mod transport {
         let _ = OutgoingBody::finish(body, None);
     }
 
-    fn read_response(incoming: IncomingResponse, host: &str) -> Result<Response, Error> {
+    /// Status, headers and an open body reader for a response head.
+    fn open(incoming: IncomingResponse, host: &str) -> Result<StreamingResponse, Error> {
         let status = incoming.status();
         let headers = incoming
             .headers()
@@ -530,30 +640,57 @@ mod transport {
         let stream = body
             .stream()
             .map_err(|()| Error::internal("the response body stream was already taken"))?;
-        let mut bytes = Vec::new();
-        loop {
-            match stream.blocking_read(READ_CHUNK) {
-                Ok(chunk) => bytes.extend_from_slice(&chunk),
-                Err(StreamError::Closed) => break,
-                Err(e) => {
-                    let message = match stream_error_code(e) {
-                        Some(code) => map_error_code(&code, host),
-                        None => Error::upstream(
-                            Some(status),
-                            format!("reading the response body from {host} failed"),
-                        ),
-                    };
-                    return Err(message);
+        Ok(StreamingResponse {
+            status,
+            headers,
+            body: Some(BodyReader {
+                stream: Some(stream),
+                body: Some(body),
+                host: host.to_string(),
+            }),
+        })
+    }
+
+    /// The body of a response being read. The stream is a child of the
+    /// body resource, so it is dropped first (field order).
+    pub(super) struct BodyReader {
+        stream: Option<InputStream>,
+        body: Option<IncomingBody>,
+        host: String,
+    }
+
+    impl BodyReader {
+        /// The next non-empty piece, `None` at the end of the body.
+        pub(super) fn next_chunk(&mut self, status: u16) -> Result<Option<Vec<u8>>, Error> {
+            let Some(stream) = self.stream.as_ref() else {
+                return Ok(None);
+            };
+            loop {
+                match stream.blocking_read(READ_CHUNK) {
+                    Ok(chunk) if chunk.is_empty() => continue,
+                    Ok(chunk) => return Ok(Some(chunk)),
+                    Err(StreamError::Closed) => return Ok(None),
+                    Err(e) => {
+                        let host = &self.host;
+                        return Err(match stream_error_code(e) {
+                            Some(code) => map_error_code(&code, host),
+                            None => Error::upstream(
+                                Some(status),
+                                format!("reading the response body from {host} failed"),
+                            ),
+                        });
+                    }
                 }
             }
         }
-        drop(stream);
-        let _trailers = IncomingBody::finish(body);
-        Ok(Response {
-            status,
-            headers,
-            body: bytes,
-        })
+
+        /// Ends the body properly once it has been read to its end.
+        pub(super) fn finish(mut self) {
+            drop(self.stream.take());
+            if let Some(body) = self.body.take() {
+                let _trailers = IncomingBody::finish(body);
+            }
+        }
     }
 
     fn stream_error_code(e: StreamError) -> Option<ErrorCode> {

@@ -43,7 +43,12 @@
 //! What the host gives every component: [`host`] (logs, configuration, a
 //! clock), [`memory`] (durable key-value storage of its own) and [`http`]
 //! (outbound requests to the hosts its manifest declares, with secrets
-//! filled in by the host from `{{secret:NAME}}` placeholders).
+//! filled in by the host from `{{secret:NAME}}` placeholders; bodies can be
+//! read as they arrive). Providers also get [`sse`] (an incremental
+//! server-sent-events parser) and [`retry`] (retries with backoff for 429,
+//! 5xx and failed connections, and clear errors for the rest),
+//! [`tool_names`] (dotted tool names mapped to the names services accept)
+//! and [`base64`].
 
 // The generated bindings and the export macros name this crate by its
 // public name so that they work from a component's crate; this makes the
@@ -51,6 +56,7 @@
 extern crate self as openpista_sdk;
 
 mod args;
+pub mod base64;
 pub mod bindings;
 pub mod channel;
 mod error;
@@ -58,7 +64,10 @@ pub mod host;
 pub mod http;
 pub mod memory;
 pub mod provider;
+pub mod retry;
+pub mod sse;
 pub mod tool;
+pub mod tool_names;
 mod types;
 
 pub use args::Args;
@@ -94,7 +103,7 @@ pub mod prelude {
         ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
     };
     pub use crate::{export_channel, export_provider, export_tool};
-    pub use crate::{host, http, memory};
+    pub use crate::{host, http, memory, retry, sse, tool_names};
     pub use serde_json::json;
 }
 

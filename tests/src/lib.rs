@@ -1,6 +1,8 @@
 //! Fixtures shared by the end-to-end tests: the compiled test components
 //! and helpers to install them into a plugin folder.
 
+pub mod doubles;
+
 use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

@@ -1,0 +1,296 @@
+//! The component's configuration, read from `host::config`.
+
+use openpista_sdk::Error;
+
+/// The component's name, for messages.
+pub const PROVIDER: &str = "llm-openai";
+
+/// A known service, which sets the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    OpenAi,
+    Together,
+    Ollama,
+    OpenRouter,
+    Custom,
+}
+
+impl Preset {
+    const ALL: [Preset; 5] = [
+        Preset::OpenAi,
+        Preset::Together,
+        Preset::Ollama,
+        Preset::OpenRouter,
+        Preset::Custom,
+    ];
+
+    /// The name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::OpenAi => "openai",
+            Preset::Together => "together",
+            Preset::Ollama => "ollama",
+            Preset::OpenRouter => "openrouter",
+            Preset::Custom => "custom",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Preset, Error> {
+        let text = text.trim();
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+                Error::unavailable(format!(
+                    "{PROVIDER}: config `preset` is `{text}`, which is not one of {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// The API root when `base_url` is not set.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Preset::OpenAi => Some("https://api.openai.com/v1"),
+            Preset::Together => Some("https://api.together.xyz/v1"),
+            Preset::Ollama => Some("http://localhost:11434/v1"),
+            Preset::OpenRouter => Some("https://openrouter.ai/api/v1"),
+            Preset::Custom => None,
+        }
+    }
+
+    /// The model when `model` is not set.
+    pub fn default_model(self) -> Option<&'static str> {
+        match self {
+            Preset::OpenAi => Some("gpt-4o-mini"),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the component reads from its configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub preset: Preset,
+    /// API root without a trailing slash, such as `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The configured (or preset) model, if any.
+    pub model: Option<String>,
+    /// Default sampling temperature when a request sets none.
+    pub temperature: Option<f32>,
+    /// Default token limit when a request sets none.
+    pub max_tokens: Option<u32>,
+    /// Whether to send `Authorization: Bearer {{secret:api_key}}`.
+    pub auth: bool,
+    /// Connect, first-byte and between-bytes timeout of each request.
+    pub request_timeout_ms: u64,
+}
+
+impl Config {
+    /// Reads the configuration through `get` (`host::config` in the
+    /// component, a map in tests). Empty values count as unset.
+    pub fn load(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let get = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let preset = match get("preset") {
+            Some(p) => Preset::parse(&p)?,
+            None => Preset::OpenAi,
+        };
+        let base_url = match get("base_url") {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(Error::unavailable(format!(
+                        "{PROVIDER}: config `base_url` is `{url}`; it must start with \
+                         http:// or https:// (such as https://api.openai.com/v1)"
+                    )));
+                }
+                url.trim_end_matches('/').to_string()
+            }
+            None => preset
+                .default_base_url()
+                .ok_or_else(|| {
+                    Error::unavailable(format!(
+                        "{PROVIDER}: config `base_url` is required with preset `{}`; set it to \
+                         the API root of the server, such as http://my-server:8000/v1",
+                        preset.name()
+                    ))
+                })?
+                .to_string(),
+        };
+        let model = get("model").or_else(|| preset.default_model().map(str::to_string));
+        let temperature =
+            match get("temperature") {
+                Some(t) => Some(t.parse::<f32>().ok().filter(|t| t.is_finite()).ok_or_else(
+                    || {
+                        Error::unavailable(format!(
+                            "{PROVIDER}: config `temperature` is `{t}`, not a number"
+                        ))
+                    },
+                )?),
+                None => None,
+            };
+        let max_tokens = parse_u64(&get, "max_tokens")?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| {
+                    Error::unavailable(format!("{PROVIDER}: config `max_tokens` is too large"))
+                })
+            })
+            .transpose()?;
+        let auth = match get("auth").as_deref() {
+            None => preset != Preset::Ollama,
+            Some(a) if a.eq_ignore_ascii_case("none") => false,
+            Some(a) if a.eq_ignore_ascii_case("bearer") => true,
+            Some(other) => {
+                return Err(Error::unavailable(format!(
+                    "{PROVIDER}: config `auth` is `{other}`; use `bearer` (send the `api_key` \
+                     secret) or `none`"
+                )));
+            }
+        };
+        let request_timeout_ms = parse_u64(&get, "request_timeout_ms")?.unwrap_or(110_000);
+        Ok(Config {
+            preset,
+            base_url,
+            model,
+            temperature,
+            max_tokens,
+            auth,
+            request_timeout_ms,
+        })
+    }
+
+    /// Reads the configuration from the host.
+    pub fn from_host() -> Result<Config, Error> {
+        Config::load(openpista_sdk::host::config)
+    }
+
+    /// The model for a request: the one it names, else the configured one.
+    pub fn model_for(&self, requested: Option<&str>) -> Result<String, Error> {
+        if let Some(model) = requested.map(str::trim).filter(|m| !m.is_empty()) {
+            return Ok(model.to_string());
+        }
+        self.model.clone().ok_or_else(|| {
+            Error::unavailable(format!(
+                "{PROVIDER}: config `model` is required with preset `{}` (no default model); \
+                 set it to a model id the server offers",
+                self.preset.name()
+            ))
+        })
+    }
+
+    /// `{base_url}/chat/completions`.
+    pub fn endpoint(&self) -> String {
+        format!("{}/chat/completions", self.base_url)
+    }
+}
+
+fn parse_u64(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<u64>, Error> {
+    match get(key) {
+        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+            Error::unavailable(format!(
+                "{PROVIDER}: config `{key}` is `{v}`, not a whole number"
+            ))
+        }),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_openai() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.preset, Preset::OpenAi);
+        assert_eq!(c.base_url, "https://api.openai.com/v1");
+        assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
+        assert!(c.auth);
+        assert_eq!(c.endpoint(), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(c.model_for(None).unwrap(), "gpt-4o-mini");
+        assert_eq!(c.model_for(Some("gpt-4o")).unwrap(), "gpt-4o");
+    }
+
+    #[test]
+    fn presets_set_base_urls() {
+        for (preset, url) in [
+            ("together", "https://api.together.xyz/v1"),
+            ("ollama", "http://localhost:11434/v1"),
+            ("openrouter", "https://openrouter.ai/api/v1"),
+            ("OpenAI", "https://api.openai.com/v1"),
+        ] {
+            let c = load(&[("preset", preset)]).unwrap();
+            assert_eq!(c.base_url, url);
+        }
+        assert!(!load(&[("preset", "ollama")]).unwrap().auth);
+        assert!(
+            load(&[("preset", "ollama"), ("auth", "bearer")])
+                .unwrap()
+                .auth
+        );
+        assert!(!load(&[("auth", "none")]).unwrap().auth);
+    }
+
+    #[test]
+    fn other_presets_need_a_model() {
+        let c = load(&[("preset", "together")]).unwrap();
+        assert_eq!(c.model, None);
+        let e = c.model_for(None).unwrap_err();
+        assert!(
+            matches!(&e, Error::Unavailable(m) if m.contains("`model`") && m.contains("together"))
+        );
+        assert_eq!(c.model_for(Some("meta/llama")).unwrap(), "meta/llama");
+    }
+
+    #[test]
+    fn custom_needs_a_base_url() {
+        let e = load(&[("preset", "custom")]).unwrap_err();
+        assert!(
+            matches!(&e, Error::Unavailable(m) if m.contains("`base_url`") && m.contains("custom")),
+            "{e}"
+        );
+        let c = load(&[("preset", "custom"), ("base_url", "http://127.0.0.1:9/v1/")]).unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (pairs, key) in [
+            (&[("preset", "nope")][..], "`preset`"),
+            (&[("temperature", "warm")][..], "`temperature`"),
+            (&[("max_tokens", "-1")][..], "`max_tokens`"),
+            (&[("auth", "basic")][..], "`auth`"),
+            (&[("base_url", "api.openai.com")][..], "`base_url`"),
+            (&[("request_timeout_ms", "x")][..], "`request_timeout_ms`"),
+        ] {
+            let e = load(pairs).unwrap_err();
+            assert!(
+                matches!(&e, Error::Unavailable(m) if m.contains(key)),
+                "{e}"
+            );
+        }
+        let c = load(&[
+            ("temperature", "0.5"),
+            ("max_tokens", "256"),
+            ("model", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.temperature, Some(0.5));
+        assert_eq!(c.max_tokens, Some(256));
+        // Blank counts as unset.
+        assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
+    }
+}

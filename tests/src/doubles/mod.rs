@@ -1,0 +1,10 @@
+//! Local stand-ins for the language-model services the provider components
+//! speak to. Each listens on 127.0.0.1 at a random port, speaks the real
+//! wire format (JSON and server-sent events, streamed with chunked transfer
+//! encoding), answers from a queue of scripted replies and records every
+//! request so a test can check what the component (and the host) sent.
+
+pub mod anthropic;
+pub mod http1;
+pub mod openai;
+pub mod responses;
