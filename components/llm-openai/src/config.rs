@@ -1,9 +1,12 @@
 //! The component's configuration, read from `host::config`.
+//!
+//! Shared by the OpenAI-family components (`llm-openai`, and `llm-responses`
+//! through `#[path]`): each crate root defines `PROVIDER` (its name, for
+//! messages) and `ENDPOINT_PATH` (appended to `base_url`).
 
 use openpista_sdk::Error;
 
-/// The component's name, for messages.
-pub const PROVIDER: &str = "llm-openai";
+pub use crate::{ENDPOINT_PATH, PROVIDER};
 
 /// A known service, which sets the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,9 +185,9 @@ impl Config {
         })
     }
 
-    /// `{base_url}/chat/completions`.
+    /// `{base_url}` followed by the crate's `ENDPOINT_PATH`.
     pub fn endpoint(&self) -> String {
-        format!("{}/chat/completions", self.base_url)
+        format!("{}{ENDPOINT_PATH}", self.base_url)
     }
 }
 
@@ -219,7 +222,10 @@ mod tests {
         assert_eq!(c.base_url, "https://api.openai.com/v1");
         assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
         assert!(c.auth);
-        assert_eq!(c.endpoint(), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(
+            c.endpoint(),
+            format!("https://api.openai.com/v1{ENDPOINT_PATH}")
+        );
         assert_eq!(c.model_for(None).unwrap(), "gpt-4o-mini");
         assert_eq!(c.model_for(Some("gpt-4o")).unwrap(), "gpt-4o");
     }

@@ -28,13 +28,18 @@
 
 pub mod config;
 pub mod stream;
+
+/// The component's name, for messages.
+pub const PROVIDER: &str = "llm-openai";
+/// The Chat Completions endpoint below `base_url`.
+pub const ENDPOINT_PATH: &str = "/chat/completions";
 pub mod wire;
 
 use openpista_sdk::prelude::*;
 use openpista_sdk::retry::{RetryPolicy, send_streaming_with_retry, send_with_retry};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::{Config, PROVIDER};
+use crate::config::Config;
 
 /// The component.
 pub struct OpenAi;

@@ -19,15 +19,22 @@
 //! names go out with `.` as `__` and are mapped back; two tools that would
 //! share a wire name are refused naming both (`openpista_sdk::tool_names`).
 
+/// The OpenAI-family configuration, shared with `llm-openai`.
+#[path = "../../llm-openai/src/config.rs"]
 pub mod config;
 pub mod stream;
+
+/// The component's name, for messages.
+pub const PROVIDER: &str = "llm-responses";
+/// The Responses endpoint below `base_url`.
+pub const ENDPOINT_PATH: &str = "/responses";
 pub mod wire;
 
 use openpista_sdk::prelude::*;
 use openpista_sdk::retry::{RetryPolicy, send_streaming_with_retry, send_with_retry};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::{Config, PROVIDER};
+use crate::config::Config;
 
 /// The component.
 pub struct Responses;

@@ -112,9 +112,24 @@ pub fn truncate_output(text: &str, limit: usize) -> String {
 }
 
 impl Agent {
+    /// Stores a message durably (the user's message, the final answer).
     fn store(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
+        self.store_with(session, message, true)
+    }
+
+    /// Stores a step inside the turn; made durable by the turn's last write.
+    fn store_step(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
+        self.store_with(session, message, false)
+    }
+
+    fn store_with(
+        &self,
+        session: &str,
+        message: &StoredMessage,
+        durable: bool,
+    ) -> Result<(), TurnError> {
         self.memory
-            .append(session, message)
+            .append_with(session, message, durable)
             .map(|_| ())
             .map_err(|e| TurnError(format!("could not store the conversation: {e:#}")))
     }
@@ -173,7 +188,7 @@ impl Agent {
                 .ask(&provider, &request, &mut on_event)
                 .await
                 .map_err(|e| TurnError(format!("the model provider failed: {e}")))?;
-            self.store(
+            self.store_with(
                 session,
                 &StoredMessage {
                     role: "assistant".into(),
@@ -190,6 +205,9 @@ impl Agent {
                     attachments: Vec::new(),
                     at_ms: now_ms(),
                 },
+                // The final answer ends the turn durably; a tool-calling
+                // step is made durable by that final write.
+                calls.is_empty(),
             )?;
             if calls.is_empty() {
                 return Ok(TurnOutcome {
@@ -241,7 +259,7 @@ impl Agent {
                     name: call.name.clone(),
                     ok,
                 });
-                self.store(session, &convert::tool_message(call, &content, now_ms()))?;
+                self.store_step(session, &convert::tool_message(call, &content, now_ms()))?;
             }
         }
     }

@@ -125,8 +125,20 @@ impl MemoryStore {
     /// Appends `message` to session `id` (creating it); durable on return.
     /// Returns the message's sequence number.
     pub fn append(&self, id: &str, message: &StoredMessage) -> Result<u64> {
+        self.append_with(id, message, true)
+    }
+
+    /// [`append`](Self::append), optionally without waiting for the disk:
+    /// a non-durable append becomes durable with the next durable one and
+    /// is lost only if the process dies before that. The agent uses it for
+    /// the steps inside a turn, whose user message and final answer are
+    /// durable.
+    pub fn append_with(&self, id: &str, message: &StoredMessage, durable: bool) -> Result<u64> {
         check_id(id)?;
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if !durable {
+            txn.set_durability(redb::Durability::None)?;
+        }
         let seq = {
             let mut sessions = txn.open_table(SESSIONS)?;
             let mut session = match sessions.get(id)? {
