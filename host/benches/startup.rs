@@ -15,15 +15,18 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_openpista");
 
-/// Eight more components beside the two embedded ones: copies of
-/// tool-basics with distinct bytes and names.
+/// Components loaded in every round: the embedded ones plus copies of
+/// tool-basics (distinct bytes and names) in the plugin folder.
+const COMPONENTS: usize = 10;
+
 fn plugin_folder(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let basics = openpista::runtime::registry::EMBEDDED
         .iter()
         .find(|e| e.package == "tool-basics")
         .unwrap();
-    for i in 0..8 {
+    let copies = COMPONENTS.saturating_sub(openpista::runtime::registry::EMBEDDED.len());
+    for i in 0..copies {
         let name = format!("basics-copy-{i}");
         let mut bytes = basics.wasm.to_vec();
         // A custom section makes each copy a distinct component.
@@ -97,7 +100,7 @@ fn main() {
 
     // Warm the cache (this run compiles).
     let (cold, _, count) = start_once(home.path(), Duration::from_millis(10));
-    assert_eq!(count, 10, "expected ten components loaded");
+    assert_eq!(count, COMPONENTS, "expected {COMPONENTS} components loaded");
 
     let mut ready = Vec::new();
     let mut rss = Vec::new();
@@ -123,7 +126,10 @@ fn main() {
     let true_med = median(spawn_true);
     let rss_med = rss[rss.len() / 2];
     let size = std::fs::metadata(BIN).unwrap().len();
-    println!("startup ({rounds} rounds, 10 components, warm cache)");
+    println!(
+        "startup ({rounds} rounds, {COMPONENTS} components: {} embedded + copies, warm cache)",
+        openpista::runtime::registry::EMBEDDED.len()
+    );
     println!("  first start (compiles all 10): {cold:?}");
     println!(
         "  start to ready, median:        {ready_med:?}  ({:.1}x spawning /bin/true: {true_med:?})",
