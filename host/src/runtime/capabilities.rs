@@ -94,8 +94,11 @@ impl Grants {
         };
         let secrets = secrets.with_local(&manifest.name, &policy.secret_env);
         for name in &secret_names {
+            // Debug, not warn: the embedded providers declare `api_key` and
+            // load unconfigured; the configured provider's missing key is
+            // reported by `serve` and `run` in plain words.
             if !secrets.contains(name) {
-                tracing::warn!(
+                tracing::debug!(
                     component = %manifest.name,
                     "secret {name:?} is declared but has no value (set it in [secrets] or the environment)"
                 );
