@@ -5,8 +5,9 @@
 //! really receives a stream in pieces. One request per connection
 //! (`connection: close`).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -247,4 +248,65 @@ pub fn split_in_two(events: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         out.push(event[mid..].to_vec());
     }
     out
+}
+
+/// What a scripted double keeps: the replies still to give, the requests
+/// seen, and the one API key it accepts (any when `None`).
+pub struct Script<R> {
+    pub replies: VecDeque<R>,
+    pub requests: Vec<Recorded>,
+    pub api_key: Option<String>,
+}
+
+impl<R> Default for Script<R> {
+    fn default() -> Self {
+        Script {
+            replies: VecDeque::new(),
+            requests: Vec::new(),
+            api_key: None,
+        }
+    }
+}
+
+/// A double on 127.0.0.1 (random port) answering each request from its
+/// script through a service-specific `handle` function.
+pub struct ScriptedDouble<R> {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<Mutex<Script<R>>>,
+}
+
+impl<R: Send + 'static> ScriptedDouble<R> {
+    /// Starts serving with an empty script that accepts any key.
+    pub async fn serve(handle: fn(&Mutex<Script<R>>, Recorded) -> Answer) -> Self {
+        let state = Arc::new(Mutex::new(Script::default()));
+        let shared = state.clone();
+        let addr = serve(Arc::new(move |request| handle(&shared, request))).await;
+        ScriptedDouble { addr, state }
+    }
+
+    /// Only this key is accepted from now on; others get the service's 401.
+    pub fn expect_api_key(&self, key: &str) {
+        self.state.lock().unwrap().api_key = Some(key.to_string());
+    }
+
+    /// Queues a reply.
+    pub fn push(&self, reply: R) {
+        self.state.lock().unwrap().replies.push_back(reply);
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the `base_url` to configure.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.addr.port())
+    }
 }

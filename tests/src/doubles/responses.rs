@@ -23,9 +23,8 @@
 //! and a `data:` line with the event (a `sequence_number` is added), each
 //! event split over two chunks with a short pause between chunks.
 
-use std::collections::{HashSet, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -234,54 +233,16 @@ impl Reply {
     }
 }
 
-#[derive(Default)]
-struct State {
-    replies: VecDeque<Reply>,
-    requests: Vec<Recorded>,
-    api_key: Option<String>,
-}
+type State = http1::Script<Reply>;
 
 /// The running double.
-pub struct ResponsesDouble {
-    /// Where it listens (127.0.0.1, a random port).
-    pub addr: SocketAddr,
-    state: Arc<Mutex<State>>,
-}
+pub type ResponsesDouble = http1::ScriptedDouble<Reply>;
 
 impl ResponsesDouble {
     /// Starts a double with an empty reply queue that accepts any bearer
     /// key.
     pub async fn start() -> ResponsesDouble {
-        let state = Arc::new(Mutex::new(State::default()));
-        let shared = state.clone();
-        let addr = http1::serve(Arc::new(move |request| handle(&shared, request))).await;
-        ResponsesDouble { addr, state }
-    }
-
-    /// Only this key is accepted from now on; others get 401
-    /// `invalid_api_key` as from the service.
-    pub fn expect_api_key(&self, key: &str) {
-        self.state.lock().unwrap().api_key = Some(key.to_string());
-    }
-
-    /// Queues a reply.
-    pub fn push(&self, reply: Reply) {
-        self.state.lock().unwrap().replies.push_back(reply);
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().unwrap().requests.clone()
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// `http://127.0.0.1:PORT/v1`, the `base_url` to configure.
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.addr.port())
+        http1::ScriptedDouble::serve(handle).await
     }
 }
 
