@@ -220,7 +220,8 @@ impl OpenAiDouble {
     }
 }
 
-fn whole(status: u16, body: &Value) -> Answer {
+/// A JSON answer (shared with the Responses double: same error format).
+pub(super) fn whole(status: u16, body: &Value) -> Answer {
     Answer::Whole {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
@@ -228,7 +229,8 @@ fn whole(status: u16, body: &Value) -> Answer {
     }
 }
 
-fn invalid(message: &str, param: Option<&str>) -> Answer {
+/// 400 `invalid_request_error`, as both OpenAI APIs word it.
+pub(super) fn invalid(message: &str, param: Option<&str>) -> Answer {
     whole(
         400,
         &error_body("invalid_request_error", message, None, param),
@@ -236,6 +238,18 @@ fn invalid(message: &str, param: Option<&str>) -> Answer {
 }
 
 fn handle(state: &Mutex<State>, request: Recorded) -> Answer {
+    handle_scripted(state, request, check, answer)
+}
+
+/// Records the request, checks it like the service, then answers with
+/// the next scripted reply (500 when none is left). Shared with the
+/// Responses double.
+pub(super) fn handle_scripted<R>(
+    state: &Mutex<http1::Script<R>>,
+    request: Recorded,
+    check: fn(&Recorded, Option<&str>) -> Result<(), Answer>,
+    answer: fn(R, &Recorded) -> Answer,
+) -> Answer {
     let mut state = state.lock().unwrap();
     state.requests.push(request.clone());
     if let Err(answer) = check(&request, state.api_key.as_deref()) {

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 pub use super::http1::Recorded;
 use super::http1::{self, Answer};
+use super::openai::{invalid, whole};
 
 /// One scripted answer.
 #[derive(Clone, Debug)]
@@ -51,10 +52,8 @@ pub enum Reply {
     Raw(Vec<u8>),
 }
 
-/// The service's error body.
-pub fn error_body(kind: &str, message: &str, code: Option<&str>, param: Option<&str>) -> Value {
-    json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
-}
+/// The service's error body (the same as Chat Completions').
+pub use super::openai::error_body;
 
 /// A `response` object with this status, output items and usage.
 pub fn response_object(status: &str, output: Vec<Value>, usage: (u32, u32)) -> Value {
@@ -246,39 +245,8 @@ impl ResponsesDouble {
     }
 }
 
-fn whole(status: u16, body: &Value) -> Answer {
-    Answer::Whole {
-        status,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-    }
-}
-
-fn invalid(message: &str, param: Option<&str>) -> Answer {
-    whole(
-        400,
-        &error_body("invalid_request_error", message, None, param),
-    )
-}
-
 fn handle(state: &Mutex<State>, request: Recorded) -> Answer {
-    let mut state = state.lock().unwrap();
-    state.requests.push(request.clone());
-    if let Err(answer) = check(&request, state.api_key.as_deref()) {
-        return answer;
-    }
-    let Some(reply) = state.replies.pop_front() else {
-        return whole(
-            500,
-            &error_body(
-                "server_error",
-                "the double has no scripted reply left for this request",
-                None,
-                None,
-            ),
-        );
-    };
-    answer(reply, &request)
+    super::openai::handle_scripted(state, request, check, answer)
 }
 
 fn answer(reply: Reply, request: &Recorded) -> Answer {
