@@ -2,6 +2,7 @@
 //! and helpers to install them into a plugin folder.
 
 pub mod doubles;
+pub mod native;
 
 use std::path::{Path, PathBuf};
 
