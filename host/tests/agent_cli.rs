@@ -69,6 +69,48 @@ fn run_answers_with_the_echo_provider_and_stores_the_session() {
 }
 
 #[test]
+fn native_tools_reach_the_agent_with_a_scrubbed_environment() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "-e",
+            r#"/tool system.run {"command": "echo \"key=[$OPENAI_API_KEY] lang=[$OPENPISTA_TEST_LANG]\""}"#,
+        ])
+        .env("OPENPISTA_HOME", home.path())
+        .env_remove("OPENPISTA_CONFIG")
+        .env("OPENAI_API_KEY", "sk-test-must-not-leak")
+        .env("OPENPISTA_TEST_LANG", "kept")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = text(&out);
+    assert!(answer.contains("key=[] lang=[kept]"), "{answer}");
+    assert!(!answer.contains("sk-test"), "{answer}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[tool system.run]"));
+
+    // Switched off in the config, the tool is not offered at all.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[native.system]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = cmd(
+        home.path(),
+        &["run", "-e", r#"/tool system.run {"command": "true"}"#],
+    );
+    assert!(
+        text(&out).contains("tool system.run is not loaded"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn chat_reads_lines_and_handles_slash_commands() {
     let home = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)

@@ -24,11 +24,27 @@ pub fn request_body(
         "model".into(),
         config.model_for(req.model.as_deref())?.into(),
     );
-    let messages = req
-        .messages
-        .iter()
-        .map(|m| message(m, names))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut messages = Vec::with_capacity(req.messages.len());
+    // Tool messages carry text only on this API; images they return (a
+    // screenshot) follow the run of tool messages as one user message.
+    let mut images: Vec<Value> = Vec::new();
+    for m in &req.messages {
+        if m.role != Role::Tool && !images.is_empty() {
+            messages.push(tool_images(std::mem::take(&mut images)));
+        }
+        messages.push(message(m, names)?);
+        if m.role == Role::Tool {
+            images.extend(m.attachments.iter().filter(|a| a.mime.starts_with("image/")).map(|a| {
+                json!({
+                    "type": "image_url",
+                    "image_url": { "url": openpista_sdk::base64::data_url(&a.mime, &a.data) },
+                })
+            }));
+        }
+    }
+    if !images.is_empty() {
+        messages.push(tool_images(images));
+    }
     body.insert("messages".into(), messages.into());
     if !req.tools.is_empty() {
         let tools = req
@@ -58,6 +74,14 @@ pub fn request_body(
         body.insert("stream_options".into(), json!({ "include_usage": true }));
     }
     Ok(Value::Object(body))
+}
+
+/// The user message that shows the model the images tool calls returned.
+fn tool_images(images: Vec<Value>) -> Value {
+    let mut parts =
+        vec![json!({ "type": "text", "text": "Images returned by the tool calls above:" })];
+    parts.extend(images);
+    json!({ "role": "user", "content": parts })
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -111,12 +135,25 @@ fn message(m: &Message, names: &ToolNames) -> Result<Value, Error> {
             out.insert("tool_call_id".into(), id.into());
             let mut content = m.content.clone();
             for a in &m.attachments {
-                content.push_str(&format!(
-                    "\n[attachment {} ({}, {} bytes) not shown: tool results carry text only]",
-                    a.name.as_deref().unwrap_or("unnamed"),
-                    a.mime,
-                    a.data.len()
-                ));
+                let name = a.name.as_deref().unwrap_or("unnamed");
+                if a.mime.starts_with("image/") {
+                    content.push_str(&format!(
+                        "\n[image {name} ({}): shown in the next message]",
+                        a.mime
+                    ));
+                } else if is_text(&a.mime) {
+                    content.push_str(&format!(
+                        "\n{name} ({}):\n{}",
+                        a.mime,
+                        String::from_utf8_lossy(&a.data)
+                    ));
+                } else {
+                    content.push_str(&format!(
+                        "\n[attachment {name} ({}, {} bytes) not shown: tool results carry text only]",
+                        a.mime,
+                        a.data.len()
+                    ));
+                }
             }
             out.insert("content".into(), content.into());
         }
@@ -525,6 +562,40 @@ mod tests {
                 {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERg=="}},
             ])
         );
+    }
+
+    #[test]
+    fn images_from_tools_follow_the_tool_messages() {
+        let names = ToolNames::default();
+        let call = |id: &str| ToolCall {
+            id: id.into(),
+            name: "screen.capture".into(),
+            arguments: "{}".into(),
+        };
+        let mut shot = Message::tool("c1", "captured");
+        shot.attachments = vec![Attachment::new("image/png", b"hi".to_vec()).with_name("s.png")];
+        let messages = vec![
+            Message::user("what is on screen?"),
+            Message::assistant_tool_calls("", vec![call("c1"), call("c2")]),
+            shot,
+            Message::tool("c2", "plain"),
+            Message::assistant("a window"),
+        ];
+        let body = request_body(&request(messages, vec![]), &config(&[]), &names, false).unwrap();
+        let m = body["messages"].as_array().unwrap();
+        assert_eq!(m.len(), 6, "{m:#?}");
+        assert_eq!(m[2]["role"], "tool");
+        assert_eq!(
+            m[2]["content"],
+            "captured\n[image s.png (image/png): shown in the next message]"
+        );
+        assert_eq!(m[3]["role"], "tool");
+        assert_eq!(m[4]["role"], "user");
+        assert_eq!(
+            m[4]["content"][1],
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}})
+        );
+        assert_eq!(m[5]["role"], "assistant");
     }
 
     #[test]

@@ -45,8 +45,30 @@ pub fn request_body(
         body.insert("instructions".into(), instructions.join("\n\n").into());
     }
     let mut input = Vec::new();
+    // Images tool calls return (a screenshot) follow the run of function
+    // call outputs as one user message the model can look at.
+    let mut images: Vec<Value> = Vec::new();
     for m in &req.messages[leading..] {
+        if m.role != Role::Tool && !images.is_empty() {
+            input.push(tool_images(std::mem::take(&mut images)));
+        }
         input_items(m, names, &mut input)?;
+        if m.role == Role::Tool {
+            images.extend(
+                m.attachments
+                    .iter()
+                    .filter(|a| a.mime.starts_with("image/"))
+                    .map(|a| {
+                        json!({
+                            "type": "input_image",
+                            "image_url": openpista_sdk::base64::data_url(&a.mime, &a.data),
+                        })
+                    }),
+            );
+        }
+    }
+    if !images.is_empty() {
+        input.push(tool_images(images));
     }
     body.insert("input".into(), input.into());
 
@@ -110,12 +132,19 @@ fn input_items(m: &Message, names: &ToolNames, out: &mut Vec<Value>) -> Result<(
                 })?;
             let mut output = m.content.clone();
             for a in &m.attachments {
-                output.push_str(&format!(
-                    "\n[attachment {} ({}, {} bytes) not shown: tool results carry text only]",
-                    a.name.as_deref().unwrap_or("unnamed"),
-                    a.mime,
-                    a.data.len()
-                ));
+                let name = a.name.as_deref().unwrap_or("unnamed");
+                if a.mime.starts_with("image/") {
+                    output.push_str(&format!(
+                        "\n[image {name} ({}): shown in the next message]",
+                        a.mime
+                    ));
+                } else {
+                    output.push_str(&format!(
+                        "\n[attachment {name} ({}, {} bytes) not shown: tool results carry text only]",
+                        a.mime,
+                        a.data.len()
+                    ));
+                }
             }
             out.push(json!({
                 "type": "function_call_output", "call_id": id, "output": output,
@@ -123,6 +152,14 @@ fn input_items(m: &Message, names: &ToolNames, out: &mut Vec<Value>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The user message that shows the model the images tool calls returned.
+fn tool_images(images: Vec<Value>) -> Value {
+    let mut parts =
+        vec![json!({ "type": "input_text", "text": "Images returned by the tool calls above:" })];
+    parts.extend(images);
+    json!({ "type": "message", "role": "user", "content": parts })
 }
 
 /// A user message's content: text, or `input_*` parts with attachments.

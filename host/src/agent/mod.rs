@@ -7,9 +7,10 @@ mod convert;
 
 use crate::memory::MemoryStore;
 use crate::memory::sessions::StoredMessage;
-use crate::runtime::bindings::{ChatRequest, StreamEvent, ToolCall};
+use crate::runtime::bindings::{Attachment, ChatRequest, Role, StreamEvent, ToolCall};
 use crate::runtime::{CallContext, CallError, Runtime};
 use crate::tools::ToolRegistry;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use convert::{to_stored, to_wit};
@@ -61,10 +62,13 @@ pub enum TurnEvent {
 }
 
 /// How a turn ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TurnOutcome {
     /// The answer shown to the user (including a round-limit notice).
     pub answer: String,
+    /// Files the turn's tool calls produced (screenshots, say), in call
+    /// order, for the channel to show beside the answer.
+    pub attachments: Vec<Attachment>,
     pub tool_calls: usize,
     pub rounds: u32,
     /// True when the round limit stopped the loop.
@@ -170,13 +174,27 @@ impl Agent {
         let tools: Vec<_> = self.tools.list().into_iter().map(|e| e.spec).collect();
         let mut tool_calls_run = 0;
         let mut round = 0u32;
+        // Files tool calls of this turn returned, by call id. Memory keeps
+        // only their names; within the turn the model sees the files
+        // themselves (a screenshot it asked for), later turns do not pay
+        // for them again.
+        let mut files: HashMap<String, Vec<Attachment>> = HashMap::new();
+        let mut produced: Vec<Attachment> = Vec::new();
         loop {
             let history = self
                 .memory
                 .messages(session, self.settings.history_limit)
                 .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
             let mut messages = vec![convert::system(self.system_prompt())];
-            messages.extend(history.iter().map(to_wit));
+            messages.extend(history.iter().map(|stored| {
+                let mut m = to_wit(stored);
+                if m.role == Role::Tool
+                    && let Some(found) = m.tool_call_id.as_ref().and_then(|id| files.get(id))
+                {
+                    m.attachments = found.clone();
+                }
+                m
+            }));
             let request = ChatRequest {
                 model: self.settings.model.clone(),
                 messages,
@@ -212,6 +230,7 @@ impl Agent {
             if calls.is_empty() {
                 return Ok(TurnOutcome {
                     answer: text,
+                    attachments: produced,
                     tool_calls: tool_calls_run,
                     rounds: round,
                     hit_round_limit: false,
@@ -240,6 +259,7 @@ impl Agent {
                 }
                 return Ok(TurnOutcome {
                     answer,
+                    attachments: produced,
                     tool_calls: tool_calls_run,
                     rounds: round,
                     hit_round_limit: true,
@@ -254,12 +274,21 @@ impl Agent {
                 });
             }
             let results = self.run_tools(session, &calls).await;
-            for (call, (content, ok)) in calls.iter().zip(results) {
+            for (call, (content, ok, attachments)) in calls.iter().zip(results) {
                 on_event(TurnEvent::ToolFinished {
                     name: call.name.clone(),
                     ok,
                 });
-                self.store_step(session, &convert::tool_message(call, &content, now_ms()))?;
+                let mut stored = convert::tool_message(call, &content, now_ms());
+                stored.attachments = attachments
+                    .iter()
+                    .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
+                    .collect();
+                self.store_step(session, &stored)?;
+                if !attachments.is_empty() {
+                    produced.extend(attachments.iter().cloned());
+                    files.insert(call.id.clone(), attachments);
+                }
             }
         }
     }
@@ -312,8 +341,13 @@ impl Agent {
         Ok((text, calls))
     }
 
-    /// Runs a round's tool calls concurrently; returns (content, ok) in order.
-    async fn run_tools(&self, session: &str, calls: &[ToolCall]) -> Vec<(String, bool)> {
+    /// Runs a round's tool calls concurrently; returns (content, ok,
+    /// attachments) in call order.
+    async fn run_tools(
+        &self,
+        session: &str,
+        calls: &[ToolCall],
+    ) -> Vec<(String, bool, Vec<Attachment>)> {
         let mut set = tokio::task::JoinSet::new();
         for (i, call) in calls.iter().enumerate() {
             let tools = self.tools.clone();
@@ -328,15 +362,16 @@ impl Agent {
                 (i, outcome)
             });
         }
-        let mut results = vec![(String::new(), false); calls.len()];
+        let mut results = vec![(String::new(), false, Vec::new()); calls.len()];
         while let Some(joined) = set.join_next().await {
             let Ok((i, outcome)) = joined else { continue };
             results[i] = match outcome {
                 Ok(r) => (
                     truncate_output(&r.content, self.settings.tool_output_limit),
                     !r.is_error,
+                    r.attachments,
                 ),
-                Err(e) => (format!("error: {e}"), false),
+                Err(e) => (format!("error: {e}"), false, Vec::new()),
             };
         }
         results

@@ -3,14 +3,14 @@
 use super::build;
 use crate::agent::{Agent, TurnEvent};
 use crate::config::Config;
-use crate::tools::ToolRegistry;
+use crate::native::NativeTools;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use std::io::Write;
-use std::sync::Arc;
 
-/// Loads everything and builds the agent.
-pub async fn agent(config: &Config) -> Result<Agent> {
+/// Loads everything and builds the agent, with the native tools it holds
+/// (shut them down when done: they may have a browser running).
+pub async fn agent(config: &Config) -> Result<(Agent, NativeTools)> {
     let (runtime, memory, provider) = build(config)?;
     for (name, error) in runtime.load_all().await {
         eprintln!("warning: component {name} failed to load: {error}");
@@ -25,12 +25,16 @@ pub async fn agent(config: &Config) -> Result<Agent> {
         );
     }
     let settings = config.agent_settings(&provider);
-    Ok(Agent {
-        tools: Arc::new(ToolRegistry::new(runtime.clone())),
-        runtime,
-        memory,
-        settings,
-    })
+    let (tools, natives) = super::tools(config, &runtime);
+    Ok((
+        Agent {
+            tools,
+            runtime,
+            memory,
+            settings,
+        },
+        natives,
+    ))
 }
 
 /// Prints streamed text as it arrives and tool activity on stderr.
@@ -51,21 +55,23 @@ fn printer() -> impl FnMut(TurnEvent) {
 
 /// `openpista run -e TEXT`: one turn; the answer on stdout.
 pub async fn run(config: Config, text: &str, session: &str) -> Result<i32> {
-    let agent = agent(&config).await?;
-    match agent.turn(session, text, printer()).await {
+    let (agent, natives) = agent(&config).await?;
+    let code = match agent.turn(session, text, printer()).await {
         Ok(outcome) => {
             if outcome.hit_round_limit {
                 // The streamed text lacks the notice the outcome carries.
                 print!("\n\n{}", outcome.answer.rsplit("\n\n").next().unwrap_or(""));
             }
             println!();
-            Ok(0)
+            0
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(1)
+            1
         }
-    }
+    };
+    natives.shutdown().await;
+    Ok(code)
 }
 
 const HELP: &str =
@@ -73,7 +79,7 @@ const HELP: &str =
 
 /// `openpista chat`: an interactive terminal session.
 pub async fn chat(config: Config, session: &str) -> Result<i32> {
-    let agent = agent(&config).await?;
+    let (agent, natives) = agent(&config).await?;
     eprintln!(
         "openpista chat, session {session} ({}). /help for commands.",
         agent.settings.provider
@@ -103,6 +109,7 @@ pub async fn chat(config: Config, session: &str) -> Result<i32> {
             },
         }
     }
+    natives.shutdown().await;
     Ok(0)
 }
 
@@ -160,7 +167,7 @@ pub enum ModelCommand {
 }
 
 pub async fn model(config: Config, cmd: ModelCommand) -> Result<i32> {
-    let agent = agent(&config).await?;
+    let (agent, _natives) = agent(&config).await?;
     let Some(provider) = agent.runtime.get(&agent.settings.provider) else {
         bail!("the provider {} is not loaded", agent.settings.provider);
     };

@@ -99,6 +99,25 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     Ok((runtime, memory, provider))
 }
 
+/// The tool registry the agent uses: every component tool plus the
+/// native tools `[native.*]` enables, each call recorded.
+pub fn tools(
+    config: &Config,
+    runtime: &Arc<Runtime>,
+) -> (Arc<crate::tools::ToolRegistry>, crate::native::NativeTools) {
+    let mut registry = crate::tools::ToolRegistry::new(runtime.clone());
+    let context = crate::native::NativeContext {
+        audit: crate::native::audit::AuditLog::new(),
+        scrub: crate::native::env::EnvScrub {
+            names: config.secret_env_names().into_iter().collect(),
+            secrets: runtime.secrets().clone(),
+        },
+        workspace: config.workspace_dir(),
+    };
+    let natives = crate::native::register(&mut registry, &config.native, &context);
+    (Arc::new(registry), natives)
+}
+
 /// The control socket of a running `openpista serve`.
 pub fn control_socket_path() -> PathBuf {
     config::home_dir().join("control.sock")

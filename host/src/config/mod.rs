@@ -30,6 +30,9 @@ pub struct Config {
     pub secrets: BTreeMap<String, SecretSource>,
     #[serde(default)]
     pub memory: MemorySection,
+    /// The native tools: shell, screen, browser, containers.
+    #[serde(default)]
+    pub native: crate::native::settings::NativeSection,
 }
 
 /// `[agent]`: the ReAct loop.
@@ -270,6 +273,7 @@ impl Config {
             crate::runtime::manifest::validate_name(name)
                 .with_context(|| format!("{origin}: [providers.{name}]"))?;
         }
+        config.native.validate(origin)?;
         if config.agent.max_tool_rounds == 0 {
             bail!("{origin}: agent.max_tool_rounds must be at least 1");
         }
@@ -396,6 +400,42 @@ impl Config {
             max_instances: self.runtime.max_instances,
             fuel: self.runtime.fuel,
             pooling: self.runtime.pooling,
+        }
+    }
+
+    /// Environment variables that hold secrets by configuration: secret
+    /// sources and provider keys. Native processes never see them.
+    pub fn secret_env_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .secrets
+            .values()
+            .filter_map(|s| match s {
+                SecretSource::Env { env } => Some(env.clone()),
+                SecretSource::Value { .. } => None,
+            })
+            .collect();
+        for p in self.providers.values() {
+            names.extend(
+                p.api_key_env
+                    .clone()
+                    .or_else(|| p.preset.default_key_env().map(String::from)),
+            );
+        }
+        names.extend(self.native.system.scrub_env.iter().cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The folder the agent works on: `[native.container] workspace`,
+    /// else `$OPENPISTA_WORKSPACE`, else the current folder.
+    pub fn workspace_dir(&self) -> PathBuf {
+        if let Some(w) = &self.native.container.workspace {
+            return expand(w);
+        }
+        match std::env::var_os("OPENPISTA_WORKSPACE").filter(|w| !w.is_empty()) {
+            Some(w) => PathBuf::from(w),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         }
     }
 
@@ -553,6 +593,50 @@ base_url = "https://api.anthropic.com/v1"
         .unwrap_err()
         .to_string();
         assert!(err.contains("needs base_url"), "{err}");
+    }
+
+    #[test]
+    fn native_section_parses_and_is_checked() {
+        let c = Config::parse(
+            r#"
+[native.system]
+timeout_secs = 5
+allowed_dirs = ["/tmp"]
+scrub_env = ["MY_DB_URL"]
+[native.browser]
+enabled = false
+[native.container]
+image = "busybox"
+images = { py = "python:3-slim" }
+memory_mb = 64
+fallback = "off"
+[secrets]
+tg = { env = "TG_TOKEN_VAR" }
+"#,
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.native.system.timeout_secs, 5);
+        assert!(!c.native.browser.enabled && c.native.screen.enabled);
+        assert_eq!(
+            c.native.container.fallback,
+            crate::native::settings::ContainerFallback::Off
+        );
+        assert_eq!(c.secret_env_names(), vec!["MY_DB_URL", "TG_TOKEN_VAR"]);
+        for (bad, says) in [
+            (
+                "[native.system]\ntimeout_secs = 0",
+                "native.system.timeout_secs",
+            ),
+            ("[native.system]\ntimeout_secs = 700", "exceeds"),
+            ("[native.container]\ncpus = -1.0", "native.container.cpus"),
+            ("[native.container]\nmemory_mb = 2", "at least 6"),
+            ("[native.container]\nfallback = \"maybe\"", "fallback"),
+            ("[native.browser]\nheadles = true", "headles"),
+        ] {
+            let err = format!("{:#}", Config::parse(bad, "c.toml").unwrap_err());
+            assert!(err.contains(says) && err.contains("c.toml"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -378,10 +378,10 @@ mod tests {
 
     #[test]
     fn no_display_is_a_clear_error() {
-        let e = capture(":87", None, None).unwrap_err();
+        let e = crate::runtime::bindings::error_text(&capture(":87", None, None).unwrap_err());
         assert!(
-            format!("{e:?}").contains("cannot connect to X display \":87\""),
-            "{e:?}"
+            e.starts_with("unavailable: screen.capture: cannot connect to X display \":87\""),
+            "{e}"
         );
     }
 }

@@ -182,6 +182,12 @@ impl Runtime {
         &self.config.plugin_dirs
     }
 
+    /// The operator's secrets (shared: values components' grants add are
+    /// seen here too, so redaction knows every one).
+    pub fn secrets(&self) -> &SecretStore {
+        &self.config.secrets
+    }
+
     /// Bumped on every change of what serves; registries rebuild on change.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
