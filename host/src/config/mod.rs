@@ -524,6 +524,12 @@ weather_key = { value = "abc123" }
         assert_eq!(policy.enabled, Some(true));
         assert_eq!(policy.memory_mb, Some(64));
         assert!(c.secrets.contains_key("telegram_bot_token"));
+        assert_eq!(c.native.container.images["python"], "python:3.12-slim");
+        assert_eq!(c.native.screen.display.as_deref(), Some(":0"));
+        // The example's [native] values are the defaults.
+        let d = crate::native::settings::NativeSection::default();
+        let e = Config::parse(text, "example").unwrap().native;
+        assert_eq!(format!("{:?}", e), format!("{d:?}"));
     }
 
     #[test]
