@@ -1,0 +1,378 @@
+//! The one Chromium a host runs for `browser.*`, and the page each session
+//! works in.
+//!
+//! The browser is started on the first call that needs it, never at
+//! start-up: most conversations never open a page, and Chromium costs
+//! hundreds of megabytes. It runs without the sandbox, since the host often
+//! runs as root in a container, where Chromium's sandbox cannot start.
+//!
+//! How it is launched is in [`super::launch`]. Every session (a
+//! conversation) gets its own page in its own browser context, so cookies and logins of one conversation never show up in
+//! another. A browser that died (crashed, or killed by the operator or the
+//! OOM killer) is noticed on the next call, dropped with all its pages, and
+//! started again.
+
+use super::launch::{Profile, config, cut, find_executable};
+use crate::native::settings::BrowserSettings;
+use crate::runtime::bindings::WitError;
+use chromiumoxide::browser::Browser;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::target::{
+    CreateBrowserContextParams, CreateTargetParams,
+};
+use chromiumoxide::error::CdpError;
+use chromiumoxide::page::Page;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// How long a graceful close may take before the process is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// The session key of calls that belong to no conversation.
+const DEFAULT_SESSION: &str = "default";
+
+/// One Chromium per host, started on first use, with a page per session.
+///
+/// Shared by the `browser.*` tools; [`BrowserPool::shutdown`] closes it
+/// when the host stops.
+pub struct BrowserPool {
+    settings: BrowserSettings,
+    state: Mutex<Option<Running>>,
+    /// The running browser's process id, 0 when none runs; kept outside
+    /// the lock so [`BrowserPool::pid`] never waits for a launch.
+    pid: AtomicU32,
+    /// Set by [`BrowserPool::shutdown`]; later calls are refused.
+    closed: AtomicBool,
+}
+
+/// A started browser and the pages open in it.
+struct Running {
+    browser: Browser,
+    /// The task driving the DevTools connection.
+    handler: JoinHandle<()>,
+    /// Set when that task ends: the connection to the browser is gone.
+    ended: Arc<AtomicBool>,
+    pages: HashMap<String, Tab>,
+    pid: Option<u32>,
+    /// Declared last: removed after the browser is dropped (and killed).
+    profile: Profile,
+}
+
+/// A session's page, in its own browser context (its own cookies and
+/// storage).
+struct Tab {
+    page: Page,
+    context: BrowserContextId,
+}
+
+impl BrowserPool {
+    /// A pool for `settings`. Nothing starts until a tool needs the browser.
+    pub fn new(settings: BrowserSettings) -> Arc<BrowserPool> {
+        Arc::new(BrowserPool {
+            settings,
+            state: Mutex::new(None),
+            pid: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The browser's process id, when it runs.
+    pub fn pid(&self) -> Option<u32> {
+        match self.pid.load(Ordering::SeqCst) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    /// The settings the pool was made with.
+    pub fn settings(&self) -> &BrowserSettings {
+        &self.settings
+    }
+
+    /// Closes every page and the browser, kills the process if it does not
+    /// exit within a few seconds, and removes its profile folder. Calls made
+    /// afterwards fail with `Unavailable`.
+    pub async fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let running = self.state.lock().await.take();
+        if let Some(running) = running {
+            self.pid.store(0, Ordering::SeqCst);
+            stop(running, true).await;
+        }
+    }
+
+    /// The session's page for `browser.navigate`: starts the browser when
+    /// none runs (or the last one died) and opens the session's page when it
+    /// has none.
+    pub(crate) async fn open_page(
+        &self,
+        tool: &str,
+        session: Option<&str>,
+    ) -> Result<Page, WitError> {
+        let mut state = self.state.lock().await;
+        self.refuse_when_closed(tool)?;
+        if self.reap(&mut state).await {
+            tracing::warn!("{tool}: the browser had died; starting a new one");
+        }
+        if state.is_none() {
+            *state = Some(self.start(tool).await?);
+        }
+        let running = state.as_mut().expect("started above");
+        let key = session.unwrap_or(DEFAULT_SESSION);
+        if let Some(page) = running.live_page(key).await {
+            return Ok(page);
+        }
+        let tab = new_tab(&running.browser).await.map_err(|e| {
+            WitError::Unavailable(format!("{tool}: could not open a page in the browser: {e}"))
+        })?;
+        let page = tab.page.clone();
+        running.pages.insert(key.to_string(), tab);
+        Ok(page)
+    }
+
+    /// The session's open page, for every tool but `browser.navigate`. Never
+    /// starts a browser for a session without a page; when the browser
+    /// died under the session's page, restarts it and says the page is gone.
+    pub(crate) async fn page(&self, tool: &str, session: Option<&str>) -> Result<Page, WitError> {
+        let key = session.unwrap_or(DEFAULT_SESSION);
+        let mut state = self.state.lock().await;
+        self.refuse_when_closed(tool)?;
+        let had_page = state.as_ref().is_some_and(|r| r.pages.contains_key(key));
+        if self.reap(&mut state).await && had_page {
+            return Err(self.restart(tool, &mut state).await);
+        }
+        let Some(running) = state.as_mut() else {
+            return Err(no_page(tool));
+        };
+        running.live_page(key).await.ok_or_else(|| no_page(tool))
+    }
+
+    /// After a call failed or timed out: when the browser turns out to be
+    /// dead, drops it (with every page), starts a new one when `restart`,
+    /// and returns the error to report. `None` when the browser is fine.
+    pub(crate) async fn check_crash(&self, tool: &str, restart: bool) -> Option<WitError> {
+        let mut state = self.state.lock().await;
+        if !self.reap(&mut state).await {
+            return None;
+        }
+        if restart && !self.closed.load(Ordering::SeqCst) {
+            return Some(self.restart(tool, &mut state).await);
+        }
+        Some(WitError::Unavailable(format!(
+            "{tool}: the browser crashed; it is started again on the next call, and the page is gone: call browser.navigate again"
+        )))
+    }
+
+    /// Closes the session's page (and its browser context), when it is
+    /// still `page`; used when a navigation never finished, since such a
+    /// page would hold up the next one.
+    pub(crate) async fn discard(&self, session: Option<&str>, page: &Page) {
+        let mut state = self.state.lock().await;
+        let Some(running) = state.as_mut() else {
+            return;
+        };
+        let key = session.unwrap_or(DEFAULT_SESSION);
+        if running
+            .pages
+            .get(key)
+            .is_some_and(|t| t.page.target_id() == page.target_id())
+        {
+            let tab = running.pages.remove(key).expect("checked above");
+            close_tab(&running.browser, tab).await;
+        }
+    }
+
+    fn refuse_when_closed(&self, tool: &str) -> Result<(), WitError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(WitError::Unavailable(format!(
+                "{tool}: the browser was shut down with the host"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Drops a dead browser from `state`; true when there was one.
+    async fn reap(&self, state: &mut Option<Running>) -> bool {
+        if state.as_mut().is_none_or(|r| r.alive()) {
+            return false;
+        }
+        let dead = state.take().expect("checked above");
+        self.pid.store(0, Ordering::SeqCst);
+        tracing::warn!(
+            "the browser (pid {:?}) died; dropping it and its {} page(s)",
+            dead.pid,
+            dead.pages.len()
+        );
+        stop(dead, false).await;
+        true
+    }
+
+    /// Starts a browser after a crash and builds the error for the call
+    /// that found it.
+    async fn restart(&self, tool: &str, state: &mut Option<Running>) -> WitError {
+        match self.start(tool).await {
+            Ok(running) => {
+                *state = Some(running);
+                WitError::Unavailable(format!(
+                    "{tool}: the browser had crashed and was restarted; the page is gone, call browser.navigate again"
+                ))
+            }
+            Err(e) => {
+                let why = super::message(&e);
+                let why = why.strip_prefix(&format!("{tool}: ")).unwrap_or(&why);
+                WitError::Unavailable(format!(
+                    "{tool}: the browser had crashed and could not be restarted: {why}"
+                ))
+            }
+        }
+    }
+
+    /// Launches Chromium and spawns the loop driving its connection.
+    async fn start(&self, tool: &str) -> Result<Running, WitError> {
+        let executable = find_executable(&self.settings, std::env::var_os("PATH"))
+            .map_err(|e| WitError::Unavailable(format!("{tool}: {e}")))?;
+        let profile = Profile::create().map_err(|e| {
+            WitError::Internal(format!(
+                "{tool}: cannot create a browser profile folder in {}: {e}",
+                std::env::temp_dir().display()
+            ))
+        })?;
+        let config = config(&self.settings, &executable, &profile.path)
+            .map_err(|e| WitError::Internal(format!("{tool}: browser configuration: {e}")))?;
+        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| {
+            WitError::Unavailable(format!(
+                "{tool}: could not start {}: {}",
+                executable.display(),
+                cut(&e.to_string(), 1500)
+            ))
+        })?;
+        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
+        let ended = Arc::new(AtomicBool::new(false));
+        let flag = ended.clone();
+        let handler = tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                match event {
+                    Ok(()) => {}
+                    // The socket is gone: the browser exited or crashed.
+                    Err(e @ (CdpError::Ws(_) | CdpError::Io(_))) => {
+                        tracing::debug!("browser connection ended: {e}");
+                        break;
+                    }
+                    Err(e) => tracing::debug!("browser connection: {e}"),
+                }
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        self.pid.store(pid.unwrap_or(0), Ordering::SeqCst);
+        tracing::info!(
+            "started {} (pid {pid:?}, profile {})",
+            executable.display(),
+            profile.path.display()
+        );
+        Ok(Running {
+            browser,
+            handler,
+            ended,
+            pages: HashMap::new(),
+            pid,
+            profile,
+        })
+    }
+}
+
+impl Drop for BrowserPool {
+    fn drop(&mut self) {
+        // Without `shutdown` (a panic, say): kill the browser and give it a
+        // moment to exit, so that removing the profile is not undone by a
+        // helper process still writing its cache.
+        if let Some(mut running) = self.state.get_mut().take() {
+            running.handler.abort();
+            if let Some(child) = running.browser.get_mut_child() {
+                let _ = child.as_mut_inner().start_kill();
+                for _ in 0..20 {
+                    if !matches!(child.try_wait(), Ok(None)) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Whether the connection and the process are both still there.
+    fn alive(&mut self) -> bool {
+        !self.ended.load(Ordering::SeqCst) && matches!(self.browser.try_wait(), Ok(None))
+    }
+
+    /// The session's page, unless it has none or its page was closed in
+    /// the meantime (by a script's `window.close()`, say), which forgets it.
+    async fn live_page(&mut self, key: &str) -> Option<Page> {
+        let target = self.pages.get(key)?.page.target_id().clone();
+        // Answered by the connection's own bookkeeping, not by Chromium.
+        if self.browser.get_page(target).await.is_ok() {
+            return self.pages.get(key).map(|tab| tab.page.clone());
+        }
+        let tab = self.pages.remove(key)?;
+        tracing::debug!("the browser page of session {key} was closed");
+        close_tab(&self.browser, tab).await;
+        None
+    }
+}
+
+fn no_page(tool: &str) -> WitError {
+    WitError::NotFound(format!(
+        "{tool}: no page is open in this conversation; call browser.navigate with a URL first"
+    ))
+}
+
+/// Closes the browser (politely when `graceful`), makes sure the process is
+/// gone and reaped, and removes the profile.
+async fn stop(mut running: Running, graceful: bool) {
+    if graceful && running.alive() {
+        // Closing the browser closes every page with it.
+        let _ = tokio::time::timeout(CLOSE_GRACE, running.browser.close()).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, running.browser.wait()).await;
+    }
+    if !matches!(running.browser.try_wait(), Ok(Some(_))) {
+        // Kills (SIGKILL) and waits for the exit.
+        let _ = running.browser.kill().await;
+    }
+    running.handler.abort();
+    let Running {
+        browser, profile, ..
+    } = running;
+    drop(browser);
+    profile.remove().await;
+}
+
+/// A page in a fresh browser context, sized by the launch configuration.
+async fn new_tab(browser: &Browser) -> Result<Tab, CdpError> {
+    let context = browser
+        .create_browser_context(CreateBrowserContextParams::default())
+        .await?;
+    let mut params = CreateTargetParams::new("about:blank");
+    params.browser_context_id = Some(context.clone());
+    match browser.new_page(params).await {
+        Ok(page) => Ok(Tab { page, context }),
+        Err(e) => {
+            let _ = browser.dispose_browser_context(context).await;
+            Err(e)
+        }
+    }
+}
+
+/// Closes a page by disposing of its context (which closes the page even
+/// when it hangs), within a short grace.
+async fn close_tab(browser: &Browser, tab: Tab) {
+    let closing = browser.dispose_browser_context(tab.context);
+    if let Ok(Err(e)) = tokio::time::timeout(CLOSE_GRACE, closing).await {
+        tracing::debug!("closing a browser page: {e}");
+    }
+}
