@@ -1,0 +1,195 @@
+//! The task API: a tiny HTTP/1.1 server on a unix socket, one per task,
+//! through which a worker talks back to the host. In a container the
+//! socket's folder is mounted read-only at `/openpista/run/`, so the
+//! worker finds it at `$OPENPISTA_TASK_SOCKET`; no network is needed.
+//!
+//! - `GET /task`: the task as JSON (`task_id`, `task`, `command`)
+//! - `POST /report`: the body (text, at most 1 MiB) becomes the task's
+//!   report, which the caller gets back with the outcome
+//!
+//! Every request must carry `Authorization: Bearer $OPENPISTA_TASK_TOKEN`;
+//! the token is checked against the live table on each request, so once
+//! the task has ended (token revoked) the answer is 401 even on a
+//! connection opened earlier. The socket is removed when the task ends.
+
+use super::tokens::TokenTable;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::net::UnixListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Largest report accepted, bytes.
+pub const MAX_REPORT_BYTES: usize = 1 << 20;
+
+/// What the server knows of its task.
+struct Shared {
+    task_id: String,
+    task: Option<String>,
+    command: String,
+    tokens: Arc<TokenTable>,
+    report: Mutex<Option<String>>,
+}
+
+/// A running task API; stopped (socket removed, connections closed) when
+/// stopped or dropped.
+pub struct TaskApi {
+    socket: PathBuf,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl TaskApi {
+    /// Listens on `socket` (which must not exist) for task `task_id`.
+    pub fn start(
+        socket: &Path,
+        task_id: &str,
+        task: Option<&str>,
+        command: &str,
+        tokens: Arc<TokenTable>,
+    ) -> std::io::Result<TaskApi> {
+        let listener = UnixListener::bind(socket)?;
+        // The worker may run as any user; the token is the lock.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))?;
+        let shared = Arc::new(Shared {
+            task_id: task_id.to_string(),
+            task: task.map(str::to_string),
+            command: command.to_string(),
+            tokens,
+            report: Mutex::new(None),
+        });
+        let server = tokio::spawn(serve(listener, shared.clone()));
+        Ok(TaskApi {
+            socket: socket.to_path_buf(),
+            shared,
+            server,
+        })
+    }
+
+    /// The report posted so far.
+    pub fn report(&self) -> Option<String> {
+        self.shared.report.lock().unwrap().clone()
+    }
+
+    /// Stops the server and removes the socket; returns the report posted.
+    pub fn stop(self) -> Option<String> {
+        self.report()
+        // Drop does the rest.
+    }
+}
+
+impl Drop for TaskApi {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// Accepts connections until aborted; aborting drops the set, which ends
+/// every connection too.
+async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = shared.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(answer(&shared, request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    reply(status, serde_json::json!({ "error": message }))
+}
+
+async fn answer(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if shared.tokens.check(&shared.task_id, t) => {}
+        Some(_) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the task token is wrong or no longer valid",
+            );
+        }
+        None => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "send Authorization: Bearer $OPENPISTA_TASK_TOKEN",
+            );
+        }
+    }
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/task") => reply(
+            StatusCode::OK,
+            serde_json::json!({
+                "task_id": shared.task_id,
+                "task": shared.task,
+                "command": shared.command,
+            }),
+        ),
+        (&Method::POST, "/report") => {
+            let body = match Limited::new(request.into_body(), MAX_REPORT_BYTES)
+                .collect()
+                .await
+            {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("a report may have at most {MAX_REPORT_BYTES} bytes"),
+                    );
+                }
+                Err(_) => return error(StatusCode::BAD_REQUEST, "the body could not be read"),
+            };
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let bytes = text.len();
+            *shared.report.lock().unwrap() = Some(text);
+            reply(
+                StatusCode::OK,
+                serde_json::json!({ "ok": true, "bytes": bytes }),
+            )
+        }
+        (_, "/task" | "/report") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "GET /task, POST /report")
+        }
+        _ => error(StatusCode::NOT_FOUND, "GET /task, POST /report"),
+    }
+}
