@@ -561,6 +561,30 @@ async fn a_dropped_call_leaves_no_container_behind() {
 }
 
 #[tokio::test]
+async fn a_runtime_shut_down_mid_task_leaves_no_container_behind() {
+    let w = world!(settings());
+    let out = tempfile::tempdir().unwrap();
+    let request = TaskRequest {
+        out_dir: Some(out.path().to_path_buf()),
+        ..task("echo \"$OPENPISTA_TASK_TOKEN\" > /openpista/out/token; sleep 60")
+    };
+    // The host is going down: the runtime running the task is dropped.
+    let containers = w.containers.clone();
+    let out_dir = out.path().to_path_buf();
+    let host = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.spawn(async move { containers.run_task(request).await });
+        runtime.block_on(token_from(&out_dir))
+    });
+    let token = host.join().unwrap();
+    assert!(!w.containers.token_valid(&token));
+    w.assert_gone(Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
 async fn shutdown_removes_the_containers_still_running() {
     let w = world!(settings());
     let running = w.spawn(task("sleep 60"));

@@ -169,7 +169,9 @@ async fn remove(docker: &Docker, name: &str) {
 }
 
 /// Removes the container when dropped before [`Removal::now`] ran: a call
-/// dropped half-way leaves nothing behind.
+/// dropped half-way leaves nothing behind. The removal runs on a thread of
+/// its own, since the drop may come from a runtime that is shutting down
+/// and would never run a task spawned on it.
 struct Removal {
     docker: Docker,
     name: Option<String>,
@@ -185,10 +187,23 @@ impl Removal {
 
 impl Drop for Removal {
     fn drop(&mut self) {
-        if let (Some(name), Ok(runtime)) = (self.name.take(), tokio::runtime::Handle::try_current())
-        {
-            let docker = self.docker.clone();
-            runtime.spawn(async move { remove(&docker, &name).await });
+        let Some(name) = self.name.take() else {
+            return;
+        };
+        let docker = self.docker.clone();
+        let cleanup = std::thread::Builder::new()
+            .name("container-cleanup".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(remove(&docker, &name)),
+                    Err(e) => tracing::warn!("container.run: cannot remove container {name}: {e}"),
+                }
+            });
+        if let Err(e) = cleanup {
+            tracing::warn!("container.run: cannot start the container cleanup: {e}");
         }
     }
 }
