@@ -1,8 +1,10 @@
-//! The `channel` world: a messenger adapter (Telegram, a web page...).
+//! The `channel` world: a messenger adapter (Telegram, a web page...), and
+//! the `live-channel` world: a channel that also holds live connections.
 
 use std::marker::PhantomData;
 
 use crate::bindings::channel::exports::openpista::plugin::messenger;
+use crate::bindings::live_channel::exports::openpista::plugin::live;
 use crate::{
     ChannelInfo, Error, Frame, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
@@ -120,6 +122,92 @@ impl<T: Channel> messenger::Guest for ChannelExport<T> {
     }
 }
 
+/// A [`Channel`] that holds live connections (the web page's WebSockets):
+/// world `live-channel`, exported with
+/// [`export_live_channel!`](crate::export_live_channel).
+///
+/// Besides the [`Channel`] calls, the host tells it of each piece of an
+/// answer as the model writes it ([`LiveChannel::send_delta`]), of
+/// connections that closed ([`LiveChannel::ws_closed`]) and of the time,
+/// about once a second ([`LiveChannel::tick`]), so that it can run
+/// heartbeats: a component cannot keep a timer of its own. Every method
+/// has a default that does nothing, so a channel overrides only what it
+/// uses.
+///
+/// The host keeps one long-lived instance of a channel and calls it one
+/// call at a time, so what the channel knows about its connections can
+/// live in a `static` between calls. It is lost when the instance is
+/// replaced (an upgrade, a crash): keep what must survive in
+/// [`memory`](crate::memory), and answer frames of connections it no
+/// longer knows by closing them so that their clients reconnect.
+///
+/// ```no_run
+/// use openpista_sdk::prelude::*;
+///
+/// struct Page;
+///
+/// impl Channel for Page {
+///     fn start() -> Result<ChannelInfo, Error> {
+///         let mut info = ChannelInfo::new("page");
+///         info.routes.push("/ws".into());
+///         Ok(info)
+///     }
+///
+///     fn send(message: Outbound) -> Result<(), Error> {
+///         host::info(&format!("answer for {}", message.session));
+///         Ok(())
+///     }
+/// }
+///
+/// impl LiveChannel for Page {
+///     fn tick(now_ms: u64) {
+///         host::trace(&format!("tick at {now_ms}"));
+///     }
+/// }
+///
+/// openpista_sdk::export_live_channel!(Page);
+/// ```
+pub trait LiveChannel: Channel {
+    /// The next piece of the answer for `session`. The whole answer follows
+    /// through [`Channel::send`], so the default ignores pieces.
+    fn send_delta(session: &str, delta: &str) -> Result<(), Error> {
+        let _ = (session, delta);
+        Ok(())
+    }
+
+    /// Connection `id` has closed (the peer left or the network failed);
+    /// the host forgets the id after this call. The default does nothing.
+    fn ws_closed(id: u64) {
+        let _ = id;
+    }
+
+    /// The time, in milliseconds since the Unix epoch, about once a second
+    /// while the channel runs: close silent connections here with
+    /// [`connections::ws_close`]. The default does nothing.
+    fn tick(now_ms: u64) {
+        let _ = now_ms;
+    }
+}
+
+/// Adapts a [`LiveChannel`] to the generated `live` interface; used with
+/// [`ChannelExport`] by [`export_live_channel!`](crate::export_live_channel).
+#[doc(hidden)]
+pub struct LiveExport<T>(PhantomData<T>);
+
+impl<T: LiveChannel> live::Guest for LiveExport<T> {
+    fn send_delta(session: String, delta: String) -> Result<(), Error> {
+        T::send_delta(&session, &delta)
+    }
+
+    fn ws_closed(id: u64) {
+        T::ws_closed(id)
+    }
+
+    fn tick(now_ms: u64) {
+        T::tick(now_ms)
+    }
+}
+
 /// Connections the host holds for the channel (WebSocket clients).
 pub mod connections {
     use crate::bindings::channel::openpista::plugin::connections as wit;
@@ -155,6 +243,28 @@ macro_rules! export_channel {
             type __OpenpistaChannelExport = $crate::channel::ChannelExport<$component>;
             $crate::bindings::channel::export!(
                 __OpenpistaChannelExport with_types_in $crate::bindings::channel
+            );
+        };
+    };
+}
+
+/// Exports a [`LiveChannel`] implementation as this component's `messenger`
+/// and `live` interfaces (world `live-channel`).
+///
+/// Use it once, at the crate root of a `cdylib` crate, instead of
+/// [`export_channel!`](crate::export_channel):
+/// `openpista_sdk::export_live_channel!(MyChannel);`
+#[macro_export]
+macro_rules! export_live_channel {
+    ($component:ty) => {
+        const _: () = {
+            type __OpenpistaChannelExport = $crate::channel::ChannelExport<$component>;
+            $crate::bindings::channel::export!(
+                __OpenpistaChannelExport with_types_in $crate::bindings::channel
+            );
+            type __OpenpistaLiveExport = $crate::channel::LiveExport<$component>;
+            $crate::bindings::live_channel::export!(
+                __OpenpistaLiveExport with_types_in $crate::bindings::live_channel
             );
         };
     };

@@ -1,4 +1,5 @@
-//! Services the host gives every component: logs, configuration, a clock.
+//! Services the host gives every component: logs, configuration, a clock,
+//! and checks against secrets.
 
 use crate::bindings::channel::openpista::plugin::host as wit;
 
@@ -61,4 +62,14 @@ pub fn config_or(key: &str, default: &str) -> String {
 /// Wall-clock time in milliseconds since the Unix epoch, from the host.
 pub fn now_ms() -> u64 {
     wit::now_ms()
+}
+
+/// Whether `candidate` equals the value of the secret `name` (a token a
+/// client presented, say). The host compares them in constant time and
+/// answers only yes or no: the secret's value never enters the component,
+/// so a compromised or buggy component cannot leak it. `false` when the
+/// manifest does not declare the secret or the operator gave it no value,
+/// so a channel without a configured token admits nobody.
+pub fn secret_matches(name: &str, candidate: &str) -> bool {
+    wit::secret_matches(name, candidate)
 }

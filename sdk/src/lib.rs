@@ -1,14 +1,15 @@
 //! # openpista-sdk
 //!
 //! Write openpista components in Rust. A component is a WebAssembly
-//! component run by the openpista host; it implements one of three worlds of
-//! the WIT package `openpista:plugin@0.1.1`:
+//! component run by the openpista host; it implements one of four worlds of
+//! the WIT package `openpista:plugin@0.1.2`:
 //!
 //! | world | what it is | implement | export with |
 //! | --- | --- | --- | --- |
 //! | `tool` | tools the agent can call | [`Tool`] | [`export_tool!`] |
 //! | `provider` | a language-model service | [`Provider`] | [`export_provider!`] |
 //! | `channel` | a messenger adapter | [`Channel`] | [`export_channel!`] |
+//! | `live-channel` | a channel holding live connections (WebSockets), told of answers as they are generated | [`Channel`] + [`LiveChannel`] | [`export_live_channel!`] |
 //!
 //! This crate hides `wit-bindgen`: depend on it alone, implement the trait on
 //! a unit struct, call the export macro once, and build the `cdylib` crate
@@ -41,7 +42,8 @@
 //! ```
 //!
 //! What the host gives every component: [`host`] (logs, configuration, a
-//! clock), [`memory`] (durable key-value storage of its own) and [`http`]
+//! clock, [`host::secret_matches`] to check a token against a secret without
+//! seeing it), [`memory`] (durable key-value storage of its own) and [`http`]
 //! (outbound requests to the hosts its manifest declares, with secrets
 //! filled in by the host from `{{secret:NAME}}` placeholders; bodies can be
 //! read as they arrive). Providers also get [`sse`] (an incremental
@@ -71,7 +73,7 @@ pub mod tool_names;
 mod types;
 
 pub use args::Args;
-pub use channel::Channel;
+pub use channel::{Channel, LiveChannel};
 pub use error::{Error, RateLimit, UpstreamError};
 pub use provider::{ChatStream, EventStream, Provider};
 pub use tool::Tool;
@@ -99,10 +101,10 @@ pub mod prelude {
     pub use crate::{
         Args, Attachment, CallContext, Channel, ChannelInfo, ChatRequest, ChatResponse, ChatStream,
         Error, EventStream, Features, FinishReason, Frame, HttpRequest, HttpResponse, InboundEvent,
-        Message, ModelInfo, Outbound, Provider, Role, StatusKind, StreamEnd, StreamEvent, Tool,
-        ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
+        LiveChannel, Message, ModelInfo, Outbound, Provider, Role, StatusKind, StreamEnd,
+        StreamEvent, Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
     };
-    pub use crate::{export_channel, export_provider, export_tool};
+    pub use crate::{export_channel, export_live_channel, export_provider, export_tool};
     pub use crate::{host, http, memory, retry, sse, tool_names};
     pub use serde_json::json;
 }

@@ -1,0 +1,391 @@
+//! The frames of the web protocol (`docs/WEB_PROTOCOL.md`, "Frames"):
+//! parsing what the client sends, writing what the server sends.
+//!
+//! Every frame is one JSON object in a text frame whose `type` says what it
+//! is. Parsing is done by hand over [`serde_json::Value`] rather than with a
+//! derived enum so that each refusal names exactly what was wrong
+//! (`missing field `text``, `attachment 2: ...`): the client shows these to
+//! whoever is debugging it. Nothing here calls the host.
+
+use openpista_sdk::serde_json::{self, Map, Value, json};
+use openpista_sdk::{Attachment, StatusKind};
+
+use crate::b64;
+
+/// The longest message text accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 32_000;
+/// The most attachments one message may carry.
+pub const MAX_ATTACHMENTS: usize = 4;
+/// The largest attachment accepted, in bytes after decoding (5 MiB).
+pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// A frame from the client.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientFrame {
+    /// A user message, already validated.
+    Message(UserMessage),
+    /// A heartbeat; `t` is echoed in the `pong` exactly as it came
+    /// (`null` when absent).
+    Ping {
+        /// The client's timestamp.
+        t: Value,
+    },
+}
+
+/// A validated `message` frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserMessage {
+    /// The client's own id of the message, echoed in the `ack`.
+    pub id: Option<String>,
+    /// The text; may be empty when there are attachments.
+    pub text: String,
+    /// Decoded attachments, at most [`MAX_ATTACHMENTS`].
+    pub attachments: Vec<Attachment>,
+}
+
+/// Why a client frame was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    /// The id of the refused message, when it had a readable one, so the
+    /// client can mark that message as failed.
+    pub id: Option<String>,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(message: impl Into<String>) -> Self {
+        FrameError {
+            id: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses and validates a text frame from the client.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(format!("not a JSON object: {e}")))?;
+    let Value::Object(object) = value else {
+        return Err(FrameError::new("a frame must be a JSON object"));
+    };
+    let kind = match object.get("type") {
+        None => return Err(FrameError::new("missing field `type`")),
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return Err(FrameError::new("field `type` must be a string")),
+    };
+    match kind {
+        "ping" => Ok(ClientFrame::Ping {
+            t: object.get("t").cloned().unwrap_or(Value::Null),
+        }),
+        "message" => {
+            let id = match object.get("id") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(id)) => Some(id.clone()),
+                Some(_) => return Err(FrameError::new("field `id` must be a string")),
+            };
+            parse_message(&object, id.clone())
+                .map(ClientFrame::Message)
+                .map_err(|message| FrameError { id, message })
+        }
+        other => Err(FrameError::new(format!(
+            "unknown frame type `{other}` (a client sends `message` or `ping`)"
+        ))),
+    }
+}
+
+/// The body of a `message` frame whose `id` has been read.
+fn parse_message(object: &Map<String, Value>, id: Option<String>) -> Result<UserMessage, String> {
+    let text = match object.get("text") {
+        None => return Err("missing field `text`".into()),
+        Some(Value::String(text)) => text.clone(),
+        Some(_) => return Err("field `text` must be a string".into()),
+    };
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(format!(
+            "the text is {chars} characters long; at most {MAX_TEXT_CHARS} are accepted"
+        ));
+    }
+    let attachments = match object.get("attachments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_ATTACHMENTS {
+                return Err(format!(
+                    "{} attachments; at most {MAX_ATTACHMENTS} are accepted",
+                    items.len()
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    parse_attachment(item).map_err(|e| format!("attachment {}: {e}", i + 1))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        Some(_) => return Err("field `attachments` must be an array".into()),
+    };
+    if text.trim().is_empty() && attachments.is_empty() {
+        return Err("the message has no text and no attachments".into());
+    }
+    Ok(UserMessage {
+        id,
+        text,
+        attachments,
+    })
+}
+
+/// One `{"mime","name","data"}` object of a message's `attachments`.
+fn parse_attachment(item: &Value) -> Result<Attachment, String> {
+    let Value::Object(object) = item else {
+        return Err("must be an object with `mime`, `name` and `data`".into());
+    };
+    let mime = match object.get("mime") {
+        Some(Value::String(mime)) if !mime.trim().is_empty() => mime.trim().to_string(),
+        Some(Value::String(_)) | None => return Err("missing field `mime`".into()),
+        Some(_) => return Err("field `mime` must be a string".into()),
+    };
+    let name = match object.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => return Err("field `name` must be a string".into()),
+    };
+    let data = match object.get("data") {
+        None => return Err("missing field `data`".into()),
+        Some(Value::String(data)) => data,
+        Some(_) => return Err("field `data` must be a base64 string".into()),
+    };
+    let size = b64::decoded_len(data);
+    if size > MAX_ATTACHMENT_BYTES {
+        return Err(format!(
+            "{size} bytes; at most {MAX_ATTACHMENT_BYTES} (5 MiB) are accepted"
+        ));
+    }
+    let data = b64::decode(data).map_err(|e| format!("`data` is not base64: {e}"))?;
+    Ok(Attachment { mime, name, data })
+}
+
+/// `ready`: the connection is accepted; `session` is where its messages go.
+pub fn ready(session: &str, client_id: &str, version: &str) -> String {
+    json!({"type": "ready", "session": session, "client_id": client_id, "version": version})
+        .to_string()
+}
+
+/// `ack`: message `id` was received and queued for the agent.
+pub fn ack(id: Option<&str>) -> String {
+    json!({"type": "ack", "id": id}).to_string()
+}
+
+/// `pong`, echoing the `t` of the `ping`.
+pub fn pong(t: &Value) -> String {
+    json!({"type": "pong", "t": t}).to_string()
+}
+
+/// `status`: what the agent is doing.
+pub fn status(kind: StatusKind) -> String {
+    let state = match kind {
+        StatusKind::Thinking => "thinking",
+        StatusKind::Typing => "typing",
+        StatusKind::Idle => "idle",
+    };
+    json!({"type": "status", "state": state}).to_string()
+}
+
+/// `delta`: the next piece of the answer being generated.
+pub fn delta(text: &str) -> String {
+    json!({"type": "delta", "text": text}).to_string()
+}
+
+/// `message`: a whole answer (or, with `error`, an error report), its
+/// attachments' bytes in base64.
+pub fn message(text: &str, attachments: &[Attachment], error: bool) -> String {
+    let attachments: Vec<Value> = attachments
+        .iter()
+        .map(|a| {
+            let mut item = json!({
+                "mime": a.mime,
+                "data": openpista_sdk::base64::encode(&a.data),
+            });
+            if let Some(name) = &a.name {
+                item["name"] = json!(name);
+            }
+            item
+        })
+        .collect();
+    json!({"type": "message", "text": text, "attachments": attachments, "error": error}).to_string()
+}
+
+/// `error`: a protocol error; the connection stays open. `id` names the
+/// refused message when there was one.
+pub fn error(message: &str, id: Option<&str>) -> String {
+    let mut frame = json!({"type": "error", "message": message});
+    if let Some(id) = id {
+        frame["id"] = json!(id);
+    }
+    frame.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpista_sdk::base64::encode;
+
+    fn refused(text: &str) -> FrameError {
+        parse_client_frame(text).expect_err(text)
+    }
+
+    #[test]
+    fn parses_a_ping_and_echoes_its_t() {
+        let frame = parse_client_frame(r#"{"type":"ping","t":1732480000000}"#).unwrap();
+        let ClientFrame::Ping { t } = frame else {
+            panic!("{frame:?}")
+        };
+        let pong: Value = serde_json::from_str(&pong(&t)).unwrap();
+        assert_eq!(pong, json!({"type": "pong", "t": 1732480000000u64}));
+        let bare = parse_client_frame(r#"{"type":"ping"}"#).unwrap();
+        assert_eq!(bare, ClientFrame::Ping { t: Value::Null });
+    }
+
+    #[test]
+    fn parses_a_message_with_attachments() {
+        let text = json!({
+            "type": "message", "id": "m-17", "text": "look",
+            "attachments": [
+                {"mime": "image/png", "name": "a.png", "data": encode(b"\x89PNG")},
+                {"mime": "text/plain", "data": encode(b"hi")},
+            ],
+        })
+        .to_string();
+        let ClientFrame::Message(m) = parse_client_frame(&text).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.id.as_deref(), Some("m-17"));
+        assert_eq!(m.text, "look");
+        assert_eq!(m.attachments.len(), 2);
+        assert_eq!(m.attachments[0].data, b"\x89PNG");
+        assert_eq!(m.attachments[0].name.as_deref(), Some("a.png"));
+        assert_eq!(m.attachments[1].mime, "text/plain");
+        assert_eq!(m.attachments[1].name, None);
+    }
+
+    #[test]
+    fn malformed_frames_name_what_is_wrong() {
+        assert!(refused("{nope").message.starts_with("not a JSON object"));
+        assert_eq!(refused("[1]").message, "a frame must be a JSON object");
+        assert_eq!(refused(r#"{"t":1}"#).message, "missing field `type`");
+        assert!(refused(r#"{"type":"hello"}"#).message.contains("`hello`"));
+        let e = refused(r#"{"type":"message","id":"m-3"}"#);
+        assert_eq!(e.message, "missing field `text`");
+        assert_eq!(
+            e.id.as_deref(),
+            Some("m-3"),
+            "the id is kept for the client"
+        );
+        assert!(
+            refused(r#"{"type":"message","id":4,"text":"x"}"#)
+                .message
+                .contains("`id`")
+        );
+        assert!(
+            refused(r#"{"type":"message","text":"  "}"#)
+                .message
+                .contains("no text")
+        );
+    }
+
+    #[test]
+    fn enforces_the_text_limit_in_characters() {
+        let at_limit = "é".repeat(MAX_TEXT_CHARS);
+        let frame = json!({"type": "message", "text": at_limit}).to_string();
+        assert!(
+            parse_client_frame(&frame).is_ok(),
+            "bytes are not characters"
+        );
+        let over = json!({"type": "message", "text": "x".repeat(MAX_TEXT_CHARS + 1)});
+        assert!(
+            refused(&over.to_string())
+                .message
+                .contains("32001 characters")
+        );
+    }
+
+    #[test]
+    fn enforces_the_attachment_limits() {
+        let one = json!({"mime": "text/plain", "data": encode(b"x")});
+        let five = json!({"type": "message", "text": "", "attachments": vec![one.clone(); 5]});
+        assert!(refused(&five.to_string()).message.contains("5 attachments"));
+
+        let big = encode(&vec![0u8; MAX_ATTACHMENT_BYTES + 1]);
+        let frame = json!({"type": "message", "text": "", "attachments": [
+            one, {"mime": "application/octet-stream", "data": big},
+        ]});
+        let e = refused(&frame.to_string());
+        assert!(
+            e.message.starts_with("attachment 2: 5242881 bytes"),
+            "{e:?}"
+        );
+
+        let exact = encode(&vec![7u8; MAX_ATTACHMENT_BYTES]);
+        let frame = json!({"type": "message", "text": "", "attachments": [
+            {"mime": "application/octet-stream", "data": exact},
+        ]});
+        assert!(parse_client_frame(&frame.to_string()).is_ok());
+    }
+
+    #[test]
+    fn attachments_need_a_mime_and_base64_data() {
+        for (attachment, expected) in [
+            (
+                json!({"data": "aGk="}),
+                "attachment 1: missing field `mime`",
+            ),
+            (
+                json!({"mime": " ", "data": "aGk="}),
+                "attachment 1: missing field `mime`",
+            ),
+            (json!({"mime": "a/b"}), "attachment 1: missing field `data`"),
+            (
+                json!({"mime": "a/b", "data": "a*b="}),
+                "attachment 1: `data` is not base64",
+            ),
+            (json!("aGk="), "attachment 1: must be an object"),
+        ] {
+            let frame = json!({"type": "message", "text": "x", "attachments": [attachment]});
+            let e = refused(&frame.to_string());
+            assert!(e.message.starts_with(expected), "{e:?} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn server_frames_have_the_documented_shape() {
+        let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap();
+        assert_eq!(
+            parse(ready("web:abc", "abc", "0.1.0")),
+            json!({"type": "ready", "session": "web:abc", "client_id": "abc", "version": "0.1.0"})
+        );
+        assert_eq!(
+            parse(ack(Some("m-17"))),
+            json!({"type": "ack", "id": "m-17"})
+        );
+        assert_eq!(parse(status(StatusKind::Thinking))["state"], "thinking");
+        assert_eq!(parse(status(StatusKind::Typing))["state"], "typing");
+        assert_eq!(parse(status(StatusKind::Idle))["state"], "idle");
+        assert_eq!(parse(delta("Hel")), json!({"type": "delta", "text": "Hel"}));
+        assert_eq!(
+            parse(error("bad", None)),
+            json!({"type": "error", "message": "bad"})
+        );
+        assert_eq!(parse(error("bad", Some("m-1")))["id"], "m-1");
+
+        let file = Attachment::new("image/png", b"hi".to_vec()).with_name("a.png");
+        let bare = Attachment::new("text/plain", b"x".to_vec());
+        assert_eq!(
+            parse(message("Hello!", &[file, bare], true)),
+            json!({"type": "message", "text": "Hello!", "error": true, "attachments": [
+                {"mime": "image/png", "name": "a.png", "data": "aGk="},
+                {"mime": "text/plain", "data": "eA=="},
+            ]})
+        );
+    }
+}
