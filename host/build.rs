@@ -3,6 +3,8 @@
 
 #[path = "build/wasm_build.rs"]
 mod wasm_build;
+#[path = "build/web_build.rs"]
+mod web_build;
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ fn main() {
     let workspace = host.parent().unwrap().to_path_buf();
     let crates = wasm_build::crate_dirs(&workspace.join("components"));
     let built = wasm_build::build(&workspace, &crates);
+    web_build::build(&workspace);
 
     let mut code = String::from(
         "/// First-party components built by host/build.rs.\npub static EMBEDDED: &[EmbeddedComponent] = &[\n",

@@ -1,0 +1,20 @@
+//! The browser chat client of openpista's web channel.
+//!
+//! Compiled to `wasm32-unknown-unknown` and turned into `app.js` +
+//! `app_bg.wasm` by wasm-bindgen in `host/build/web_build.rs`; the host
+//! embeds and serves them with `web/static`. The protocol it speaks is
+//! docs/WEB_PROTOCOL.md.
+//!
+//! The logic that needs no browser (framing, Markdown, backoff, ids, the
+//! stored transcript) is in pure modules tested natively with
+//! `cargo test -p openpista-web-client`; [`browser`] (wasm32 only) wires
+//! them to the DOM, the WebSocket and `localStorage`.
+
+pub mod backoff;
+pub mod ids;
+pub mod markdown;
+pub mod protocol;
+pub mod transcript;
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
