@@ -3,15 +3,19 @@
 //!
 //! - [`runtime`]: wasmtime engine, capabilities, hot swap — the component host
 //! - [`tools`]: one registry for component tools and native tools
+//! - [`gateway`]: channels' events to sessions and the agent, answers back, cron
 //! - [`native`]: the native tools (shell, screen, browser, containers)
 //! - [`memory`]: redb-backed storage behind the `memory` interface
 //! - [`config`]: the operator's configuration file
+//! - [`server`]: the HTTP listener: web page, health, channel routes, WebSockets
 //! - [`cli`]: the `openpista` command line
 
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod gateway;
 pub mod memory;
 pub mod native;
 pub mod runtime;
+pub mod server;
 pub mod tools;

@@ -1,5 +1,5 @@
 //! WIT versioning: a component built against the released 0.1.0 contract
-//! loads and works on the 0.1.1 host; one built against an incompatible
+//! loads and works on the 0.1.2 host; one built against an incompatible
 //! 0.2.0 is refused, before compiling, with a message naming both sides.
 
 use openpista::runtime::SlotState;
@@ -19,7 +19,7 @@ async fn older_compatible_component_loads_and_runs() {
     assert!(rt.load_all().await.is_empty());
     let c = rt.get("legacy-tool").unwrap();
     assert_eq!(c.wit_version.to_string(), "0.1.0");
-    // Its memory calls (0.1.0's interface) reach the 0.1.1 host and persist.
+    // Its memory calls (0.1.0's interface) reach the 0.1.2 host and persist.
     for n in 1..=2 {
         let out = c.invoke("legacy.greet", "{}", &ctx("v")).await.unwrap();
         assert_eq!(out.content, format!("hello from 0.1.0 (call {n})"));
@@ -45,8 +45,8 @@ async fn incompatible_component_is_refused_by_name() {
         "built against openpista:plugin@0.2.0",
         "imports [openpista:plugin/host@0.2.0]",
         "exports [openpista:plugin/tools@0.2.0]",
-        "this host offers openpista:plugin@0.1.1",
-        "0.1.0 to 0.1.1",
+        "this host offers openpista:plugin@0.1.2",
+        "0.1.0 to 0.1.2",
     ] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }

@@ -75,6 +75,26 @@ pub struct TurnOutcome {
     pub hit_round_limit: bool,
 }
 
+/// What a user sent for one turn.
+#[derive(Debug, Clone, Default)]
+pub struct TurnInput {
+    pub text: String,
+    /// Files the user attached (a photo from the phone). The model sees
+    /// them during this turn; memory keeps their names.
+    pub attachments: Vec<Attachment>,
+    /// A model for this turn instead of the configured one.
+    pub model: Option<String>,
+}
+
+impl TurnInput {
+    pub fn text(text: impl Into<String>) -> TurnInput {
+        TurnInput {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Why a turn failed; the message is for the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnError(pub String);
@@ -152,8 +172,20 @@ impl Agent {
         &self,
         session: &str,
         user_text: &str,
+        on_event: impl FnMut(TurnEvent),
+    ) -> Result<TurnOutcome, TurnError> {
+        self.turn_with(session, TurnInput::text(user_text), on_event)
+            .await
+    }
+
+    /// [`Agent::turn`] with attachments and a model override.
+    pub async fn turn_with(
+        &self,
+        session: &str,
+        input: TurnInput,
         mut on_event: impl FnMut(TurnEvent),
     ) -> Result<TurnOutcome, TurnError> {
+        let user_text = input.text.as_str();
         let provider = self.runtime.get(&self.settings.provider).ok_or_else(|| {
             TurnError(format!(
                 "the provider {:?} is not loaded; check `openpista component list` for its error",
@@ -167,7 +199,11 @@ impl Agent {
                 content: user_text.into(),
                 tool_calls: Vec::new(),
                 tool_call_id: None,
-                attachments: Vec::new(),
+                attachments: input
+                    .attachments
+                    .iter()
+                    .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
+                    .collect(),
                 at_ms: now_ms(),
             },
         )?;
@@ -186,17 +222,22 @@ impl Agent {
                 .messages(session, self.settings.history_limit)
                 .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
             let mut messages = vec![convert::system(self.system_prompt())];
-            messages.extend(history.iter().map(|stored| {
+            // This turn's user message is the last user message stored.
+            let this_turn = history.iter().rposition(|m| m.role == "user");
+            messages.extend(history.iter().enumerate().map(|(i, stored)| {
                 let mut m = to_wit(stored);
                 if m.role == Role::Tool
                     && let Some(found) = m.tool_call_id.as_ref().and_then(|id| files.get(id))
                 {
                     m.attachments = found.clone();
                 }
+                if Some(i) == this_turn {
+                    m.attachments = input.attachments.clone();
+                }
                 m
             }));
             let request = ChatRequest {
-                model: self.settings.model.clone(),
+                model: input.model.clone().or_else(|| self.settings.model.clone()),
                 messages,
                 tools: tools.clone(),
                 temperature: None,

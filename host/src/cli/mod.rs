@@ -3,7 +3,7 @@
 mod agent_cmds;
 mod component;
 mod control;
-mod serve;
+pub mod serve;
 
 use crate::config::{self, Config};
 use crate::memory::MemoryStore;
@@ -95,6 +95,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         memory: Some(memory.clone()),
         resolver: None,
         aliases,
+        connections: Default::default(),
     })?;
     Ok((runtime, memory, provider))
 }

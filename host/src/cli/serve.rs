@@ -1,19 +1,225 @@
-//! `openpista serve`: load every component, watch the plugin folders for
-//! hot swap, answer the control socket, and run until SIGINT or SIGTERM.
+//! `openpista serve`: load every component, start the channels, the HTTP
+//! listener and the cron entries, watch the plugin folders for hot swap,
+//! answer the control socket, and run until SIGINT or SIGTERM.
 
 use super::{build, control, control_socket_path};
+use crate::agent::Agent;
 use crate::config::Config;
-use crate::runtime::watch;
-use anyhow::Result;
-use std::time::Instant;
+use crate::gateway::channels::ChannelDriver;
+use crate::gateway::{Gateway, Origin};
+use crate::runtime::Runtime;
+use crate::runtime::manifest::World;
+use crate::server::ServerState;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub async fn run(config: Config, exit_when_ready: bool) -> Result<i32> {
-    let started = Instant::now();
-    let (runtime, _memory, provider) = build(&config)?;
+/// The name under which the web channel's token is a secret.
+pub const WEB_TOKEN_SECRET: &str = "web_token";
+
+/// The web channel's token: from `[channels.web] token_env`, else the
+/// stored one, else a new one (stored, 0600). True when it was just made.
+fn web_token(config: &Config) -> Result<(String, bool)> {
+    if let Some(var) = &config.channels.web.token_env {
+        let value = std::env::var(var)
+            .with_context(|| format!("[channels.web] token_env = {var:?}, but {var} is not set"))?;
+        return Ok((value, false));
+    }
+    let path = crate::config::home_dir().join("web-token");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && !existing.trim().is_empty()
+    {
+        return Ok((existing.trim().to_string(), false));
+    }
+    let token: String = {
+        use rand::Rng;
+        let bytes: [u8; 24] = rand::rng().random();
+        hex::encode(bytes)
+    };
+    std::fs::create_dir_all(crate::config::home_dir())?;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(token.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok((token, true))
+}
+
+/// Starts every loaded channel component the configuration enables.
+async fn start_channels(
+    config: &Config,
+    runtime: &Arc<Runtime>,
+    gateway: &Arc<Gateway>,
+    server: &Arc<ServerState>,
+) -> (Vec<Arc<ChannelDriver>>, Vec<tokio::task::JoinHandle<()>>) {
+    let mut tasks = Vec::new();
+    let mut drivers = Vec::new();
+    for component in runtime.components() {
+        if component.world() != World::Channel {
+            continue;
+        }
+        if component.name() == "channel-web" && !config.channels.web.enabled {
+            continue;
+        }
+        let driver = ChannelDriver::new(runtime.clone(), component.name());
+        let info = match driver.start().await {
+            Ok(info) => info,
+            Err(e) => {
+                eprintln!("channel {} failed to start: {e}", component.name());
+                continue;
+            }
+        };
+        gateway.add_channel(&info.name, driver.clone());
+        drivers.push(driver.clone());
+        server.add_routes(&info.name, &info.routes, driver.clone());
+        tasks.push(driver.spawn_ticker());
+        if info.polls {
+            tasks.push(spawn_poller(
+                driver.clone(),
+                gateway.clone(),
+                info.name.clone(),
+            ));
+        }
+        println!(
+            "channel {} ({}) started{}",
+            info.name,
+            component.name(),
+            if info.routes.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", info.routes.join(", "))
+            }
+        );
+    }
+    (drivers, tasks)
+}
+
+/// Calls `poll` in a loop, backing off after failures.
+fn spawn_poller(
+    driver: Arc<ChannelDriver>,
+    gateway: Arc<Gateway>,
+    channel: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match driver.poll().await {
+                Ok(events) => {
+                    backoff = Duration::from_millis(500);
+                    for event in events {
+                        gateway.dispatch(Origin::channel(&channel), event);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%channel, "poll failed: {e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    })
+}
+
+/// A running host: components loaded, channels started, the listener and
+/// the cron entries running. `openpista serve` is this plus the watcher,
+/// the control socket and signals; tests start it in-process.
+pub struct Running {
+    pub runtime: Arc<Runtime>,
+    pub gateway: Arc<Gateway>,
+    pub server: Option<crate::server::Server>,
+    /// The web channel's token and whether it was made just now.
+    pub web_token: Option<(String, bool)>,
+    pub provider: crate::config::ProviderSetup,
+    pub failures: Vec<(String, String)>,
+    drivers: Vec<Arc<ChannelDriver>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    natives: crate::native::NativeTools,
+}
+
+impl Running {
+    /// The listener's address, when it runs.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(|s| s.local_addr)
+    }
+
+    /// Stops everything started here: listener first (no new events),
+    /// then channels (`shutdown`), cron, and the native tools.
+    pub async fn stop(mut self) {
+        drop(self.server.take());
+        for task in &self.tasks {
+            task.abort();
+        }
+        for driver in &self.drivers {
+            driver.shutdown().await;
+        }
+        self.natives.shutdown().await;
+    }
+}
+
+/// Loads and starts everything `config` describes.
+pub async fn start(config: &Config) -> Result<Running> {
+    let (runtime, memory, provider) = build(config)?;
+    let web_token = if config.channels.web.enabled {
+        let (token, new) = web_token(config)?;
+        runtime.secrets().insert(WEB_TOKEN_SECRET, token.clone());
+        Some((token, new))
+    } else {
+        None
+    };
     let failures = runtime.load_all().await;
-    for (name, error) in &failures {
+    let (tools, natives) = super::tools(config, &runtime);
+    let agent = Arc::new(Agent {
+        tools,
+        runtime: runtime.clone(),
+        memory,
+        settings: config.agent_settings(&provider),
+    });
+    let gateway = Gateway::new(agent);
+    let server_state = ServerState::new(
+        gateway.clone(),
+        runtime.connections().clone(),
+        &config.server,
+    );
+    let (drivers, mut tasks) = start_channels(config, &runtime, &gateway, &server_state).await;
+    let server = if config.server.enabled {
+        Some(crate::server::start(&config.server, server_state.clone()).await?)
+    } else {
+        None
+    };
+    tasks.extend(crate::gateway::cron::start(gateway.clone(), &config.cron));
+    Ok(Running {
+        runtime,
+        gateway,
+        server,
+        web_token,
+        provider,
+        failures,
+        drivers,
+        tasks,
+        natives,
+    })
+}
+
+pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
+    let started = Instant::now();
+    if let Ok(listen) = std::env::var("OPENPISTA_LISTEN") {
+        config.server.listen = listen;
+    }
+    let running = start(&config).await?;
+    for (name, error) in &running.failures {
         eprintln!("component {name} failed to load: {error}");
     }
+    let runtime = running.runtime.clone();
     let loaded = runtime.components();
     let names: Vec<&str> = loaded.iter().map(|c| c.name()).collect();
     println!(
@@ -23,6 +229,28 @@ pub async fn run(config: Config, exit_when_ready: bool) -> Result<i32> {
         names.join(", "),
         runtime.allocator()
     );
+    if let Some(server) = &running.server {
+        let scheme = if server.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}/", server.local_addr);
+        match &running.web_token {
+            Some((token, true)) => println!(
+                "web chat: {url}#token={token}\n  (this token is shown once; it is stored in {})",
+                crate::config::home_dir().join("web-token").display()
+            ),
+            Some((_, false)) => println!(
+                "web chat: {url} (token in {})",
+                match &config.channels.web.token_env {
+                    Some(var) => format!("${var}"),
+                    None => crate::config::home_dir()
+                        .join("web-token")
+                        .display()
+                        .to_string(),
+                }
+            ),
+            None => println!("listening on {url}"),
+        }
+    }
+    let provider = &running.provider;
     if provider.component == "llm-echo" {
         println!(
             "no language model is configured: answers come from the offline echo provider. \
@@ -37,11 +265,12 @@ pub async fn run(config: Config, exit_when_ready: bool) -> Result<i32> {
         );
     }
     if exit_when_ready {
+        running.stop().await;
         return Ok(0);
     }
     let pid_file = crate::config::home_dir().join("openpista.pid");
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))?;
-    let _watch = watch::watch(runtime.clone())?;
+    let _watch = crate::runtime::watch::watch(runtime.clone())?;
     let socket = control_socket_path();
     let _control = control::serve(runtime.clone(), &socket)?;
     for dir in runtime.plugin_dirs() {
@@ -49,6 +278,7 @@ pub async fn run(config: Config, exit_when_ready: bool) -> Result<i32> {
     }
     wait_for_shutdown().await;
     println!("openpista stopping");
+    running.stop().await;
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
     Ok(0)

@@ -7,7 +7,10 @@ use crate::runtime::capabilities::ComponentPolicy;
 use crate::runtime::engine::EngineSettings;
 use crate::runtime::secrets::SecretStore;
 use anyhow::{Context, Result, bail};
+
+mod server;
 use serde::Deserialize;
+pub use server::{ChannelsSection, CronEntry, ServerSection, WebChannelSection};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,13 @@ pub struct Config {
     /// The native tools: shell, screen, browser, containers.
     #[serde(default)]
     pub native: crate::native::settings::NativeSection,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub channels: ChannelsSection,
+    /// Scheduled messages.
+    #[serde(default)]
+    pub cron: Vec<CronEntry>,
 }
 
 /// `[agent]`: the ReAct loop.
@@ -274,6 +284,33 @@ impl Config {
                 .with_context(|| format!("{origin}: [providers.{name}]"))?;
         }
         config.native.validate(origin)?;
+        if config.server.enabled {
+            config
+                .server
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{origin}: server.listen = {:?} is not an address:port ({e})",
+                        config.server.listen
+                    )
+                })?;
+        }
+        if config.server.tls_cert.is_some() != config.server.tls_key.is_some() {
+            bail!("{origin}: server.tls_cert and server.tls_key go together: set both or neither");
+        }
+        for (i, entry) in config.cron.iter().enumerate() {
+            crate::gateway::cron::parse(&entry.schedule).with_context(|| {
+                format!("{origin}: [[cron]] entry {} ({:?})", i + 1, entry.schedule)
+            })?;
+            if entry.channel().is_empty() || !entry.session.contains(':') {
+                bail!(
+                    "{origin}: [[cron]] entry {}: session {:?} must look like CHANNEL:ID (web:abc, telegram:42)",
+                    i + 1,
+                    entry.session
+                );
+            }
+        }
         if config.agent.max_tool_rounds == 0 {
             bail!("{origin}: agent.max_tool_rounds must be at least 1");
         }

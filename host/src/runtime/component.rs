@@ -39,7 +39,11 @@ impl std::fmt::Display for Source {
 pub enum Pre {
     Tool(tool::ToolPre<CallState>),
     Provider(provider::ProviderPre<CallState>),
-    Channel(channel::ChannelPre<CallState>),
+    /// A channel, with the `live` functions when it exports them.
+    Channel(
+        channel::ChannelPre<CallState>,
+        Option<super::channel::LiveIndices>,
+    ),
 }
 
 /// One version of one component, ready to run.
@@ -71,11 +75,11 @@ impl LoadedComponent {
         self.ctx.grants.describe()
     }
 
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_millis(self.ctx.grants.timeout_ms)
     }
 
-    fn new_store(&self) -> Result<Store<CallState>, CallError> {
+    pub(crate) fn new_store(&self) -> Result<Store<CallState>, CallError> {
         let state = CallState::new(self.ctx.clone()).map_err(|e| CallError::Trap {
             component: self.name().to_string(),
             message: format!("cannot prepare the call: {e:#}"),

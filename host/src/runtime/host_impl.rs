@@ -4,6 +4,7 @@
 
 use super::bindings::WitError;
 use super::bindings::channel::openpista::plugin::{connections, host, memory, types};
+use super::connections::Outgoing;
 use super::state::CallState;
 
 impl types::Host for CallState {}
@@ -36,6 +37,10 @@ impl host::Host for CallState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
+    }
+
+    fn secret_matches(&mut self, name: String, candidate: String) -> bool {
+        self.ctx.grants.outbound.secrets.matches(&name, &candidate)
     }
 }
 
@@ -74,13 +79,17 @@ impl memory::Host for CallState {
 }
 
 impl connections::Host for CallState {
-    // The host holds no WebSocket connections for this component yet (the
-    // web listener hands them to channel components); any id is unknown.
-    fn ws_send(&mut self, id: u64, _frame: connections::Frame) -> Result<(), WitError> {
-        Err(WitError::NotFound(format!("no open connection {id}")))
+    // Connections are the host's; a component reaches only those the
+    // listener registered under its name.
+    fn ws_send(&mut self, id: u64, frame: connections::Frame) -> Result<(), WitError> {
+        self.ctx
+            .connections
+            .send(&self.ctx.name, id, Outgoing::Frame(frame))
     }
 
-    fn ws_close(&mut self, id: u64, _code: u16, _reason: String) -> Result<(), WitError> {
-        Err(WitError::NotFound(format!("no open connection {id}")))
+    fn ws_close(&mut self, id: u64, code: u16, reason: String) -> Result<(), WitError> {
+        self.ctx
+            .connections
+            .send(&self.ctx.name, id, Outgoing::Close { code, reason })
     }
 }

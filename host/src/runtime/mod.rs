@@ -10,6 +10,8 @@
 //! - [`version`]: WIT compatibility, read from the component's bytes
 //! - [`state`], [`host_impl`], [`stdio`]: the per-call store and host interfaces
 //! - [`component`], [`call`]: a loaded version and how a call runs
+//! - [`channel`], [`connections`]: channel instances and the connections
+//!   the host holds for them
 //! - [`registry`]: which version of each component serves new calls
 //! - [`watch`]: plugin-folder watching for hot swap
 
@@ -17,7 +19,9 @@ pub mod bindings;
 pub mod cache;
 pub mod call;
 pub mod capabilities;
+pub mod channel;
 pub mod component;
+pub mod connections;
 pub mod engine;
 mod host_impl;
 pub mod manifest;
@@ -30,5 +34,6 @@ pub mod version;
 pub mod watch;
 
 pub use call::CallError;
+pub use channel::ChannelInstance;
 pub use component::{CallContext, ChatStream, LoadedComponent, Source};
 pub use registry::{ComponentStatus, Runtime, RuntimeConfig, SlotState};

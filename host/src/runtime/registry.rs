@@ -47,6 +47,9 @@ pub struct RuntimeConfig {
     /// Extra names under which a component is loaded again with its own
     /// policy (alias → component): each configured LLM provider is one.
     pub aliases: BTreeMap<String, String>,
+    /// Connections the host holds for channel components (shared with
+    /// the HTTP listener).
+    pub connections: Arc<super::connections::ConnectionHub>,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +64,7 @@ impl Default for RuntimeConfig {
             memory: None,
             resolver: None,
             aliases: BTreeMap::new(),
+            connections: Arc::default(),
         }
     }
 }
@@ -180,6 +184,11 @@ impl Runtime {
 
     pub fn plugin_dirs(&self) -> &[PathBuf] {
         &self.config.plugin_dirs
+    }
+
+    /// Connections held for channel components.
+    pub fn connections(&self) -> &Arc<super::connections::ConnectionHub> {
+        &self.config.connections
     }
 
     /// The operator's secrets (shared: values components' grants add are
@@ -307,7 +316,10 @@ impl Runtime {
         let pre = match manifest.world {
             World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
             World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
-            World::Channel => Pre::Channel(channel::ChannelPre::new(instance_pre)?),
+            World::Channel => Pre::Channel(
+                channel::ChannelPre::new(instance_pre)?,
+                super::channel::LiveIndices::find(&component),
+            ),
         };
         let mut config = manifest.config_strings();
         for (k, v) in &policy.config {
@@ -318,6 +330,7 @@ impl Runtime {
             grants,
             config,
             memory: self.config.memory.clone(),
+            connections: self.config.connections.clone(),
         });
         Ok(LoadedComponent {
             manifest,

@@ -89,6 +89,13 @@ impl SecretStore {
         }
     }
 
+    /// Adds or replaces a secret (one the host made itself, such as the
+    /// web channel's token). Components granted it see it from their next
+    /// load on.
+    pub fn insert(&self, name: &str, value: String) {
+        self.values.write().unwrap().insert(name.to_string(), value);
+    }
+
     /// Whether a secret of that name has a value.
     pub fn contains(&self, name: &str) -> bool {
         self.lookup(name).is_some()
@@ -158,6 +165,30 @@ impl SecretGrant {
     }
 }
 
+impl SecretGrant {
+    /// Whether `candidate` equals granted secret `name`, in time that
+    /// depends only on the lengths (a token check must not leak how many
+    /// leading bytes were right). False for an ungranted name.
+    pub fn matches(&self, name: &str, candidate: &str) -> bool {
+        let Some(value) = self.values.get(name) else {
+            return false;
+        };
+        constant_time_eq(value.as_bytes(), candidate.as_bytes())
+    }
+}
+
+/// Byte equality whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0xff);
+        diff |= x ^ y;
+    }
+    diff == 0 && a.len() == b.len()
+}
+
 fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
     if n.len() > h.len() {
@@ -175,6 +206,19 @@ mod tests {
             ("bot_token".to_string(), "123:ABCsecret".to_string()),
             ("other".to_string(), "zzz-other-zzz".to_string()),
         ]))
+    }
+
+    #[test]
+    fn token_checks_compare_whole_values_of_granted_secrets_only() {
+        let grant = store().grant(&["bot_token".to_string()]);
+        assert!(grant.matches("bot_token", "123:ABCsecret"));
+        assert!(!grant.matches("bot_token", "123:ABCsecreT"));
+        assert!(!grant.matches("bot_token", "123:ABCsecret "));
+        assert!(!grant.matches("bot_token", ""));
+        assert!(!grant.matches("other", "zzz-other-zzz"), "not granted");
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"a", b""));
+        assert!(!constant_time_eq(&[0; 256], &[0; 512]));
     }
 
     #[test]

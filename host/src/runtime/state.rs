@@ -21,6 +21,8 @@ pub struct ComponentContext {
     pub grants: Grants,
     pub config: BTreeMap<String, String>,
     pub memory: Option<Arc<MemoryStore>>,
+    /// Connections the host holds for channel components.
+    pub connections: Arc<super::connections::ConnectionHub>,
 }
 
 /// The `T` of every component store.

@@ -211,6 +211,7 @@ mod tests {
         let v = |s| Version::parse(s).unwrap();
         assert!(compatible(&v("0.1.0"), &v("0.1.1")));
         assert!(compatible(&v("0.1.1"), &v("0.1.1")));
+        assert!(compatible(&v("0.1.1"), &v("0.1.2")));
         assert!(!compatible(&v("0.1.2"), &v("0.1.1")));
         assert!(!compatible(&v("0.2.0"), &v("0.1.1")));
         assert!(!compatible(&v("0.0.9"), &v("0.1.1")));
@@ -250,7 +251,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("this host offers openpista:plugin@0.1.1"),
+            err.contains("this host offers openpista:plugin@0.1.2"),
             "{err}"
         );
         assert!(err.contains("upgrade openpista"), "{err}");
@@ -259,15 +260,15 @@ mod tests {
     #[test]
     fn world_mismatched_imports_and_strangers_are_refused() {
         let err = check(&shape(
-            &["openpista:plugin/connections@0.1.1"],
-            &["openpista:plugin/tools@0.1.1"],
+            &["openpista:plugin/connections@0.1.2"],
+            &["openpista:plugin/tools@0.1.2"],
         ))
         .unwrap_err()
         .to_string();
         assert!(err.contains("tool world does not offer"), "{err}");
         let err = check(&shape(
             &["acme:secret/backdoor@1.0.0"],
-            &["openpista:plugin/llm@0.1.1"],
+            &["openpista:plugin/llm@0.1.2"],
         ))
         .unwrap_err()
         .to_string();

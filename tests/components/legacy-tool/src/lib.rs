@@ -1,5 +1,5 @@
 //! Built against `wit/since_v0.1.0`, the first released contract. The host
-//! now offers 0.1.1; this component must keep loading and working.
+//! now offers 0.1.2; this component must keep loading and working.
 
 wit_bindgen::generate!({
     world: "tool",

@@ -1,0 +1,167 @@
+//! Driving one channel component: its long-lived instance, replaced when a
+//! new version starts serving (hot swap) or after a trap; `start` on every
+//! new instance; the `live` calls; the poll and tick loops.
+
+use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
+    ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
+};
+use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
+use crate::runtime::{CallError, ChannelInstance, Runtime};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Where the gateway delivers answers: a channel driver, or a test's
+/// recorder.
+pub trait Delivery: Send + Sync {
+    /// Delivers a whole answer.
+    fn send(&self, message: Outbound) -> BoxFuture<'_, Result<(), CallError>>;
+    /// Delivers a piece of an answer being generated.
+    fn delta<'a>(
+        &'a self,
+        session: &'a str,
+        delta: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>>;
+    /// Shows an indicator.
+    fn status<'a>(
+        &'a self,
+        session: &'a str,
+        kind: StatusKind,
+    ) -> BoxFuture<'a, Result<(), CallError>>;
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One channel component, driven by the host.
+pub struct ChannelDriver {
+    component: String,
+    runtime: Arc<Runtime>,
+    slot: tokio::sync::Mutex<Option<ChannelInstance>>,
+    info: RwLock<Option<ChannelInfo>>,
+}
+
+impl ChannelDriver {
+    pub fn new(runtime: Arc<Runtime>, component: &str) -> Arc<ChannelDriver> {
+        Arc::new(ChannelDriver {
+            component: component.to_string(),
+            runtime,
+            slot: tokio::sync::Mutex::new(None),
+            info: RwLock::new(None),
+        })
+    }
+
+    /// The component's name (`channel-web`).
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// What the running instance's `start` reported.
+    pub fn info(&self) -> Option<ChannelInfo> {
+        self.info.read().unwrap().clone()
+    }
+
+    /// Starts the instance now (it would start on first use otherwise) and
+    /// returns what the channel reported.
+    pub async fn start(&self) -> Result<ChannelInfo, CallError> {
+        self.call(async |_| Ok(())).await?;
+        Ok(self.info().expect("set by a successful start"))
+    }
+
+    /// Runs `f` on the current instance, first replacing it when a newer
+    /// version serves or it failed.
+    async fn call<R>(
+        &self,
+        f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let mut slot = self.slot.lock().await;
+        let current = self
+            .runtime
+            .get(&self.component)
+            .ok_or_else(|| CallError::NotLoaded(format!("channel {}", self.component)))?;
+        let stale = match &*slot {
+            None => true,
+            Some(i) => i.is_poisoned() || i.hash() != current.hash,
+        };
+        if stale {
+            if slot.take().is_some() {
+                tracing::info!(component = %self.component, "channel instance replaced");
+            }
+            let mut instance = current.channel_instance().await?;
+            let info = instance.start().await?;
+            *self.info.write().unwrap() = Some(info);
+            *slot = Some(instance);
+        }
+        f(slot.as_mut().expect("just set")).await
+    }
+
+    pub async fn handle_http(
+        &self,
+        request: HttpRequest,
+    ) -> Result<(HttpResponse, Vec<InboundEvent>), CallError> {
+        self.call(async |i| i.handle_http(request).await).await
+    }
+
+    pub async fn handle_ws(&self, id: u64, frame: Frame) -> Result<Vec<InboundEvent>, CallError> {
+        self.call(async |i| i.handle_ws(id, frame).await).await
+    }
+
+    pub async fn ws_closed(&self, id: u64) -> Result<(), CallError> {
+        self.call(async |i| i.ws_closed(id).await).await
+    }
+
+    pub async fn tick(&self, now_ms: u64) -> Result<(), CallError> {
+        self.call(async |i| i.tick(now_ms).await).await
+    }
+
+    pub async fn poll(&self) -> Result<Vec<InboundEvent>, CallError> {
+        self.call(async |i| i.poll().await).await
+    }
+
+    /// Calls `shutdown` on the running instance, if any.
+    pub async fn shutdown(&self) {
+        if let Some(mut instance) = self.slot.lock().await.take()
+            && !instance.is_poisoned()
+            && let Err(e) = instance.shutdown().await
+        {
+            tracing::warn!(component = %self.component, "channel shutdown failed: {e}");
+        }
+    }
+
+    /// Calls `tick` about once a second while the returned task runs.
+    pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let driver = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(e) = driver.tick(super::now_ms()).await {
+                    tracing::warn!(component = %driver.component, "tick failed: {e}");
+                }
+            }
+        })
+    }
+}
+
+impl Delivery for ChannelDriver {
+    fn send(&self, message: Outbound) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(self.call(async |i| i.send(message).await))
+    }
+
+    fn delta<'a>(
+        &'a self,
+        session: &'a str,
+        delta: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(self.call(async |i| i.send_delta(session, delta).await))
+    }
+
+    fn status<'a>(
+        &'a self,
+        session: &'a str,
+        kind: StatusKind,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(self.call(async move |i| i.status(session, kind).await))
+    }
+}

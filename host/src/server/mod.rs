@@ -1,0 +1,394 @@
+//! The host's HTTP listener: the web page's files, `/health`, the channel
+//! components' routes (webhooks) and WebSocket upgrades on them. Plain
+//! HTTP/1.1 on loopback by default; HTTPS/WSS with rustls when a
+//! certificate is configured.
+//!
+//! - [`assets`]: the H5 page, embedded and precompressed at build time
+//! - [`cors`]: same-origin and configured origins, also for WebSockets
+//! - [`tls`]: the rustls acceptor
+//! - `ws`: one accepted WebSocket
+
+pub mod assets;
+pub mod cors;
+pub mod tls;
+mod ws;
+
+use crate::config::ServerSection;
+use crate::gateway::channels::ChannelDriver;
+use crate::gateway::{Gateway, Origin};
+use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::HttpRequest;
+use crate::runtime::connections::ConnectionHub;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+/// Largest request body passed to a channel route (webhooks).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// What request handling shares.
+pub struct ServerState {
+    pub gateway: Arc<Gateway>,
+    pub hub: Arc<ConnectionHub>,
+    pub cors: cors::Cors,
+    pub max_frame: usize,
+    /// Channel routes (`/ws`) → (channel name, driver).
+    routes: RwLock<BTreeMap<String, (String, Arc<ChannelDriver>)>>,
+}
+
+impl ServerState {
+    pub fn new(
+        gateway: Arc<Gateway>,
+        hub: Arc<ConnectionHub>,
+        settings: &ServerSection,
+    ) -> Arc<Self> {
+        Arc::new(ServerState {
+            gateway,
+            hub,
+            cors: cors::Cors::new(&settings.cors_origins),
+            max_frame: settings.max_frame_bytes,
+            routes: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    /// Serves `driver`'s routes for channel `name`.
+    pub fn add_routes(&self, name: &str, routes: &[String], driver: Arc<ChannelDriver>) {
+        let mut table = self.routes.write().unwrap();
+        for route in routes {
+            table.insert(route.clone(), (name.to_string(), driver.clone()));
+        }
+    }
+
+    fn route(&self, path: &str) -> Option<(String, Arc<ChannelDriver>)> {
+        self.routes.read().unwrap().get(path).cloned()
+    }
+
+    fn channel_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .routes
+            .read()
+            .unwrap()
+            .values()
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+/// A running listener; stops when dropped.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub tls: bool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds `[server] listen` and serves until the returned [`Server`] drops.
+pub async fn start(settings: &ServerSection, state: Arc<ServerState>) -> Result<Server> {
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(c), Some(k)) => Some(tls::acceptor(
+            &crate::config::expand(c),
+            &crate::config::expand(k),
+        )?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", settings.listen))?;
+    let local_addr = listener.local_addr()?;
+    let is_tls = tls.is_some();
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, remote) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let state = state.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                match tls {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(stream) => serve_connection(TokioIo::new(stream), state, remote).await,
+                        Err(e) => tracing::debug!(%remote, "TLS handshake failed: {e}"),
+                    },
+                    None => serve_connection(TokioIo::new(tcp), state, remote).await,
+                }
+            });
+        }
+    });
+    Ok(Server {
+        local_addr,
+        tls: is_tls,
+        task,
+    })
+}
+
+async fn serve_connection<I>(io: I, state: Arc<ServerState>, remote: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .with_upgrades()
+        .await
+    {
+        tracing::debug!(%remote, "connection ended: {e}");
+    }
+}
+
+fn plain(status: StatusCode, body: impl Into<Bytes>, mime: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    r
+}
+
+fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Routes one request.
+async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_headers = req.headers().clone();
+    if let Some(pre) = state.cors.preflight(req.method(), req.headers()) {
+        let (parts, ()) = pre.into_parts();
+        return Response::from_parts(parts, Full::new(Bytes::new()));
+    }
+    let path = req.uri().path().to_string();
+    let mut response = if path == "/health" {
+        let body = serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "channels": state.channel_names(),
+            "connections": state.hub.len(),
+            "sessions": state.gateway.active_sessions(),
+        });
+        plain(StatusCode::OK, body.to_string(), "application/json")
+    } else if let Some((channel, driver)) = state.route(&path) {
+        if !state.cors.check(req.headers()) {
+            plain(
+                StatusCode::FORBIDDEN,
+                "{\"error\":\"origin not allowed (server.cors_origins)\"}",
+                "application/json",
+            )
+        } else if is_upgrade(&req) {
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            upgrade(state.clone(), req, on_upgrade, channel, driver).await
+        } else {
+            channel_request(&state, req, channel, driver).await
+        }
+    } else if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
+        let header = |h| {
+            req.headers()
+                .get(h)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        match assets::respond(
+            &path,
+            header(http::header::ACCEPT_ENCODING),
+            header(http::header::IF_NONE_MATCH),
+        ) {
+            Some(r) => r.map(Full::new),
+            None => plain(StatusCode::NOT_FOUND, "not found\n", "text/plain"),
+        }
+    } else {
+        plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed\n",
+            "text/plain",
+        )
+    };
+    state
+        .cors
+        .decorate(&request_headers, response.headers_mut());
+    response
+}
+
+/// The request as the component sees it.
+fn component_request(
+    req: &http::request::Parts,
+    body: Vec<u8>,
+    extra: Option<(&str, String)>,
+) -> HttpRequest {
+    // The connection id header is the host's to set, never the client's.
+    let mut headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != "x-openpista-connection")
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if let Some((k, v)) = extra {
+        headers.push((k.to_string(), v));
+    }
+    HttpRequest {
+        method: req.method.as_str().to_string(),
+        path: req
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        headers,
+        body,
+    }
+}
+
+fn component_response(
+    response: crate::runtime::bindings::channel::exports::openpista::plugin::messenger::HttpResponse,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(response.body)));
+    *r.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (k, v) in response.headers {
+        if let (Ok(k), Ok(v)) = (
+            http::header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().append(k, v);
+        }
+    }
+    r
+}
+
+fn component_failed(component: &str, e: crate::runtime::CallError) -> Response<Full<Bytes>> {
+    tracing::warn!(component, "channel request failed: {e}");
+    plain(
+        StatusCode::BAD_GATEWAY,
+        format!(
+            "{{\"error\":{}}}",
+            serde_json::Value::String(format!("{component}: {e}"))
+        ),
+        "application/json",
+    )
+}
+
+/// A plain request on a channel route (a webhook, the web client's probe).
+async fn channel_request(
+    state: &Arc<ServerState>,
+    req: Request<Incoming>,
+    channel: String,
+    driver: Arc<ChannelDriver>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY} bytes\n"),
+                "text/plain",
+            );
+        }
+    };
+    let request = component_request(&parts, body, None);
+    match driver.handle_http(request).await {
+        Ok((response, events)) => {
+            for event in events {
+                state.gateway.dispatch(Origin::channel(&channel), event);
+            }
+            component_response(response)
+        }
+        Err(e) => component_failed(driver.component(), e),
+    }
+}
+
+/// A WebSocket upgrade: the component decides; on 101 the host completes
+/// the handshake and runs the connection.
+async fn upgrade(
+    state: Arc<ServerState>,
+    req: Request<Incoming>,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    channel: String,
+    driver: Arc<ChannelDriver>,
+) -> Response<Full<Bytes>> {
+    let key = req
+        .headers()
+        .get(http::header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec());
+    let version_ok = req
+        .headers()
+        .get(http::header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let (Some(key), true) = (key, version_ok) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13\n",
+            "text/plain",
+        );
+    };
+    let id = state.hub.next_id();
+    let (parts, _) = req.into_parts();
+    let request = component_request(
+        &parts,
+        Vec::new(),
+        Some(("x-openpista-connection", id.to_string())),
+    );
+    let (response, events) = match driver.handle_http(request).await {
+        Ok(r) => r,
+        Err(e) => return component_failed(driver.component(), e),
+    };
+    for event in events {
+        state.gateway.dispatch(Origin::channel(&channel), event);
+    }
+    if response.status != 101 {
+        return component_response(response);
+    }
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    h.insert(
+        http::header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header"),
+    );
+    if let Some((_, protocol)) = response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+        && let Ok(v) = HeaderValue::from_str(protocol)
+    {
+        h.insert(http::header::SEC_WEBSOCKET_PROTOCOL, v);
+    }
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => ws::run(state, driver, channel, id, upgraded).await,
+            Err(e) => {
+                tracing::debug!(id, "upgrade failed: {e}");
+                let _ = driver.ws_closed(id).await;
+            }
+        }
+    });
+    r
+}

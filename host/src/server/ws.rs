@@ -1,0 +1,93 @@
+//! One accepted WebSocket: frames in go to the channel component's
+//! `handle-ws` (events it returns go to the gateway), frames the component
+//! sends through `connections` go out, and the component hears of the
+//! close. Oversized messages close the connection with 1009.
+
+use super::ServerState;
+use crate::gateway::Origin;
+use crate::gateway::channels::ChannelDriver;
+use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
+use crate::runtime::connections::Outgoing;
+use futures::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+/// Runs connection `id` until it closes.
+pub async fn run(
+    state: Arc<ServerState>,
+    driver: Arc<ChannelDriver>,
+    channel: String,
+    id: u64,
+    upgraded: Upgraded,
+) {
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(state.max_frame);
+    config.max_frame_size = Some(state.max_frame);
+    let ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let (mut sink, mut stream) = ws.split();
+    let mut outgoing = state.hub.register(id, driver.component());
+    let (closing_tx, mut closing_rx) = tokio::sync::mpsc::channel::<CloseFrame>(1);
+    let writer = tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                out = outgoing.recv() => match out {
+                    Some(Outgoing::Frame(Frame::Text(t))) => Message::Text(t.into()),
+                    Some(Outgoing::Frame(Frame::Binary(b))) => Message::Binary(b.into()),
+                    Some(Outgoing::Close { code, reason }) => Message::Close(Some(CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.into(),
+                    })),
+                    None => break,
+                },
+                Some(frame) = closing_rx.recv() => Message::Close(Some(frame)),
+            };
+            let close = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || close {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    while let Some(message) = stream.next().await {
+        let frame = match message {
+            Ok(Message::Text(t)) => Frame::Text(t.to_string()),
+            Ok(Message::Binary(b)) => Frame::Binary(b.to_vec()),
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue, // ping/pong: tungstenite answers pings itself
+            Err(WsError::Capacity(e)) => {
+                tracing::info!(id, "websocket message too large: {e}");
+                let _ = closing_tx
+                    .send(CloseFrame {
+                        code: CloseCode::Size,
+                        reason: format!("message larger than {} bytes", state.max_frame).into(),
+                    })
+                    .await;
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(id, "websocket ended: {e}");
+                break;
+            }
+        };
+        match driver.handle_ws(id, frame).await {
+            Ok(events) => {
+                for event in events {
+                    state.gateway.dispatch(Origin::channel(&channel), event);
+                }
+            }
+            Err(e) => tracing::warn!(id, component = driver.component(), "handle-ws failed: {e}"),
+        }
+    }
+    state.hub.remove(id);
+    // Let a queued close frame go out before the writer stops.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
+    if let Err(e) = driver.ws_closed(id).await {
+        tracing::debug!(id, "ws-closed failed: {e}");
+    }
+}

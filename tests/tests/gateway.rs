@@ -1,0 +1,272 @@
+//! The gateway with the real agent and the offline echo provider: events
+//! of one session are answered in order, other sessions do not wait for a
+//! slow one, answers stream as pieces then arrive whole at the channel
+//! that asked, commands work, and cron messages take the same path.
+
+use openpista::agent::{Agent, AgentSettings};
+use openpista::config::CronEntry;
+use openpista::gateway::channels::{BoxFuture, Delivery};
+use openpista::gateway::{Gateway, Origin};
+use openpista::memory::MemoryStore;
+use openpista::native::env::EnvScrub;
+use openpista::native::settings::SystemSettings;
+use openpista::native::system::SystemRun;
+use openpista::runtime::CallError;
+use openpista::runtime::bindings::channel::exports::openpista::plugin::messenger::{
+    InboundEvent, Outbound, StatusKind,
+};
+use openpista::runtime::{Runtime, RuntimeConfig};
+use openpista::tools::ToolRegistry;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Delta(String, String),
+    Answer(String, String, bool),
+    Status(String, StatusKind),
+}
+
+/// A channel that records what the gateway delivers.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Seen>>);
+
+impl Recorder {
+    fn seen(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn answers(&self, session: &str) -> Vec<String> {
+        self.seen()
+            .into_iter()
+            .filter_map(|s| match s {
+                Seen::Answer(sess, text, _) if sess == session => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize, session: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let a = self.answers(session);
+            if a.len() >= n || Instant::now() > deadline {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Delivery for Recorder {
+    fn send(&self, m: Outbound) -> BoxFuture<'_, Result<(), CallError>> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Seen::Answer(m.session, m.text, m.is_error));
+        Box::pin(async { Ok(()) })
+    }
+    fn delta<'a>(
+        &'a self,
+        session: &'a str,
+        delta: &'a str,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Seen::Delta(session.into(), delta.into()));
+        Box::pin(async { Ok(()) })
+    }
+    fn status<'a>(
+        &'a self,
+        session: &'a str,
+        kind: StatusKind,
+    ) -> BoxFuture<'a, Result<(), CallError>> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Seen::Status(session.into(), kind));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+async fn gateway(root: &std::path::Path) -> (Arc<Gateway>, Arc<Recorder>) {
+    let memory = Arc::new(MemoryStore::open(&root.join("memory.redb")).unwrap());
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(root.join("cache")),
+        memory: Some(memory.clone()),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    assert!(runtime.load_all().await.is_empty());
+    let mut tools = ToolRegistry::new(runtime.clone());
+    tools.add_native(Arc::new(SystemRun::new(
+        SystemSettings::default(),
+        EnvScrub::default(),
+    )));
+    let agent = Arc::new(Agent {
+        tools: Arc::new(tools),
+        runtime,
+        memory,
+        settings: AgentSettings::default(),
+    });
+    let gateway = Gateway::new(agent);
+    let recorder = Arc::new(Recorder::default());
+    gateway.add_channel("test", recorder.clone());
+    (gateway, recorder)
+}
+
+fn event(session: &str, text: &str) -> InboundEvent {
+    InboundEvent {
+        session: session.into(),
+        sender: "tester".into(),
+        text: text.into(),
+        attachments: Vec::new(),
+        metadata: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_session_in_order_other_sessions_meanwhile() {
+    let root = tempfile::tempdir().unwrap();
+    let (gateway, recorder) = gateway(root.path()).await;
+    let origin = Origin::channel("test");
+    // A slow first event in session A, then quick ones in A and in B.
+    gateway.dispatch(
+        origin.clone(),
+        event(
+            "test:a",
+            r#"/tool system.run {"command": "sleep 1; echo slow-done"}"#,
+        ),
+    );
+    for i in 1..=5 {
+        gateway.dispatch(origin.clone(), event("test:a", &format!("a{i}")));
+    }
+    gateway.dispatch(origin.clone(), event("test:b", "b1"));
+
+    let b = recorder.wait_for(1, "test:b").await;
+    assert_eq!(b, vec!["echo: b1"]);
+    // B was answered while A's slow first turn still ran.
+    assert!(
+        recorder.answers("test:a").is_empty(),
+        "{:?}",
+        recorder.seen()
+    );
+
+    let a = recorder.wait_for(6, "test:a").await;
+    assert!(a[0].contains("slow-done"), "{a:?}");
+    assert_eq!(
+        &a[1..],
+        &["echo: a1", "echo: a2", "echo: a3", "echo: a4", "echo: a5"]
+    );
+    // Memory holds the conversation in the same order.
+    let stored = gateway.agent().memory.messages("test:a", 100).unwrap();
+    let users: Vec<&str> = stored
+        .iter()
+        .filter(|m| m.role == "user")
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(users[1..], ["a1", "a2", "a3", "a4", "a5"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_stream_in_pieces_then_arrive_whole_with_status() {
+    let root = tempfile::tempdir().unwrap();
+    let (gateway, recorder) = gateway(root.path()).await;
+    gateway.dispatch(Origin::channel("test"), event("test:s", "stream me please"));
+    recorder.wait_for(1, "test:s").await;
+    let seen = recorder.seen();
+    let pieces: String = seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Delta(_, d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pieces, "echo: stream me please");
+    assert_eq!(
+        seen.first(),
+        Some(&Seen::Status("test:s".into(), StatusKind::Thinking))
+    );
+    let answer = seen
+        .iter()
+        .position(|s| matches!(s, Seen::Answer(..)))
+        .unwrap();
+    let last_delta = seen
+        .iter()
+        .rposition(|s| matches!(s, Seen::Delta(..)))
+        .unwrap();
+    assert!(last_delta < answer);
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Status("test:s".into(), StatusKind::Idle))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_and_unknown_channels() {
+    let root = tempfile::tempdir().unwrap();
+    let (gateway, recorder) = gateway(root.path()).await;
+    let origin = Origin::channel("test");
+    let command = |name: &str, args: &str| InboundEvent {
+        metadata: vec![
+            ("command".into(), name.into()),
+            ("args".into(), args.into()),
+        ],
+        ..event("test:c", &format!("/{name} {args}"))
+    };
+    gateway.dispatch(origin.clone(), event("test:c", "remember this"));
+    gateway.dispatch(origin.clone(), command("session", ""));
+    gateway.dispatch(origin.clone(), command("model", "gpt-test-x"));
+    gateway.dispatch(origin.clone(), command("model", ""));
+    gateway.dispatch(origin.clone(), command("clear", ""));
+    gateway.dispatch(origin.clone(), command("session", ""));
+    gateway.dispatch(origin.clone(), command("nope", ""));
+    let a = recorder.wait_for(7, "test:c").await;
+    assert_eq!(a[1], "Session test:c: 2 messages stored.");
+    assert_eq!(a[2], "This conversation now uses the model gpt-test-x.");
+    assert!(a[3].contains("model gpt-test-x"), "{}", a[3]);
+    assert_eq!(a[4], "This conversation is cleared.");
+    assert_eq!(a[5], "Session test:c: nothing stored yet.");
+    assert!(a[6].starts_with("unknown command /nope"));
+    assert!(
+        recorder
+            .seen()
+            .iter()
+            .any(|s| matches!(s, Seen::Answer(_, t, true) if t.starts_with("unknown")))
+    );
+
+    // An answer for a channel that is not running stays in memory only.
+    gateway.dispatch(Origin::channel("gone"), event("gone:1", "hello?"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gateway
+        .stats
+        .undelivered
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stored = gateway.agent().memory.messages("gone:1", 10).unwrap();
+    assert_eq!(stored.last().unwrap().content, "echo: hello?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_messages_take_the_same_path() {
+    let root = tempfile::tempdir().unwrap();
+    let (gateway, recorder) = gateway(root.path()).await;
+    let entries = vec![CronEntry {
+        schedule: "* * * * * *".into(),
+        session: "test:cron".into(),
+        channel: None,
+        message: "scheduled hello".into(),
+    }];
+    let tasks = openpista::gateway::cron::start(gateway.clone(), &entries);
+    let a = recorder.wait_for(2, "test:cron").await;
+    for t in &tasks {
+        t.abort();
+    }
+    assert!(a.len() >= 2, "{a:?}");
+    assert!(a.iter().all(|t| t == "echo: scheduled hello"), "{a:?}");
+}
