@@ -60,6 +60,8 @@ fn start_once(home: &Path, idle: Duration) -> (Duration, u64, usize) {
     let mut child = Command::new(BIN)
         .arg("serve")
         .env("OPENPISTA_HOME", home)
+        // A port of its own: tests run in parallel.
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
         .env("OPENPISTA_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

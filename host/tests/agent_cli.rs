@@ -12,6 +12,8 @@ fn cmd(home: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("OPENPISTA_HOME", home)
+        // A port of its own: tests run in parallel.
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
         .env_remove("OPENPISTA_CONFIG")
         .output()
         .unwrap()
@@ -78,6 +80,7 @@ fn native_tools_reach_the_agent_with_a_scrubbed_environment() {
             r#"/tool system.run {"command": "echo \"key=[$OPENAI_API_KEY] lang=[$OPENPISTA_TEST_LANG]\""}"#,
         ])
         .env("OPENPISTA_HOME", home.path())
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
         .env_remove("OPENPISTA_CONFIG")
         .env("OPENAI_API_KEY", "sk-test-must-not-leak")
         .env("OPENPISTA_TEST_LANG", "kept")

@@ -14,6 +14,8 @@ fn cmd(home: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("OPENPISTA_HOME", home)
+        // A port of its own: tests run in parallel.
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
         .env_remove("OPENPISTA_CONFIG")
         .output()
         .unwrap()
@@ -49,6 +51,8 @@ fn serve(home: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .arg("serve")
         .env("OPENPISTA_HOME", home)
+        // A port of its own: tests run in parallel.
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -61,8 +61,13 @@ async fn start_channels(
     runtime: &Arc<Runtime>,
     gateway: &Arc<Gateway>,
     server: &Arc<ServerState>,
-) -> (Vec<Arc<ChannelDriver>>, Vec<tokio::task::JoinHandle<()>>) {
+) -> (
+    Vec<Arc<ChannelDriver>>,
+    Vec<tokio::task::JoinHandle<()>>,
+    Vec<String>,
+) {
     let mut tasks = Vec::new();
+    let mut notes = Vec::new();
     let mut drivers = Vec::new();
     for component in runtime.components() {
         if component.world() != World::Channel {
@@ -75,7 +80,7 @@ async fn start_channels(
         let info = match driver.start().await {
             Ok(info) => info,
             Err(e) => {
-                eprintln!("channel {} failed to start: {e}", component.name());
+                notes.push(format!("channel {} failed to start: {e}", component.name()));
                 continue;
             }
         };
@@ -90,7 +95,7 @@ async fn start_channels(
                 info.name.clone(),
             ));
         }
-        println!(
+        notes.push(format!(
             "channel {} ({}) started{}",
             info.name,
             component.name(),
@@ -99,9 +104,9 @@ async fn start_channels(
             } else {
                 format!(" on {}", info.routes.join(", "))
             }
-        );
+        ));
     }
-    (drivers, tasks)
+    (drivers, tasks, notes)
 }
 
 /// Calls `poll` in a loop, backing off after failures.
@@ -141,6 +146,8 @@ pub struct Running {
     pub web_token: Option<(String, bool)>,
     pub provider: crate::config::ProviderSetup,
     pub failures: Vec<(String, String)>,
+    /// What the channels said at start (one line each).
+    pub channel_notes: Vec<String>,
     drivers: Vec<Arc<ChannelDriver>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     natives: crate::native::NativeTools,
@@ -190,7 +197,8 @@ pub async fn start(config: &Config) -> Result<Running> {
         runtime.connections().clone(),
         &config.server,
     );
-    let (drivers, mut tasks) = start_channels(config, &runtime, &gateway, &server_state).await;
+    let (drivers, mut tasks, channel_notes) =
+        start_channels(config, &runtime, &gateway, &server_state).await;
     let server = if config.server.enabled {
         Some(crate::server::start(&config.server, server_state.clone()).await?)
     } else {
@@ -204,6 +212,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         web_token,
         provider,
         failures,
+        channel_notes,
         drivers,
         tasks,
         natives,
@@ -229,6 +238,9 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         names.join(", "),
         runtime.allocator()
     );
+    for note in &running.channel_notes {
+        println!("{note}");
+    }
     if let Some(server) = &running.server {
         let scheme = if server.tls { "https" } else { "http" };
         let url = format!("{scheme}://{}/", server.local_addr);

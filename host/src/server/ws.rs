@@ -25,9 +25,12 @@ pub async fn run(
     id: u64,
     upgraded: Upgraded,
 ) {
+    // Messages up to four times the limit are read whole and refused
+    // with a proper close (1009); reading stops at a bigger one, which may
+    // reset the connection instead.
     let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(state.max_frame);
-    config.max_frame_size = Some(state.max_frame);
+    config.max_message_size = Some(state.max_frame.saturating_mul(4));
+    config.max_frame_size = Some(state.max_frame.saturating_mul(4));
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let (mut sink, mut stream) = ws.split();
@@ -55,6 +58,31 @@ pub async fn run(
         let _ = sink.close().await;
     });
     while let Some(message) = stream.next().await {
+        let size = match &message {
+            Ok(Message::Text(t)) => t.len(),
+            Ok(Message::Binary(b)) => b.len(),
+            _ => 0,
+        };
+        if size > state.max_frame {
+            tracing::info!(id, size, "websocket message too large");
+            let _ = closing_tx
+                .send(CloseFrame {
+                    code: CloseCode::Size,
+                    reason: format!("message larger than {} bytes", state.max_frame).into(),
+                })
+                .await;
+            // Read on until the client answers the close, so the
+            // connection ends cleanly rather than with a reset.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while let Some(Ok(m)) = stream.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+            break;
+        }
         let frame = match message {
             Ok(Message::Text(t)) => Frame::Text(t.to_string()),
             Ok(Message::Binary(b)) => Frame::Binary(b.to_vec()),
