@@ -563,10 +563,18 @@ weather_key = { value = "abc123" }
         assert!(c.secrets.contains_key("telegram_bot_token"));
         assert_eq!(c.native.container.images["python"], "python:3.12-slim");
         assert_eq!(c.native.screen.display.as_deref(), Some(":0"));
+        assert_eq!(c.cron.len(), 1);
+        assert_eq!(c.cron[0].channel(), "web");
+        assert_eq!(c.server.tls_key.as_deref(), Some("/etc/openpista/key.pem"));
         // The example's [native] values are the defaults.
         let d = crate::native::settings::NativeSection::default();
         let e = Config::parse(text, "example").unwrap().native;
         assert_eq!(format!("{:?}", e), format!("{d:?}"));
+        let example = Config::parse(text, "example").unwrap();
+        assert_eq!(
+            format!("{:?}", example.server),
+            format!("{:?}", ServerSection::default())
+        );
     }
 
     #[test]
@@ -676,6 +684,28 @@ tg = { env = "TG_TOKEN_VAR" }
             ("[native.container]\nmemory_mb = 2", "at least 6"),
             ("[native.container]\nfallback = \"maybe\"", "fallback"),
             ("[native.browser]\nheadles = true", "headles"),
+        ] {
+            let err = format!("{:#}", Config::parse(bad, "c.toml").unwrap_err());
+            assert!(err.contains(says) && err.contains("c.toml"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn server_channels_and_cron_are_checked() {
+        let c = Config::parse(
+            "[server]\nlisten = \"0.0.0.0:9000\"\ncors_origins = [\"https://a.example\"]\n[channels.web]\nenabled = false\n[[cron]]\nschedule = \"@daily\"\nsession = \"telegram:42\"\nmessage = \"hi\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9000");
+        assert!(!c.channels.web.enabled);
+        assert_eq!(c.cron[0].channel(), "telegram");
+        for (bad, says) in [
+            ("[server]\nlisten = \"localhost\"", "server.listen"),
+            ("[server]\ntls_cert = \"c.pem\"", "go together"),
+            ("[[cron]]\nschedule = \"99 * * * *\"\nsession = \"web:a\"\nmessage = \"m\"", "[[cron]] entry 1"),
+            ("[[cron]]\nschedule = \"@daily\"\nsession = \"nochannel\"\nmessage = \"m\"", "CHANNEL:ID"),
+            ("[channels.telegrm]\n", "telegrm"),
         ] {
             let err = format!("{:#}", Config::parse(bad, "c.toml").unwrap_err());
             assert!(err.contains(says) && err.contains("c.toml"), "{bad}: {err}");
