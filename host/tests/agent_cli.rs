@@ -165,6 +165,35 @@ fn a_provider_without_its_key_is_refused_with_what_to_set() {
 }
 
 #[test]
+fn serve_makes_a_web_token_once_and_prints_the_chat_address() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["serve", "--exit-when-ready"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = text(&out);
+    assert!(
+        shown.contains("channel web (channel-web) started on /ws"),
+        "{shown}"
+    );
+    let token_file = home.path().join("web-token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(token.len(), 48, "{token:?}");
+    assert!(shown.contains(&format!("/#token={token}")), "{shown}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The second start reuses it and does not print it again.
+    let again = cmd(home.path(), &["serve", "--exit-when-ready"]);
+    let shown = text(&again);
+    assert!(shown.contains("web chat: http://127.0.0.1:"), "{shown}");
+    assert!(!shown.contains(&token), "{shown}");
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+}
+
+#[test]
 fn serve_on_defaults_says_what_to_configure() {
     let home = tempfile::tempdir().unwrap();
     let out = cmd(home.path(), &["serve", "--exit-when-ready"]);

@@ -272,6 +272,18 @@ async fn a_conversation_streams_and_bad_frames_leave_the_connection_open() {
         until_message(&mut ws).await.last().unwrap()["text"],
         "echo: still here"
     );
+    // An uploaded image reaches the agent as an attachment of the turn.
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m5", "text": "look at this", "attachments": [
+            {"mime": "image/png", "name": "dot.png", "data": "iVBORw0KGgo="}
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        until_message(&mut ws).await.last().unwrap()["text"],
+        "echo: look at this"
+    );
     // The conversation is stored under the client's session.
     let stored = running
         .gateway
@@ -279,7 +291,8 @@ async fn a_conversation_streams_and_bad_frames_leave_the_connection_open() {
         .memory
         .messages("web:client-conv-1", 50)
         .unwrap();
-    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert_eq!(stored.len(), 6, "{stored:?}");
+    assert_eq!(stored[4].attachments, vec!["dot.png (image/png)"]);
     running.stop().await;
 }
 
