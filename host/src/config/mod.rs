@@ -703,8 +703,14 @@ tg = { env = "TG_TOKEN_VAR" }
         for (bad, says) in [
             ("[server]\nlisten = \"localhost\"", "server.listen"),
             ("[server]\ntls_cert = \"c.pem\"", "go together"),
-            ("[[cron]]\nschedule = \"99 * * * *\"\nsession = \"web:a\"\nmessage = \"m\"", "[[cron]] entry 1"),
-            ("[[cron]]\nschedule = \"@daily\"\nsession = \"nochannel\"\nmessage = \"m\"", "CHANNEL:ID"),
+            (
+                "[[cron]]\nschedule = \"99 * * * *\"\nsession = \"web:a\"\nmessage = \"m\"",
+                "[[cron]] entry 1",
+            ),
+            (
+                "[[cron]]\nschedule = \"@daily\"\nsession = \"nochannel\"\nmessage = \"m\"",
+                "CHANNEL:ID",
+            ),
             ("[channels.telegrm]\n", "telegrm"),
         ] {
             let err = format!("{:#}", Config::parse(bad, "c.toml").unwrap_err());
