@@ -163,6 +163,7 @@ impl Running {
     /// then channels (`shutdown`), cron, and the native tools.
     pub async fn stop(mut self) {
         drop(self.server.take());
+        self.gateway.close();
         for task in &self.tasks {
             task.abort();
         }

@@ -39,6 +39,8 @@ pub struct ChannelDriver {
     runtime: Arc<Runtime>,
     slot: tokio::sync::Mutex<Option<ChannelInstance>>,
     info: RwLock<Option<ChannelInfo>>,
+    /// Set by `shutdown`: no new instance is started after it.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl ChannelDriver {
@@ -48,6 +50,7 @@ impl ChannelDriver {
             runtime,
             slot: tokio::sync::Mutex::new(None),
             info: RwLock::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -75,6 +78,12 @@ impl ChannelDriver {
         f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
     ) -> Result<R, CallError> {
         let mut slot = self.slot.lock().await;
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(CallError::NotLoaded(format!(
+                "channel {} is stopped",
+                self.component
+            )));
+        }
         let current = self
             .runtime
             .get(&self.component)
@@ -120,7 +129,10 @@ impl ChannelDriver {
 
     /// Calls `shutdown` on the running instance, if any.
     pub async fn shutdown(&self) {
-        if let Some(mut instance) = self.slot.lock().await.take()
+        let mut slot = self.slot.lock().await;
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(mut instance) = slot.take()
             && !instance.is_poisoned()
             && let Err(e) = instance.shutdown().await
         {

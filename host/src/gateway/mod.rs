@@ -70,6 +70,7 @@ pub struct Gateway {
     /// `/model NAME` choices, per session.
     models: Mutex<HashMap<String, String>>,
     idle: Duration,
+    closed: std::sync::atomic::AtomicBool,
     pub stats: GatewayStats,
 }
 
@@ -81,6 +82,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             models: Mutex::new(HashMap::new()),
             idle: Duration::from_secs(60),
+            closed: std::sync::atomic::AtomicBool::new(false),
             stats: GatewayStats::default(),
         })
     }
@@ -101,6 +103,13 @@ impl Gateway {
         self.channels.read().unwrap().get(channel).cloned()
     }
 
+    /// Stops taking events and lets every session worker end after the
+    /// event it is handling (called when the host stops).
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.sessions.lock().unwrap().clear();
+    }
+
     /// Sessions with a worker right now.
     pub fn active_sessions(&self) -> usize {
         self.sessions.lock().unwrap().len()
@@ -108,6 +117,10 @@ impl Gateway {
 
     /// Queues `event` behind the session's earlier events.
     pub fn dispatch(self: &Arc<Self>, origin: Origin, event: InboundEvent) {
+        if self.closed.load(Ordering::Acquire) {
+            tracing::warn!(session = %event.session, "the gateway is closed; event dropped");
+            return;
+        }
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         let session = event.session.clone();
         let mut sessions = self.sessions.lock().unwrap();

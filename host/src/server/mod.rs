@@ -39,6 +39,8 @@ pub struct ServerState {
     pub max_frame: usize,
     /// Channel routes (`/ws`) → (channel name, driver).
     routes: RwLock<BTreeMap<String, (String, Arc<ChannelDriver>)>>,
+    /// Set when the server stops: open WebSockets close (1001).
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl ServerState {
@@ -53,6 +55,7 @@ impl ServerState {
             cors: cors::Cors::new(&settings.cors_origins),
             max_frame: settings.max_frame_bytes,
             routes: RwLock::new(BTreeMap::new()),
+            closing: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -81,15 +84,21 @@ impl ServerState {
     }
 }
 
-/// A running listener; stops when dropped.
+/// A running listener; stops when dropped: no new connections, open ones
+/// (kept-alive HTTP, WebSockets) end too, so nothing keeps serving on
+/// behalf of a stopped host.
 pub struct Server {
     pub local_addr: SocketAddr,
     pub tls: bool,
     task: tokio::task::JoinHandle<()>,
+    state: Arc<ServerState>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.state.closing.send_replace(true);
+        // The accept task owns every HTTP connection task: aborting it
+        // drops them all.
         self.task.abort();
     }
 }
@@ -108,9 +117,15 @@ pub async fn start(settings: &ServerSection, state: Arc<ServerState>) -> Result<
         .with_context(|| format!("cannot listen on {} (server.listen)", settings.listen))?;
     let local_addr = listener.local_addr()?;
     let is_tls = tls.is_some();
+    let server_state = state.clone();
     let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
         loop {
-            let (tcp, remote) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                Some(_) = connections.join_next() => continue,
+            };
+            let (tcp, remote) = match accepted {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -120,7 +135,7 @@ pub async fn start(settings: &ServerSection, state: Arc<ServerState>) -> Result<
             };
             let state = state.clone();
             let tls = tls.clone();
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let _ = tcp.set_nodelay(true);
                 match tls {
                     Some(acceptor) => match acceptor.accept(tcp).await {
@@ -136,6 +151,7 @@ pub async fn start(settings: &ServerSection, state: Arc<ServerState>) -> Result<
         local_addr,
         tls: is_tls,
         task,
+        state: server_state,
     })
 }
 

@@ -57,7 +57,23 @@ pub async fn run(
         }
         let _ = sink.close().await;
     });
-    while let Some(message) = stream.next().await {
+    let mut stopping = state.closing.subscribe();
+    loop {
+        let message = tokio::select! {
+            m = stream.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            () = stopped(&mut stopping) => {
+                let _ = closing_tx
+                    .send(CloseFrame {
+                        code: CloseCode::Away,
+                        reason: "server stopping".into(),
+                    })
+                    .await;
+                break;
+            }
+        };
         let size = match &message {
             Ok(Message::Text(t)) => t.len(),
             Ok(Message::Binary(b)) => b.len(),
@@ -117,5 +133,18 @@ pub async fn run(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
     if let Err(e) = driver.ws_closed(id).await {
         tracing::debug!(id, "ws-closed failed: {e}");
+    }
+}
+
+/// Resolves once the server is stopping.
+async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            // The server state is gone: stopping too.
+            return;
+        }
     }
 }
