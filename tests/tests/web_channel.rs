@@ -133,6 +133,18 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws<S>, frame: Value) {
         .unwrap();
 }
 
+/// The close code the server sends within `secs`, skipping other frames.
+async fn close_code<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws<S>, secs: u64) -> Option<u16> {
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(secs), ws.next()).await {
+        match m {
+            Ok(Message::Close(Some(f))) => return Some(u16::from(f.code)),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 fn status_of(e: WsError) -> u16 {
     match e {
         WsError::Http(r) => r.status().as_u16(),
@@ -383,35 +395,14 @@ async fn silent_connections_time_out_and_oversized_frames_close() {
     let mut big = open(&running, "client-big-1").await;
     let huge = json!({"type": "message", "id": "b", "text": "x".repeat(10_000)});
     let _ = big.send(Message::Text(huge.to_string().into())).await;
-    let mut code = None;
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), big.next()).await {
-        match m {
-            Ok(Message::Close(Some(f))) => {
-                code = Some(u16::from(f.code));
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
-    assert_eq!(code, Some(1009));
+    assert_eq!(close_code(&mut big, 10).await, Some(1009));
 
     // Silent: closed with 4408 after the configured heartbeat timeout.
     let mut quiet = open(&running, "client-quiet-1").await;
     send(&mut quiet, json!({"type": "ping", "t": 1})).await;
     assert_eq!(next(&mut quiet).await["type"], "ready");
     let started = std::time::Instant::now();
-    let mut code = None;
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(15), quiet.next()).await {
-        match m {
-            Ok(Message::Close(Some(f))) => {
-                code = Some(u16::from(f.code));
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
-        }
-    }
+    let code = close_code(&mut quiet, 15).await;
     assert_eq!(code, Some(4408), "after {:?}", started.elapsed());
     assert!(started.elapsed() >= Duration::from_secs(1));
     running.stop().await;
