@@ -75,8 +75,35 @@ pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
         cmd.args(["-p", &package]);
         packages.push((package, dir.clone()));
     }
-    // The outer cargo's settings are for the host target; none of them may
-    // leak into the wasm build (clippy's wrapper, RUSTFLAGS, the jobserver).
+    clean_env(&mut cmd);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for the wasm components: {e}"));
+    if !status.success() {
+        panic!(
+            "building the wasm32-wasip2 components failed ({status}); is the target installed? \
+             `rustup target add wasm32-wasip2` (rust-toolchain.toml lists it)"
+        );
+    }
+    let out = target_dir.join("wasm32-wasip2").join("wasm");
+    packages
+        .into_iter()
+        .map(|(package, dir)| {
+            let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
+            assert!(wasm.is_file(), "{} was not built", wasm.display());
+            Built {
+                package,
+                wasm,
+                manifest: dir.join("manifest.toml"),
+            }
+        })
+        .collect()
+}
+
+/// Removes the outer cargo's settings from a nested build: they are for
+/// the host target, and none of them may leak into a wasm build (clippy's
+/// wrapper, RUSTFLAGS, the jobserver). `web_build.rs` uses it too.
+pub fn clean_env(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("CARGO_PROFILE_")
             || key.starts_with("CARGO_CFG_")
@@ -105,26 +132,4 @@ pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
             cmd.env_remove(key);
         }
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo for the wasm components: {e}"));
-    if !status.success() {
-        panic!(
-            "building the wasm32-wasip2 components failed ({status}); is the target installed? \
-             `rustup target add wasm32-wasip2` (rust-toolchain.toml lists it)"
-        );
-    }
-    let out = target_dir.join("wasm32-wasip2").join("wasm");
-    packages
-        .into_iter()
-        .map(|(package, dir)| {
-            let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
-            assert!(wasm.is_file(), "{} was not built", wasm.display());
-            Built {
-                package,
-                wasm,
-                manifest: dir.join("manifest.toml"),
-            }
-        })
-        .collect()
 }

@@ -128,7 +128,7 @@ fn client(workspace: &Path, out: &Path) -> Result<Vec<Asset>, String> {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
-    clean_env(&mut cmd);
+    super::wasm_build::clean_env(&mut cmd);
     let output = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -354,38 +354,5 @@ fn mime(path: &str) -> &'static str {
         "ico" => "image/x-icon",
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
-    }
-}
-
-/// Removes the outer cargo's settings, which are for the host target, from
-/// the nested build (the same list as `wasm_build.rs`).
-fn clean_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_PROFILE_")
-            || key.starts_with("CARGO_CFG_")
-            || key.starts_with("CARGO_FEATURE_")
-            || matches!(
-                key.as_str(),
-                "CARGO_ENCODED_RUSTFLAGS"
-                    | "RUSTFLAGS"
-                    | "CARGO_TARGET_DIR"
-                    | "CARGO_BUILD_TARGET"
-                    | "RUSTC_WORKSPACE_WRAPPER"
-                    | "RUSTC_WRAPPER"
-                    | "CARGO_MAKEFLAGS"
-                    | "MAKEFLAGS"
-                    | "MFLAGS"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "DEBUG"
-                    | "OPT_LEVEL"
-                    | "PROFILE"
-                    | "TARGET"
-                    | "HOST"
-                    | "NUM_JOBS"
-                    | "OUT_DIR"
-            )
-        {
-            cmd.env_remove(key);
-        }
     }
 }
