@@ -77,21 +77,8 @@ impl LoadedComponent {
                 self.name()
             )));
         };
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore is never closed");
-        let mut store = self.new_store()?;
-        let classify = |e, store: &Store<CallState>| {
-            call::classify(
-                e,
-                store.data(),
-                self.ctx.grants.timeout_ms,
-                self.ctx.grants.memory_mb,
-            )
-        };
+        let (permit, mut store) = self.owned_store().await?;
+        let classify = |e, store: &Store<CallState>| self.classify(e, store);
         let instance = match pre.instance_pre().instantiate_async(&mut store).await {
             Ok(i) => i,
             Err(e) => return Err(classify(e, &store)),

@@ -95,6 +95,30 @@ impl LoadedComponent {
         Ok(store)
     }
 
+    /// A pool permit and a fresh store for an instance that outlives one
+    /// call (a stream, a channel's long-lived instance).
+    pub(crate) async fn owned_store(
+        &self,
+    ) -> Result<(tokio::sync::OwnedSemaphorePermit, Store<CallState>), CallError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
+        Ok((permit, self.new_store()?))
+    }
+
+    /// A failed call on `store` as a [`CallError`].
+    pub(crate) fn classify(&self, e: wasmtime::Error, store: &Store<CallState>) -> CallError {
+        call::classify(
+            e,
+            store.data(),
+            self.ctx.grants.timeout_ms,
+            self.ctx.grants.memory_mb,
+        )
+    }
+
     /// Runs `body` against a fresh store, under the deadline, with the
     /// instance pool's permit held.
     async fn with_fresh_store<R>(
@@ -275,21 +299,8 @@ impl LoadedComponent {
     /// component's full deadline.
     pub async fn stream_chat(&self, request: &ChatRequest) -> Result<ChatStream, CallError> {
         let pre = self.provider_pre()?;
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore is never closed");
-        let mut store = self.new_store()?;
-        let classify = |e, store: &Store<CallState>| {
-            call::classify(
-                e,
-                store.data(),
-                self.ctx.grants.timeout_ms,
-                self.ctx.grants.memory_mb,
-            )
-        };
+        let (permit, mut store) = self.owned_store().await?;
+        let classify = |e, store: &Store<CallState>| self.classify(e, store);
         let instance = match pre.instantiate_async(&mut store).await {
             Ok(i) => i,
             Err(e) => return Err(classify(e, &store)),
