@@ -61,6 +61,7 @@ pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
         "cargo:rerun-if-changed={}",
         workspace.join("Cargo.lock").display()
     );
+    ensure_target("wasm32-wasip2");
     let target_dir = workspace.join("target").join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -98,6 +99,40 @@ pub fn build(workspace: &Path, crates: &[PathBuf]) -> Vec<Built> {
             }
         })
         .collect()
+}
+
+/// Makes sure the standard library for `target` is installed, adding it
+/// with rustup when it is not.
+///
+/// rust-toolchain.toml lists the wasm targets, but rustup installs them only
+/// when it installs the toolchain itself: a machine that already had the
+/// pinned toolchain lacks them, and the nested build would fail with
+/// "can't find crate for `std`". Adding the target here keeps `cargo run`
+/// a single step there too.
+pub fn ensure_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if libdir.is_some_and(|dir| dir.is_dir()) {
+        return;
+    }
+    println!(
+        "cargo:warning=the {target} target is not installed; running `rustup target add {target}`"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", target])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added {
+        panic!(
+            "the {target} target is not installed and `rustup target add {target}` failed; \
+             install it and build again (rust-toolchain.toml lists it)"
+        );
+    }
 }
 
 /// Removes the outer cargo's settings from a nested build: they are for

@@ -113,6 +113,7 @@ fn read_asset(file: &Path, prefix: &str) -> Result<Asset, String> {
 /// Builds the client for wasm32-unknown-unknown and runs wasm-bindgen on it;
 /// returns `app.js`, `app_bg.wasm` and any JS snippets.
 fn client(workspace: &Path, out: &Path) -> Result<Vec<Asset>, String> {
+    super::wasm_build::ensure_target("wasm32-unknown-unknown");
     let target_dir = workspace.join("target").join("web");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// True when running under CI, where every service must be present.
 pub fn in_ci() -> bool {
@@ -37,54 +37,65 @@ pub fn which(names: &[&str]) -> Option<PathBuf> {
     })
 }
 
-/// An Xvfb server on a free display number, stopped when dropped.
+/// An Xvfb server on a display number it chose itself, stopped when
+/// dropped.
 pub struct Xvfb {
     pub display: String,
     child: Child,
 }
 
 impl Xvfb {
-    /// Starts `Xvfb :N -screen 0 WxHx24` and waits until it accepts
-    /// connections.
+    /// Starts `Xvfb -displayfd 1 -screen 0 WxHx24` and waits until it
+    /// reports its display.
+    ///
+    /// `-displayfd` makes the server take the first free display number
+    /// under its own lock and write it only once it accepts connections.
+    /// Picking a number here instead races with the other tests of the
+    /// process: two servers started for one number, the loser exits, and
+    /// its test goes on talking to the winner's display until the winner's
+    /// test ends and takes it away.
     pub fn start(width: u32, height: u32) -> Result<Xvfb, String> {
+        use std::io::{BufRead, BufReader};
         let bin = which(&["Xvfb"]).ok_or("Xvfb is not on PATH (Debian package xvfb)")?;
-        for n in 90..140 {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
-            }
-            let mut child = Command::new(&bin)
-                .args([
-                    format!(":{n}"),
-                    "-screen".into(),
-                    "0".into(),
-                    format!("{width}x{height}x24"),
-                    "-nolisten".into(),
-                    "tcp".into(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot start Xvfb: {e}"))?;
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(10) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // lost a race for the display; try the next
-                }
-                if std::path::Path::new(&socket).exists() {
-                    return Ok(Xvfb {
-                        display: format!(":{n}"),
-                        child,
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        let mut child = Command::new(&bin)
+            .args([
+                "-displayfd".into(),
+                "1".into(),
+                "-screen".into(),
+                "0".into(),
+                format!("{width}x{height}x24"),
+                "-nolisten".into(),
+                "tcp".into(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start Xvfb: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        // Read the number on a thread so a server that hangs before
+        // writing it cannot hang the test past the deadline.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let fail = |mut child: Child, why: String| {
             let _ = child.kill();
             let _ = child.wait();
+            Err(why)
+        };
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => match line.trim().parse::<u32>() {
+                Ok(n) => Ok(Xvfb {
+                    display: format!(":{n}"),
+                    child,
+                }),
+                Err(_) => fail(child, format!("Xvfb exited without a display ({line:?})")),
+            },
+            Err(_) => fail(child, "Xvfb reported no display within 20 s".into()),
         }
-        Err("no free display number between :90 and :139".into())
     }
 }
 
