@@ -1,0 +1,99 @@
+//! Sending to a chat: answers (text chunks, buttons, files), the
+//! component's own replies, and the typing indicator. Every message and
+//! file waits for the per-chat limiter first.
+
+use openpista_sdk::retry::sleep_ms;
+use openpista_sdk::{Attachment, Error, Outbound, host};
+
+use crate::api::Api;
+use crate::api_error::ApiError;
+use crate::config::Settings;
+use crate::multipart::{self, FilePart};
+use crate::outbound::{self, Chunk};
+use crate::session::ChatRef;
+use crate::state;
+
+/// Delivers an answer: its text (split, MarkdownV2, buttons when
+/// `confirm_actions` is on), then its files.
+pub fn answer(
+    api: &Api,
+    settings: &Settings,
+    chat: ChatRef,
+    message: &Outbound,
+) -> Result<(), Error> {
+    let chunks = outbound::plan(&message.text, message.is_error, settings.confirm_actions);
+    for chunk in &chunks {
+        send_chunk(api, chat, chunk)?;
+    }
+    for attachment in &message.attachments {
+        send_file(api, chat, attachment)?;
+    }
+    Ok(())
+}
+
+/// Sends the component's own plain-text reply (greeting, help, status,
+/// pairing code).
+pub fn plain(api: &Api, chat: ChatRef, text: &str) -> Result<(), ApiError> {
+    throttle(chat);
+    let body = outbound::message_body(chat, text, false, None);
+    api.call("sendMessage", &body).map(drop)
+}
+
+/// Shows "typing" in `chat`, once, without retries; failures are only
+/// logged.
+pub fn typing(api: &Api, chat: ChatRef) {
+    let body = outbound::typing_body(chat);
+    if let Err(e) = api.call_with("sendChatAction", &body, crate::api::TIMEOUT_MS, 1) {
+        host::warn(&format!("{e}"));
+    }
+}
+
+/// One chunk as MarkdownV2; as plain text when Telegram cannot parse it.
+fn send_chunk(api: &Api, chat: ChatRef, chunk: &Chunk) -> Result<(), ApiError> {
+    throttle(chat);
+    let markup = chunk.reply_markup.as_ref();
+    let body = outbound::message_body(chat, &chunk.markdown, true, markup);
+    match api.call("sendMessage", &body) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_parse_error() => {
+            host::warn(&format!("{e}; sending the message as plain text"));
+            throttle(chat);
+            let body = outbound::message_body(chat, &chunk.plain, false, markup);
+            api.call("sendMessage", &body).map(drop)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One file: `sendPhoto` for images, `sendDocument` for the rest.
+fn send_file(api: &Api, chat: ChatRef, attachment: &Attachment) -> Result<(), ApiError> {
+    throttle(chat);
+    let (method, field) = outbound::file_method(&attachment.mime);
+    let name = attachment
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| outbound::default_file_name(&attachment.mime));
+    let seed = u64::from_le_bytes(state::random_bytes::<8>());
+    let boundary = multipart::boundary(seed, &attachment.data);
+    let file = FilePart {
+        field,
+        filename: &name,
+        content_type: &attachment.mime,
+        data: &attachment.data,
+    };
+    let form = multipart::build(&boundary, &outbound::file_fields(chat), &file);
+    api.call_multipart(method, &form).map(drop)
+}
+
+/// Waits until the limiter lets a message go to `chat`.
+fn throttle(chat: ChatRef) {
+    let wait = state::send_wait_ms(chat.chat_id);
+    if wait > 0 {
+        host::debug(&format!(
+            "telegram: holding a message to {} for {wait} ms (rate limit)",
+            chat.chat_id
+        ));
+        sleep_ms(wait);
+    }
+}
