@@ -1,6 +1,8 @@
 //! The control socket of a running `openpista serve`
 //! (`~/.openpista/control.sock`): `component list` and `component reload`
-//! talk to it, one JSON request and one JSON answer per line.
+//! talk to it, and so do `pairing` and `telegram status`, whose memory only
+//! the running server can open; one JSON request and one JSON answer per
+//! line.
 
 use crate::runtime::{ComponentStatus, Runtime};
 use anyhow::{Context, Result};
@@ -14,7 +16,20 @@ use tokio::net::{UnixListener, UnixStream};
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Request {
     List,
-    Reload { name: String },
+    Reload {
+        name: String,
+    },
+    /// A pairing action (`openpista pairing ...`), carried out on the
+    /// running server's memory, which only it can open.
+    Pairing {
+        channel: String,
+        action: super::channel_cmds::PairingAction,
+    },
+    /// One value of a component's memory, as text.
+    Kv {
+        component: String,
+        key: String,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -53,6 +68,28 @@ pub struct Response {
     pub ok: bool,
     pub error: Option<String>,
     pub components: Vec<StatusRow>,
+    /// What a `pairing` or `kv` request answers.
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+}
+
+impl Response {
+    fn data(result: Result<serde_json::Value>) -> Response {
+        match result {
+            Ok(v) => Response {
+                ok: true,
+                error: None,
+                components: Vec::new(),
+                data: Some(v),
+            },
+            Err(e) => Response {
+                ok: false,
+                error: Some(format!("{e:#}")),
+                components: Vec::new(),
+                data: None,
+            },
+        }
+    }
 }
 
 /// Stops listening when dropped.
@@ -93,11 +130,13 @@ async fn answer(runtime: Arc<Runtime>, stream: UnixStream) -> Result<()> {
                 ok: false,
                 error: Some(format!("malformed request: {e}")),
                 components: Vec::new(),
+                data: None,
             },
             Ok(Request::List) => Response {
                 ok: true,
                 error: None,
                 components: runtime.status().into_iter().map(Into::into).collect(),
+                data: None,
             },
             Ok(Request::Reload { name }) => {
                 let result = runtime.reload(&name).await;
@@ -110,8 +149,20 @@ async fn answer(runtime: Arc<Runtime>, stream: UnixStream) -> Result<()> {
                         .filter(|s| s.name == name)
                         .map(Into::into)
                         .collect(),
+                    data: None,
                 }
             }
+            Ok(Request::Pairing { channel, action }) => Response::data(match runtime.memory() {
+                Some(memory) => super::channel_cmds::pairing_local(memory, &channel, &action),
+                None => Err(anyhow::anyhow!("this server keeps no memory")),
+            }),
+            Ok(Request::Kv { component, key }) => Response::data(match runtime.memory() {
+                Some(memory) => memory.kv_get(&component, &key).map(|v| {
+                    v.map(|b| serde_json::Value::String(String::from_utf8_lossy(&b).into_owned()))
+                        .unwrap_or_default()
+                }),
+                None => Err(anyhow::anyhow!("this server keeps no memory")),
+            }),
         };
         let mut text = serde_json::to_string(&response)?;
         text.push('\n');

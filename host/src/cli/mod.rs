@@ -1,6 +1,7 @@
 //! The `openpista` command line.
 
 mod agent_cmds;
+mod channel_cmds;
 mod component;
 mod control;
 pub mod serve;
@@ -55,6 +56,12 @@ pub enum Command {
     /// The configured language model.
     #[command(subcommand)]
     Model(agent_cmds::ModelCommand),
+    /// Let new people talk to the agent through a messenger.
+    #[command(subcommand)]
+    Pairing(channel_cmds::PairingCommand),
+    /// The Telegram bot.
+    #[command(subcommand)]
+    Telegram(channel_cmds::TelegramCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -67,6 +74,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Chat { session } => agent_cmds::chat(config, &session).await,
         Command::Session(cmd) => agent_cmds::session(config, cmd).await,
         Command::Model(cmd) => agent_cmds::model(config, cmd).await,
+        Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
+        Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
     }
 }
 
@@ -85,6 +94,11 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         aliases.insert(provider.component.clone(), base.clone());
         policies.insert(provider.component.clone(), provider.policy.clone());
     }
+    let telegram = config.channels.telegram.resolve()?;
+    let entry = policies
+        .entry(config::telegram::COMPONENT.to_string())
+        .or_default();
+    merge_policy(entry, telegram.policy()?);
     let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
         cache_dir: Some(config::expand(&config.runtime.cache_dir)),
@@ -97,7 +111,36 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         aliases,
         connections: Default::default(),
     })?;
+    if let Some(token) = &telegram.token
+        && telegram.enabled
+    {
+        runtime
+            .secrets()
+            .insert(config::telegram::TOKEN_SECRET, token.clone());
+        let webhook_secret = telegram.webhook_secret.clone().unwrap_or_else(|| {
+            use rand::Rng;
+            hex::encode(rand::rng().random::<[u8; 24]>())
+        });
+        runtime
+            .secrets()
+            .insert(config::telegram::WEBHOOK_SECRET, webhook_secret);
+    }
     Ok((runtime, memory, provider))
+}
+
+/// Fills what the operator's own `[components.NAME]` table leaves unset
+/// with what a channel's section derives: the table wins where both speak.
+fn merge_policy(
+    into: &mut crate::runtime::capabilities::ComponentPolicy,
+    derived: crate::runtime::capabilities::ComponentPolicy,
+) {
+    into.enabled = into.enabled.or(derived.enabled);
+    if into.hosts.is_none() {
+        into.hosts = derived.hosts;
+    }
+    for (k, v) in derived.config {
+        into.config.entry(k).or_insert(v);
+    }
 }
 
 /// The tool registry the agent uses: every component tool plus the

@@ -61,6 +61,7 @@ async fn start_channels(
     runtime: &Arc<Runtime>,
     gateway: &Arc<Gateway>,
     server: &Arc<ServerState>,
+    webhooks: &Arc<ServerState>,
 ) -> (
     Vec<Arc<ChannelDriver>>,
     Vec<tokio::task::JoinHandle<()>>,
@@ -86,7 +87,14 @@ async fn start_channels(
         };
         gateway.add_channel(&info.name, driver.clone());
         drivers.push(driver.clone());
-        server.add_routes(&info.name, &info.routes, driver.clone());
+        // A messenger's webhook routes go on their own listener, which
+        // the reverse proxy in front of the public URL reaches.
+        let listener = if component.name() == crate::config::telegram::COMPONENT {
+            webhooks
+        } else {
+            server
+        };
+        listener.add_routes(&info.name, &info.routes, driver.clone());
         tasks.push(driver.spawn_ticker());
         if info.polls {
             tasks.push(spawn_poller(
@@ -142,6 +150,9 @@ pub struct Running {
     pub runtime: Arc<Runtime>,
     pub gateway: Arc<Gateway>,
     pub server: Option<crate::server::Server>,
+    /// The webhook listener (`[channels.telegram] webhook_port`), when a
+    /// channel runs in webhook mode.
+    pub webhook_server: Option<crate::server::Server>,
     /// The web channel's token and whether it was made just now.
     pub web_token: Option<(String, bool)>,
     pub provider: crate::config::ProviderSetup,
@@ -163,6 +174,7 @@ impl Running {
     /// then channels (`shutdown`), cron, and the native tools.
     pub async fn stop(mut self) {
         drop(self.server.take());
+        drop(self.webhook_server.take());
         self.gateway.close();
         for task in &self.tasks {
             task.abort();
@@ -198,10 +210,22 @@ pub async fn start(config: &Config) -> Result<Running> {
         runtime.connections().clone(),
         &config.server,
     );
-    let (drivers, mut tasks, channel_notes) =
-        start_channels(config, &runtime, &gateway, &server_state).await;
+    let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
+    let (drivers, mut tasks, mut channel_notes) =
+        start_channels(config, &runtime, &gateway, &server_state, &webhook_state).await;
     let server = if config.server.enabled {
         Some(crate::server::start(&config.server, server_state.clone()).await?)
+    } else {
+        None
+    };
+    let webhook_server = if webhook_state.has_routes() {
+        let settings = crate::config::ServerSection {
+            listen: config.channels.telegram.resolve()?.webhook_addr(),
+            ..Default::default()
+        };
+        let listener = crate::server::start(&settings, webhook_state).await?;
+        channel_notes.push(format!("webhooks listening on {}", listener.local_addr));
+        Some(listener)
     } else {
         None
     };
@@ -210,6 +234,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         runtime,
         gateway,
         server,
+        webhook_server,
         web_token,
         provider,
         failures,

@@ -9,6 +9,7 @@ use crate::runtime::secrets::SecretStore;
 use anyhow::{Context, Result, bail};
 
 mod server;
+pub mod telegram;
 use serde::Deserialize;
 pub use server::{ChannelsSection, CronEntry, ServerSection, WebChannelSection};
 use std::collections::BTreeMap;
@@ -299,6 +300,11 @@ impl Config {
         if config.server.tls_cert.is_some() != config.server.tls_key.is_some() {
             bail!("{origin}: server.tls_cert and server.tls_key go together: set both or neither");
         }
+        config
+            .channels
+            .telegram
+            .resolve()
+            .with_context(|| format!("{origin}: [channels.telegram]"))?;
         for (i, entry) in config.cron.iter().enumerate() {
             crate::gateway::cron::parse(&entry.schedule).with_context(|| {
                 format!("{origin}: [[cron]] entry {} ({:?})", i + 1, entry.schedule)

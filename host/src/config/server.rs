@@ -41,6 +41,7 @@ impl Default for ServerSection {
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsSection {
     pub web: WebChannelSection,
+    pub telegram: super::telegram::TelegramSection,
 }
 
 /// `[channels.web]`: the browser chat page.

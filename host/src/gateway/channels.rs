@@ -38,6 +38,9 @@ pub struct ChannelDriver {
     component: String,
     runtime: Arc<Runtime>,
     slot: tokio::sync::Mutex<Option<ChannelInstance>>,
+    /// The poll loop's own instance: a long poll may wait half a minute,
+    /// and answers must not queue behind it.
+    poll_slot: tokio::sync::Mutex<Option<ChannelInstance>>,
     info: RwLock<Option<ChannelInfo>>,
     /// Set by `shutdown`: no new instance is started after it.
     stopped: std::sync::atomic::AtomicBool,
@@ -49,6 +52,7 @@ impl ChannelDriver {
             component: component.to_string(),
             runtime,
             slot: tokio::sync::Mutex::new(None),
+            poll_slot: tokio::sync::Mutex::new(None),
             info: RwLock::new(None),
             stopped: std::sync::atomic::AtomicBool::new(false),
         })
@@ -77,7 +81,16 @@ impl ChannelDriver {
         &self,
         f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
     ) -> Result<R, CallError> {
-        let mut slot = self.slot.lock().await;
+        self.call_in(&self.slot, f).await
+    }
+
+    /// [`ChannelDriver::call`] on the instance in `slot`.
+    async fn call_in<R>(
+        &self,
+        slot: &tokio::sync::Mutex<Option<ChannelInstance>>,
+        f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let mut slot = slot.lock().await;
         if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
             return Err(CallError::NotLoaded(format!(
                 "channel {} is stopped",
@@ -123,15 +136,23 @@ impl ChannelDriver {
         self.call(async |i| i.tick(now_ms).await).await
     }
 
+    /// Polls on the poll loop's own instance (started like the other), so
+    /// sends and webhooks are never held up by a long poll.
     pub async fn poll(&self) -> Result<Vec<InboundEvent>, CallError> {
-        self.call(async |i| i.poll().await).await
+        self.call_in(&self.poll_slot, async |i| i.poll().await)
+            .await
     }
 
-    /// Calls `shutdown` on the running instance, if any.
+    /// Calls `shutdown` on the running instance, if any. A poll in
+    /// progress is the caller's to abort (its task); its instance is
+    /// dropped without `shutdown`, which the main instance has done.
     pub async fn shutdown(&self) {
-        let mut slot = self.slot.lock().await;
         self.stopped
             .store(true, std::sync::atomic::Ordering::Release);
+        if let Ok(mut poll) = self.poll_slot.try_lock() {
+            poll.take();
+        }
+        let mut slot = self.slot.lock().await;
         if let Some(mut instance) = slot.take()
             && !instance.is_poisoned()
             && let Err(e) = instance.shutdown().await

@@ -15,6 +15,7 @@
 pub mod channels;
 pub mod commands;
 pub mod cron;
+pub mod pairing;
 
 use crate::agent::{Agent, TurnEvent, TurnInput};
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{

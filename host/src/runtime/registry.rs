@@ -191,6 +191,11 @@ impl Runtime {
         &self.config.connections
     }
 
+    /// The memory store components' `memory` calls use, when there is one.
+    pub fn memory(&self) -> Option<&Arc<MemoryStore>> {
+        self.config.memory.as_ref()
+    }
+
     /// The operator's secrets (shared: values components' grants add are
     /// seen here too, so redaction knows every one).
     pub fn secrets(&self) -> &SecretStore {

@@ -41,6 +41,9 @@ pub struct ServerState {
     routes: RwLock<BTreeMap<String, (String, Arc<ChannelDriver>)>>,
     /// Set when the server stops: open WebSockets close (1001).
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// Whether the web page's files are served here; not on a listener
+    /// that only takes a messenger's webhooks.
+    serve_page: bool,
 }
 
 impl ServerState {
@@ -56,7 +59,28 @@ impl ServerState {
             max_frame: settings.max_frame_bytes,
             routes: RwLock::new(BTreeMap::new()),
             closing: tokio::sync::watch::Sender::new(false),
+            serve_page: true,
         })
+    }
+
+    /// State for a listener that serves channel routes and `/health` only
+    /// (a messenger's webhook port behind a reverse proxy): no page, no
+    /// cross-origin callers.
+    pub fn webhooks_only(gateway: Arc<Gateway>, hub: Arc<ConnectionHub>) -> Arc<Self> {
+        Arc::new(ServerState {
+            gateway,
+            hub,
+            cors: cors::Cors::new(&[]),
+            max_frame: ServerSection::default().max_frame_bytes,
+            routes: RwLock::new(BTreeMap::new()),
+            closing: tokio::sync::watch::Sender::new(false),
+            serve_page: false,
+        })
+    }
+
+    /// Whether any channel has routes here.
+    pub fn has_routes(&self) -> bool {
+        !self.routes.read().unwrap().is_empty()
     }
 
     /// Serves `driver`'s routes for channel `name`.
@@ -217,6 +241,8 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
         } else {
             channel_request(&state, req, channel, driver).await
         }
+    } else if !state.serve_page {
+        plain(StatusCode::NOT_FOUND, "not found\n", "text/plain")
     } else if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
         let header = |h| {
             req.headers()

@@ -102,7 +102,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-async fn write_answer(stream: &mut TcpStream, answer: Answer) -> std::io::Result<()> {
+pub async fn write_answer(stream: &mut TcpStream, answer: Answer) -> std::io::Result<()> {
     match answer {
         Answer::Whole {
             status,
@@ -153,7 +153,7 @@ async fn write_answer(stream: &mut TcpStream, answer: Answer) -> std::io::Result
 }
 
 /// Reads one request; `None` when the client closed without sending one.
-async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Recorded>> {
+pub async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Recorded>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {

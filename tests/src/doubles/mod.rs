@@ -1,5 +1,5 @@
-//! Local stand-ins for the language-model services the provider components
-//! speak to. Each listens on 127.0.0.1 at a random port, speaks the real
+//! Local stand-ins for the services the components speak to (language-model
+//! providers, the Telegram Bot API). Each listens on 127.0.0.1 at a random port, speaks the real
 //! wire format (JSON and server-sent events, streamed with chunked transfer
 //! encoding), answers from a queue of scripted replies and records every
 //! request so a test can check what the component (and the host) sent.
@@ -8,3 +8,4 @@ pub mod anthropic;
 pub mod http1;
 pub mod openai;
 pub mod responses;
+pub mod telegram;
