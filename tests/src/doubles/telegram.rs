@@ -532,9 +532,10 @@ pub fn check_markdown_v2(text: &str) -> Result<String, String> {
                     continue;
                 }
                 _ => {
-                    return Err(format!(
+                    return Err(
                         "Character '\\' is reserved and must be escaped with the preceding '\\'"
-                    ));
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -597,9 +598,10 @@ pub fn check_markdown_v2(text: &str) -> Result<String, String> {
         if c == ']' && open.last().is_some_and(|(m, _)| *m == "[") {
             open.pop();
             if chars.get(i + 1) != Some(&'(') {
-                return Err(format!(
+                return Err(
                     "Character ']' is reserved and must be escaped with the preceding '\\'"
-                ));
+                        .to_string(),
+                );
             }
             i += 2;
             let mut closed = false;
