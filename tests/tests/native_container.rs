@@ -490,6 +490,97 @@ async fn a_worker_report_comes_back_into_the_result() {
     );
 }
 
+/// The orchestrator/worker path through the agent: the model hands a task
+/// to a worker container, the worker's report is the tool result the
+/// model reads next, and the session keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_hands_a_task_to_a_worker_and_reads_its_report() {
+    use openpista::agent::Agent;
+    use openpista::config::Config;
+    use openpista::tools::ToolRegistry;
+    use openpista_tests::doubles::openai::{OpenAiDouble, Reply};
+
+    let w = world!(settings());
+    const KEY_ENV: &str = "OPENPISTA_TEST_WORKER_KEY";
+    // SAFETY: only this test reads this variable.
+    unsafe { std::env::set_var(KEY_ENV, "sk-worker-test") };
+    let root = tempfile::tempdir().unwrap();
+    let double = OpenAiDouble::start().await;
+    let args = json!({
+        "task": "Say how many files the workspace has.",
+        "command": "n=$(ls /workspace | wc -l); printf 'WORKER-REPORT: %s file(s)\\n' \"$n\" > \"$OPENPISTA_REPORT\""
+    })
+    .to_string();
+    double.push(Reply::stream_tool_calls(&[(
+        "call_w",
+        "container__run",
+        &[&args],
+    )]));
+    double.push(Reply::stream_text(&["The worker counted one file."]));
+    let config = Config::parse(
+        &format!(
+            r#"
+[agent]
+provider = "main"
+[providers.main]
+preset = "custom"
+base_url = "{}"
+model = "gpt-test"
+api_key_env = "{KEY_ENV}"
+[runtime]
+plugin_dirs = []
+cache_dir = "{root}/cache"
+[memory]
+path = "{root}/memory.redb"
+"#,
+            double.base_url(),
+            root = root.path().display()
+        ),
+        "test config",
+    )
+    .unwrap();
+    let (runtime, memory, setup) = openpista::cli::build(&config).unwrap();
+    assert!(runtime.load_all().await.is_empty());
+    let mut tools = ToolRegistry::new(runtime.clone());
+    tools.add_native(w.tool.clone());
+    let agent = Agent {
+        tools: Arc::new(tools),
+        runtime,
+        memory,
+        settings: config.agent_settings(&setup),
+    };
+    let outcome = agent
+        .turn("test:worker", "how big is the workspace?", |_| {})
+        .await
+        .unwrap();
+    assert_eq!(outcome.answer, "The worker counted one file.");
+
+    // The model's second request carries the report as the tool's answer.
+    let second = &double.requests()[1].body["messages"];
+    let tool = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    assert!(
+        tool["content"]
+            .as_str()
+            .unwrap()
+            .contains("WORKER-REPORT: 1 file(s)"),
+        "{tool}"
+    );
+    // And the session keeps it.
+    let stored = agent.memory.messages("test:worker", 10).unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|m| m.role == "tool" && m.content.contains("WORKER-REPORT: 1 file(s)")),
+        "{stored:?}"
+    );
+    w.assert_gone(Duration::from_secs(5)).await;
+}
+
 // ---- refusals ----
 
 #[tokio::test]

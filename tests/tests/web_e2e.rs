@@ -747,6 +747,107 @@ async fn a_typed_message_is_answered_streamed_and_rendered_as_markdown() {
     running.stop().await;
 }
 
+/// A 2x2 PNG, red.
+fn red_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 2, 2);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&[255, 0, 0].repeat(4)).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picked_image_reaches_the_agent_and_code_blocks_render() {
+    use chromiumoxide::cdp::browser_protocol::dom::SetFileInputFilesParams;
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_host(dir.path(), "127.0.0.1:0").await;
+    let page = chrome.open(&token_url(addr(&running), TOKEN)).await;
+    wait_state(&page, "online", WAIT).await;
+
+    // Pick a real file in the file input, as the file dialog would.
+    let file = dir.path().join("red.png");
+    std::fs::write(&file, red_png()).unwrap();
+    let input = page
+        .find_element("#attach-input")
+        .await
+        .expect("the page has #attach-input");
+    page.execute(
+        SetFileInputFilesParams::builder()
+            .files(vec![file.display().to_string()])
+            .backend_node_id(input.backend_node_id)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .expect("DOM.setFileInputFiles");
+    wait_for(
+        &page,
+        "the picked image previewed",
+        "document.querySelectorAll('#attachments-preview img').length === 1",
+        WAIT,
+    )
+    .await;
+    send_expect(&page, "what colour is this?", "echo: what colour is this?").await;
+    // The user's bubble shows the image inline, from its own data.
+    let src = eval(
+        &page,
+        "document.querySelector('#messages .message.user img.attachment')?.src ?? null",
+    )
+    .await;
+    assert!(
+        src.as_str()
+            .is_some_and(|s| s.starts_with("data:image/png;base64,iVBORw0KGgo")),
+        "{src}"
+    );
+    // And the agent's turn got it as an attachment.
+    let session = wait_session(&page).await;
+    let memory = running.gateway.agent().memory.clone();
+    let user = memory
+        .messages(&session, 10)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.role == "user")
+        .expect("the user's message is stored");
+    assert_eq!(user.content, "what colour is this?");
+    assert_eq!(user.attachments.len(), 1, "{user:?}");
+    assert!(user.attachments[0].contains("image/png"), "{user:?}");
+
+    // A fenced code block in an answer is rendered as one.
+    let code = "code:\n```rust\nfn main() {}\n```";
+    eval(
+        &page,
+        &format!(
+            "document.getElementById('message-input').value = {}; true",
+            Value::from(code)
+        ),
+    )
+    .await;
+    page.find_element("#send-button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rendered = wait_for(
+        &page,
+        "the answer's code block",
+        "(() => { const el = document.querySelector('#messages').lastElementChild; \
+           if (!el || !el.matches('.message.assistant:not(.streaming)')) return null; \
+           const c = el.querySelector('pre code'); return c ? c.textContent : null; })()",
+        WAIT,
+    )
+    .await;
+    assert_eq!(rendered.as_str().unwrap().trim_end(), "fn main() {}");
+    chrome.close().await;
+    running.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_keeps_the_transcript_and_the_session_and_commands_work() {
     let Some(chrome) = Chrome::launch().await else {
