@@ -1,5 +1,6 @@
-//! Builds the test fixture components (`tests/components/*`) for
-//! wasm32-wasip2 and records where they landed.
+//! Builds the test fixture components (`tests/components/*`) and the Rust
+//! example skills (`skills/*` with a Cargo.toml) for wasm32-wasip2 and
+//! records where they landed.
 
 #[path = "../host/build/wasm_build.rs"]
 mod wasm_build;
@@ -10,7 +11,10 @@ use std::path::PathBuf;
 fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = here.parent().unwrap().to_path_buf();
-    let crates = wasm_build::crate_dirs(&here.join("components"));
+    // The test fixtures, and the Rust example skills (built here so the
+    // skill tests load what a skill author would build).
+    let mut crates = wasm_build::crate_dirs(&here.join("components"));
+    crates.extend(wasm_build::crate_dirs(&workspace.join("skills")));
     let built = wasm_build::build(&workspace, &crates);
     let mut code = String::from(
         "/// Test fixtures: (package, wasm path, manifest path).\npub const FIXTURES: &[(&str, &str, &str)] = &[\n",

@@ -5,6 +5,7 @@
 //! - [`tools`]: one registry for component tools and native tools
 //! - [`gateway`]: channels' events to sessions and the agent, answers back, cron
 //! - [`native`]: the native tools (shell, screen, browser, containers)
+//! - [`skills`]: SKILL.md skills: instructions, and tools in four modes
 //! - [`memory`]: redb-backed storage behind the `memory` interface
 //! - [`config`]: the operator's configuration file
 //! - [`server`]: the HTTP listener: web page, health, channel routes, WebSockets
@@ -18,4 +19,5 @@ pub mod memory;
 pub mod native;
 pub mod runtime;
 pub mod server;
+pub mod skills;
 pub mod tools;

@@ -27,8 +27,9 @@ pub struct AgentSettings {
     pub tool_output_limit: usize,
     /// The base system prompt.
     pub system_prompt: String,
-    /// Skill instructions appended to the system prompt on every request.
-    pub skill_context: String,
+    /// Skill instructions appended to the system prompt on every request;
+    /// shared with the skill set, which replaces them when skills change.
+    pub skill_context: crate::skills::SkillContext,
     /// Messages of history sent with each request.
     pub history_limit: usize,
 }
@@ -44,7 +45,7 @@ impl Default for AgentSettings {
                             through the tools you are given. Use tools when they help; answer \
                             plainly and briefly."
                 .into(),
-            skill_context: String::new(),
+            skill_context: Default::default(),
             history_limit: 200,
         }
     }
@@ -160,9 +161,10 @@ impl Agent {
 
     fn system_prompt(&self) -> String {
         let mut prompt = self.settings.system_prompt.clone();
-        if !self.settings.skill_context.is_empty() {
+        let skills = self.settings.skill_context.get();
+        if !skills.is_empty() {
             prompt.push_str("\n\n");
-            prompt.push_str(&self.settings.skill_context);
+            prompt.push_str(&skills);
         }
         prompt
     }

@@ -24,8 +24,11 @@ pub async fn agent(config: &Config) -> Result<(Agent, NativeTools)> {
             config.agent.provider
         );
     }
-    let settings = config.agent_settings(&provider);
+    let mut settings = config.agent_settings(&provider);
     let (tools, natives) = super::tools(config, &runtime);
+    if let Some(skills) = &natives.skills {
+        settings.skill_context = skills.context();
+    }
     Ok((
         Agent {
             tools,

@@ -34,6 +34,14 @@ pub enum ComponentCommand {
     },
     /// Show a component file's world, WIT version, imports and exports.
     Inspect { file: PathBuf },
+    /// Copy a component (FILE.wasm with FILE.toml beside it) into the
+    /// plugin folder, after showing what it asks to reach.
+    Install {
+        file: PathBuf,
+        /// Install without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
 }
 
 pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
@@ -42,6 +50,7 @@ pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
         ComponentCommand::Reload { name } => reload(config, &name).await,
         ComponentCommand::New { kind, name, dir } => new(&kind, &name, &dir),
         ComponentCommand::Inspect { file } => inspect(&file),
+        ComponentCommand::Install { file, yes } => install(&config, &file, yes),
     }
 }
 
@@ -166,5 +175,95 @@ fn inspect(file: &std::path::Path) -> Result<i32> {
     if let Ok(text) = std::fs::read_to_string(&manifest) {
         println!("manifest {}:\n{text}", manifest.display());
     }
+    Ok(0)
+}
+
+/// Checks a component file and its manifest, shows what it asks for, and
+/// copies both into the first plugin folder (atomically, so the watcher
+/// never loads half a file). A running server picks it up by itself.
+fn install(config: &Config, file: &std::path::Path, yes: bool) -> Result<i32> {
+    use crate::runtime::manifest::Manifest;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let shape = version::read_shape(&bytes)
+        .with_context(|| format!("{} is not a WebAssembly component", file.display()))?;
+    let compat =
+        version::check(&shape).with_context(|| format!("{} is refused", file.display()))?;
+    let manifest_path = file.with_extension("toml");
+    let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} needs its manifest beside it: {}",
+            file.display(),
+            manifest_path.display()
+        )
+    })?;
+    let manifest = Manifest::parse(&text, &manifest_path.display().to_string())?;
+    if manifest.world != compat.world {
+        bail!(
+            "{} says world {:?} but the component implements the {} world",
+            manifest_path.display(),
+            manifest.world.as_str(),
+            compat.world
+        );
+    }
+    let caps = &manifest.capabilities;
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect();
+    println!(
+        "{} {} ({} world, openpista:plugin@{}) asks for:",
+        manifest.name,
+        manifest.version.as_deref().unwrap_or("-"),
+        compat.world,
+        compat.wit_version
+    );
+    println!("  outbound hosts: {}", list(caps.hosts.clone()));
+    println!("  secrets:        {}", list(caps.secrets.clone()));
+    println!("  read folders:   {}", list(paths(&caps.paths)));
+    println!("  write folders:  {}", list(paths(&caps.writable_paths)));
+    println!(
+        "  limits:         {} MiB memory, {} ms per call",
+        manifest.limits.memory_mb, manifest.limits.timeout_ms
+    );
+    let Some(dir) = config.plugin_dirs().into_iter().next() else {
+        bail!("no plugin folder is configured ([runtime] plugin_dirs)");
+    };
+    if !yes {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            bail!("not installed: confirm with --yes (no terminal to ask on)");
+        }
+        print!("install into {}? [y/N] ", dir.display());
+        std::io::Write::flush(&mut std::io::stdout())?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not installed");
+            return Ok(1);
+        }
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The manifest first: the watcher reloads on the .wasm's arrival and
+    // must find its manifest there already.
+    for (name, data) in [
+        (format!("{}.toml", manifest.name), text.as_bytes()),
+        (format!("{}.wasm", manifest.name), &bytes[..]),
+    ] {
+        let dest = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot move it to {}", dest.display()))?;
+    }
+    println!(
+        "installed {} into {}; a running server loads it now, the operator's [components.{}] can narrow it",
+        manifest.name,
+        dir.display(),
+        manifest.name
+    );
     Ok(0)
 }

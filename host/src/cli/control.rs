@@ -30,6 +30,8 @@ pub enum Request {
         component: String,
         key: String,
     },
+    /// The skills and whether each is available.
+    Skills,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -102,7 +104,11 @@ impl Drop for ControlHandle {
 }
 
 /// Listens on `path` (replacing a stale socket).
-pub fn serve(runtime: Arc<Runtime>, path: &Path) -> Result<ControlHandle> {
+pub fn serve(
+    runtime: Arc<Runtime>,
+    skills: Option<Arc<crate::skills::SkillSet>>,
+    path: &Path,
+) -> Result<ControlHandle> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -112,8 +118,9 @@ pub fn serve(runtime: Arc<Runtime>, path: &Path) -> Result<ControlHandle> {
     Ok(ControlHandle(tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let runtime = runtime.clone();
+            let skills = skills.clone();
             tokio::spawn(async move {
-                if let Err(e) = answer(runtime, stream).await {
+                if let Err(e) = answer(runtime, skills, stream).await {
                     tracing::warn!("control socket: {e:#}");
                 }
             });
@@ -121,7 +128,11 @@ pub fn serve(runtime: Arc<Runtime>, path: &Path) -> Result<ControlHandle> {
     })))
 }
 
-async fn answer(runtime: Arc<Runtime>, stream: UnixStream) -> Result<()> {
+async fn answer(
+    runtime: Arc<Runtime>,
+    skills: Option<Arc<crate::skills::SkillSet>>,
+    stream: UnixStream,
+) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
@@ -163,6 +174,12 @@ async fn answer(runtime: Arc<Runtime>, stream: UnixStream) -> Result<()> {
                 }),
                 None => Err(anyhow::anyhow!("this server keeps no memory")),
             }),
+            Ok(Request::Skills) => Response::data(
+                skills
+                    .as_ref()
+                    .map(|s| serde_json::to_value(s.skills()).map_err(Into::into))
+                    .unwrap_or_else(|| Ok(serde_json::json!([]))),
+            ),
         };
         let mut text = serde_json::to_string(&response)?;
         text.push('\n');

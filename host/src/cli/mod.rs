@@ -5,6 +5,7 @@ mod channel_cmds;
 mod component;
 mod control;
 pub mod serve;
+mod skill_cmds;
 
 use crate::config::{self, Config};
 use crate::memory::MemoryStore;
@@ -62,6 +63,9 @@ pub enum Command {
     /// The Telegram bot.
     #[command(subcommand)]
     Telegram(channel_cmds::TelegramCommand),
+    /// SKILL.md skills: what is installed, what each may reach.
+    #[command(subcommand)]
+    Skill(skill_cmds::SkillCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -76,6 +80,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Model(cmd) => agent_cmds::model(config, cmd).await,
         Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
+        Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
     }
 }
 
@@ -94,6 +99,11 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         aliases.insert(provider.component.clone(), base.clone());
         policies.insert(provider.component.clone(), provider.policy.clone());
     }
+    let mut plugin_dirs = config.plugin_dirs();
+    for (dir, component, policy) in crate::skills::components(config) {
+        plugin_dirs.push(dir);
+        merge_policy(policies.entry(component).or_default(), policy);
+    }
     let telegram = config.channels.telegram.resolve()?;
     let entry = policies
         .entry(config::telegram::COMPONENT.to_string())
@@ -102,7 +112,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
         cache_dir: Some(config::expand(&config.runtime.cache_dir)),
-        plugin_dirs: config.plugin_dirs(),
+        plugin_dirs,
         embedded: config.runtime.embedded_components,
         policies,
         secrets: config.secret_store()?,
@@ -110,6 +120,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         resolver: None,
         aliases,
         connections: Default::default(),
+        workspace: Some(config.workspace_dir()),
     })?;
     if let Some(token) = &telegram.token
         && telegram.enabled
@@ -138,6 +149,12 @@ fn merge_policy(
     if into.hosts.is_none() {
         into.hosts = derived.hosts;
     }
+    if into.secrets.is_none() {
+        into.secrets = derived.secrets;
+    }
+    if into.paths.is_none() {
+        into.paths = derived.paths;
+    }
     for (k, v) in derived.config {
         into.config.entry(k).or_insert(v);
     }
@@ -158,7 +175,15 @@ pub fn tools(
         },
         workspace: config.workspace_dir(),
     };
-    let natives = crate::native::register(&mut registry, &config.native, &context);
+    let mut natives = crate::native::register(&mut registry, &config.native, &context);
+    let skills = crate::skills::SkillSet::load(
+        config,
+        context.scrub.clone(),
+        natives.containers.clone(),
+        Some(runtime.clone()),
+    );
+    registry.set_skills(skills.clone());
+    natives.skills = Some(skills);
     (Arc::new(registry), natives)
 }
 

@@ -165,6 +165,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts reloading the skills when their files change.
+    pub fn watch_skills(&self) -> Result<Option<crate::skills::watch::SkillWatch>> {
+        self.natives
+            .skills
+            .clone()
+            .map(crate::skills::watch::watch)
+            .transpose()
+    }
+
     /// The listener's address, when it runs.
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         self.server.as_ref().map(|s| s.local_addr)
@@ -198,11 +207,15 @@ pub async fn start(config: &Config) -> Result<Running> {
     };
     let failures = runtime.load_all().await;
     let (tools, natives) = super::tools(config, &runtime);
+    let mut settings = config.agent_settings(&provider);
+    if let Some(skills) = &natives.skills {
+        settings.skill_context = skills.context();
+    }
     let agent = Arc::new(Agent {
         tools,
         runtime: runtime.clone(),
         memory,
-        settings: config.agent_settings(&provider),
+        settings,
     });
     let gateway = Gateway::new(agent);
     let server_state = ServerState::new(
@@ -309,8 +322,9 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
     let pid_file = crate::config::home_dir().join("openpista.pid");
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))?;
     let _watch = crate::runtime::watch::watch(runtime.clone())?;
+    let _skill_watch = running.watch_skills()?;
     let socket = control_socket_path();
-    let _control = control::serve(runtime.clone(), &socket)?;
+    let _control = control::serve(runtime.clone(), running.natives.skills.clone(), &socket)?;
     for dir in runtime.plugin_dirs() {
         println!("watching {} for components", dir.display());
     }

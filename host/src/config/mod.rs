@@ -9,6 +9,7 @@ use crate::runtime::secrets::SecretStore;
 use anyhow::{Context, Result, bail};
 
 mod server;
+pub mod skills;
 pub mod telegram;
 use serde::Deserialize;
 pub use server::{ChannelsSection, CronEntry, ServerSection, WebChannelSection};
@@ -44,6 +45,9 @@ pub struct Config {
     /// Scheduled messages.
     #[serde(default)]
     pub cron: Vec<CronEntry>,
+    /// SKILL.md skills and their grants.
+    #[serde(default)]
+    pub skills: skills::SkillsSection,
 }
 
 /// `[agent]`: the ReAct loop.

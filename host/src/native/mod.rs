@@ -29,6 +29,18 @@ use settings::NativeSection;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The first executable called `name` on `$PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// What the native tools share.
 #[derive(Clone)]
 pub struct NativeContext {
@@ -46,6 +58,8 @@ pub struct NativeTools {
     pub containers: Option<Arc<container::Containers>>,
     /// Names of the tools registered.
     pub names: Vec<String>,
+    /// The skills, whose container tools run through `containers`.
+    pub skills: Option<Arc<crate::skills::SkillSet>>,
 }
 
 impl NativeTools {

@@ -63,6 +63,22 @@ pub struct Bounds {
     pub max_memory_mb: u64,
     pub resolver: Resolver,
     pub tls: Arc<rustls::ClientConfig>,
+    /// What `$WORKSPACE` in a path grant stands for: the folder the agent
+    /// works on. A manifest cannot know it; the operator's config does.
+    pub workspace: Option<PathBuf>,
+}
+
+/// The placeholder a manifest (or a `[components.NAME] paths` list) writes
+/// for the operator's workspace folder.
+pub const WORKSPACE: &str = "$WORKSPACE";
+
+/// `path` with [`WORKSPACE`] replaced; `None` when it names the workspace
+/// and there is none.
+fn expand_path(path: &std::path::Path, workspace: Option<&PathBuf>) -> Option<PathBuf> {
+    match path.strip_prefix(WORKSPACE) {
+        Ok(rest) => workspace.map(|w| w.join(rest)),
+        Err(_) => Some(path.to_path_buf()),
+    }
 }
 
 impl Grants {
@@ -104,20 +120,28 @@ impl Grants {
                 );
             }
         }
-        let read_paths: Vec<PathBuf> = match &policy.paths {
-            None => declared.paths.clone(),
-            Some(allowed) => declared
-                .paths
+        let workspace = bounds.workspace.as_ref();
+        let expand = |paths: &[PathBuf]| -> Vec<PathBuf> {
+            paths
                 .iter()
-                .filter(|p| allowed.contains(p))
-                .cloned()
-                .collect(),
+                .filter_map(|p| expand_path(p, workspace))
+                .collect()
         };
-        let write_paths: Vec<PathBuf> = declared
-            .writable_paths
-            .iter()
-            .filter(|p| policy.writable_paths.contains(p))
-            .cloned()
+        let declared_read = expand(&declared.paths);
+        let read_paths: Vec<PathBuf> = match &policy.paths {
+            None => declared_read,
+            Some(allowed) => {
+                let allowed = expand(allowed);
+                declared_read
+                    .into_iter()
+                    .filter(|p| allowed.contains(p))
+                    .collect()
+            }
+        };
+        let allowed_write = expand(&policy.writable_paths);
+        let write_paths: Vec<PathBuf> = expand(&declared.writable_paths)
+            .into_iter()
+            .filter(|p| allowed_write.contains(p))
             .collect();
         for path in read_paths.iter().chain(&write_paths) {
             if !path.is_dir() {

@@ -157,9 +157,9 @@ impl Manifest {
             .iter()
             .chain(&self.capabilities.writable_paths)
         {
-            if !path.is_absolute() {
+            if !path.is_absolute() && !path.starts_with(super::capabilities::WORKSPACE) {
                 bail!(
-                    "[capabilities] path {:?} must be absolute",
+                    "[capabilities] path {:?} must be absolute (or $WORKSPACE for the operator's workspace)",
                     path.display().to_string()
                 );
             }

@@ -50,6 +50,8 @@ pub struct RuntimeConfig {
     /// Connections the host holds for channel components (shared with
     /// the HTTP listener).
     pub connections: Arc<super::connections::ConnectionHub>,
+    /// The folder `$WORKSPACE` in a path grant stands for.
+    pub workspace: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -65,6 +67,7 @@ impl Default for RuntimeConfig {
             resolver: None,
             aliases: BTreeMap::new(),
             connections: Arc::default(),
+            workspace: None,
         }
     }
 }
@@ -152,6 +155,7 @@ impl Runtime {
             max_memory_mb: config.engine.max_memory_mb,
             resolver: config.resolver.clone().unwrap_or_else(net::system_resolver),
             tls: net::default_tls(),
+            workspace: config.workspace.clone(),
         };
         Ok(Arc::new(Runtime {
             _ticker: EpochTicker::start(&engine),
@@ -329,6 +333,12 @@ impl Runtime {
         let mut config = manifest.config_strings();
         for (k, v) in &policy.config {
             config.insert(k.clone(), super::manifest::toml_to_string(v));
+        }
+        // A component granted the workspace learns where it is mounted.
+        if let Some(w) = &self.config.workspace
+            && grants.read_paths.contains(w)
+        {
+            config.insert("workspace".into(), w.display().to_string());
         }
         let ctx = Arc::new(ComponentContext {
             name: manifest.name.as_str().into(),

@@ -26,7 +26,14 @@ pub trait NativeTool: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolSource {
     Native,
-    Component { name: String, hash: String },
+    Component {
+        name: String,
+        hash: String,
+    },
+    /// A subprocess or container skill's `skill.NAME`.
+    Skill {
+        name: String,
+    },
 }
 
 /// A tool in the list the agent sees.
@@ -40,6 +47,10 @@ pub struct ToolEntry {
 pub struct ToolRegistry {
     runtime: Arc<Runtime>,
     natives: BTreeMap<String, Arc<dyn NativeTool>>,
+    /// Skills: their subprocess/container tools, and wasm skills whose
+    /// components are hidden while the skill is unavailable. Read on every
+    /// listing, so a reloaded skill set shows at once.
+    skills: Option<Arc<crate::skills::SkillSet>>,
 }
 
 impl ToolRegistry {
@@ -47,7 +58,24 @@ impl ToolRegistry {
         ToolRegistry {
             runtime,
             natives: BTreeMap::new(),
+            skills: None,
         }
+    }
+
+    /// Serves `skills`' tools beside the others.
+    pub fn set_skills(&mut self, skills: Arc<crate::skills::SkillSet>) {
+        self.skills = Some(skills);
+    }
+
+    fn skill_tools(&self) -> Vec<Arc<dyn NativeTool>> {
+        self.skills.as_ref().map(|s| s.tools()).unwrap_or_default()
+    }
+
+    fn hidden(&self) -> BTreeMap<String, String> {
+        self.skills
+            .as_ref()
+            .map(|s| s.hidden_components())
+            .unwrap_or_default()
     }
 
     /// Adds a native tool. Native names are reserved: a component tool of
@@ -73,7 +101,27 @@ impl ToolRegistry {
                 )
             })
             .collect();
+        for tool in self.skill_tools() {
+            let spec = tool.spec();
+            if entries.contains_key(&spec.name) {
+                continue;
+            }
+            let name = spec.name.clone();
+            entries.insert(
+                name.clone(),
+                ToolEntry {
+                    spec,
+                    source: ToolSource::Skill {
+                        name: name.trim_start_matches("skill.").to_string(),
+                    },
+                },
+            );
+        }
+        let hidden = self.hidden();
         for component in self.runtime.components() {
+            if hidden.contains_key(component.name()) {
+                continue;
+            }
             for spec in &component.tools {
                 if let Some(existing) = entries.get(&spec.name) {
                     tracing::warn!(
@@ -113,13 +161,28 @@ impl ToolRegistry {
                 .await
                 .map_err(CallError::Guest);
         }
+        if let Some(tool) = self
+            .skill_tools()
+            .into_iter()
+            .find(|t| t.spec().name == name)
+        {
+            return tool
+                .invoke(arguments, context)
+                .await
+                .map_err(CallError::Guest);
+        }
         let owner = self
             .runtime
             .components()
             .into_iter()
             .find(|c| c.tools.iter().any(|t| t.name == name));
         match owner {
-            Some(component) => component.invoke(name, arguments, context).await,
+            Some(component) => {
+                if let Some(why) = self.hidden().remove(component.name()) {
+                    return Err(CallError::NotLoaded(format!("tool {name}: {why}")));
+                }
+                component.invoke(name, arguments, context).await
+            }
             None => Err(CallError::NotLoaded(format!("tool {name}"))),
         }
     }

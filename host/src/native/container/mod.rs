@@ -210,6 +210,11 @@ impl Containers {
         &self.settings
     }
 
+    /// `text` with every configured secret's value redacted.
+    pub fn scrub_secrets(&self, text: &str) -> String {
+        self.scrub.secrets.redact(text).into_owned()
+    }
+
     /// The Docker endpoint used.
     pub fn endpoint(&self) -> &str {
         self.engine.endpoint()
