@@ -103,7 +103,7 @@ fn check_component(skill: &SkillFile, grant: &SkillGrant) -> Result<Manifest, St
     let toml = dir.join(format!("{component}.toml"));
     if !wasm.is_file() {
         return Err(format!(
-            "its component {} is not built (see the skill's README or skills/README.md)",
+            "its component {} is not built (skills/README.md says how to build one)",
             wasm.display()
         ));
     }

@@ -77,6 +77,8 @@ pub struct Skill {
 struct Snapshot {
     skills: Vec<Skill>,
     tools: Vec<Arc<dyn NativeTool>>,
+    /// Components of unavailable wasm skills (component → why).
+    hidden: BTreeMap<String, String>,
 }
 
 /// The skills of this host, reloadable.
@@ -214,8 +216,26 @@ impl SkillSet {
             }
             skills.push(skill);
         }
+        // An unavailable skill hides its component, when that component is
+        // the one in its folder: a source folder with nothing built must
+        // not hide a component of the same name installed elsewhere.
+        let hidden = skills
+            .iter()
+            .filter_map(|s| {
+                let why = s.unavailable.as_ref()?;
+                let component = s.component.clone()?;
+                let dir = s.path.parent()?;
+                dir.join(format!("{component}.wasm"))
+                    .is_file()
+                    .then(|| (component, format!("skill {} is unavailable: {why}", s.name)))
+            })
+            .collect();
         self.context.set(render_context(&skills));
-        *self.current.write().unwrap() = Snapshot { skills, tools };
+        *self.current.write().unwrap() = Snapshot {
+            skills,
+            tools,
+            hidden,
+        };
     }
 
     fn describe(&self, file: &SkillFile, manifest: Option<&Manifest>) -> Skill {
@@ -326,19 +346,7 @@ impl SkillSet {
     /// Components of wasm skills that are not available now: their tools
     /// are hidden from the agent, with the reason.
     pub fn hidden_components(&self) -> BTreeMap<String, String> {
-        self.current
-            .read()
-            .unwrap()
-            .skills
-            .iter()
-            .filter_map(|s| {
-                let why = s.unavailable.as_ref()?;
-                Some((
-                    s.component.clone()?,
-                    format!("skill {} is unavailable: {why}", s.name),
-                ))
-            })
-            .collect()
+        self.current.read().unwrap().hidden.clone()
     }
 }
 
