@@ -20,11 +20,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_openpista");
 const COMPONENTS: usize = 10;
 
 /// Embedded components `serve` loads on the default configuration: all but
-/// the Telegram channel, which stays unloaded until it is enabled.
+/// the Telegram and WhatsApp channels, which stay unloaded until enabled.
 fn embedded_loaded() -> usize {
     openpista::runtime::registry::EMBEDDED
         .iter()
-        .filter(|e| e.package != openpista::config::telegram::COMPONENT)
+        .filter(|e| {
+            e.package != openpista::config::telegram::COMPONENT
+                && e.package != openpista::config::whatsapp::COMPONENT
+        })
         .count()
 }
 

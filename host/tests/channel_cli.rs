@@ -201,3 +201,44 @@ fn pairing_goes_through_the_running_server() {
             .is_some()
     );
 }
+
+#[test]
+fn whatsapp_pair_links_with_a_bridge_of_its_own_and_status_shows_it() {
+    if !std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Path::new(d).join("node").is_file())
+    {
+        assert!(std::env::var("CI").is_err(), "node is required under CI");
+        eprintln!("!!!!!!!! SKIPPED: node is not on PATH !!!!!!!!");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let bridge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fake-bridge");
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[channels.whatsapp]\nsession_dir = \"{}/wa\"\nbridge_path = \"{}\"\n",
+            home.path().display(),
+            bridge.display()
+        ),
+    )
+    .unwrap();
+    let out = cmd(home.path(), &["whatsapp", "status"], &[]);
+    assert!(stdout(&out).contains("not paired"), "{out:?}");
+    let out = cmd(
+        home.path(),
+        &["whatsapp", "pair", "--timeout-secs", "30"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    // The QR code drawn in block characters, then the link.
+    assert!(text.contains('█') || text.contains('▀'), "{text}");
+    assert!(text.contains("linked as 10000@s.whatsapp.net"), "{text}");
+    let text = stdout(&cmd(home.path(), &["whatsapp", "status"], &[]));
+    assert!(text.contains("credentials stored"), "{text}");
+    let out = cmd(home.path(), &["whatsapp", "pair", "--phone", "12ab"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("digits only"));
+}

@@ -17,8 +17,8 @@ pub enum PairingCommand {
     Approve { channel: String, code: String },
     /// Pending requests and approved users.
     List { channel: String },
-    /// Withdraw a user's approval.
-    Revoke { channel: String, user_id: i64 },
+    /// Withdraw a user's approval (a Telegram user id, a WhatsApp JID).
+    Revoke { channel: String, user_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,7 +33,7 @@ pub enum TelegramCommand {
 pub enum PairingAction {
     Approve { code: String },
     List,
-    Revoke { user_id: i64 },
+    Revoke { user_id: String },
 }
 
 /// Carries out `action` on `memory` (the server does this for a request on
@@ -53,7 +53,7 @@ pub fn pairing_local(
             serde_json::json!({ "pending": pending, "approved": approved })
         }
         PairingAction::Revoke { user_id } => {
-            serde_json::Value::Bool(pairing::revoke(memory, channel, *user_id)?)
+            serde_json::Value::Bool(pairing::revoke(memory, channel, user_id)?)
         }
     })
 }

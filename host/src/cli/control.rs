@@ -32,6 +32,12 @@ pub enum Request {
     },
     /// The skills and whether each is available.
     Skills,
+    /// A line for a component's bridge (`whatsapp pair --phone`), sent on
+    /// the connection the component recorded in its memory (`bridge/id`).
+    BridgeSend {
+        component: String,
+        line: String,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -174,6 +180,9 @@ async fn answer(
                 }),
                 None => Err(anyhow::anyhow!("this server keeps no memory")),
             }),
+            Ok(Request::BridgeSend { component, line }) => {
+                Response::data(bridge_send(&runtime, &component, line))
+            }
             Ok(Request::Skills) => Response::data(
                 skills
                     .as_ref()
@@ -186,6 +195,22 @@ async fn answer(
         write.write_all(text.as_bytes()).await?;
     }
     Ok(())
+}
+
+/// Sends `line` on the bridge connection `component` uses.
+fn bridge_send(runtime: &Runtime, component: &str, line: String) -> Result<serde_json::Value> {
+    use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
+    use crate::runtime::connections::Outgoing;
+    let memory = runtime.memory().context("this server keeps no memory")?;
+    let id: u64 = memory
+        .kv_get(component, "bridge/id")?
+        .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
+        .with_context(|| format!("{component} has no bridge running"))?;
+    runtime
+        .connections()
+        .send(component, id, Outgoing::Frame(Frame::Text(line)))
+        .map_err(|e| anyhow::anyhow!(crate::runtime::bindings::error_text(&e)))?;
+    Ok(serde_json::Value::Bool(true))
 }
 
 /// Sends one request to a running server; `None` when none is listening.

@@ -6,6 +6,7 @@ mod component;
 mod control;
 pub mod serve;
 mod skill_cmds;
+mod whatsapp_cmds;
 
 use crate::config::{self, Config};
 use crate::memory::MemoryStore;
@@ -66,6 +67,9 @@ pub enum Command {
     /// SKILL.md skills: what is installed, what each may reach.
     #[command(subcommand)]
     Skill(skill_cmds::SkillCommand),
+    /// WhatsApp: pairing this host as a linked device, and its state.
+    #[command(subcommand)]
+    Whatsapp(whatsapp_cmds::WhatsAppCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -81,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
+        Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
     }
 }
 
@@ -109,6 +114,13 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         .entry(config::telegram::COMPONENT.to_string())
         .or_default();
     merge_policy(entry, telegram.policy()?);
+    let whatsapp = config.channels.whatsapp.resolve()?;
+    merge_policy(
+        policies
+            .entry(config::whatsapp::COMPONENT.to_string())
+            .or_default(),
+        whatsapp.policy(),
+    );
     let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
         cache_dir: Some(config::expand(&config.runtime.cache_dir)),

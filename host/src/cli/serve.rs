@@ -66,10 +66,12 @@ async fn start_channels(
     Vec<Arc<ChannelDriver>>,
     Vec<tokio::task::JoinHandle<()>>,
     Vec<String>,
+    Vec<crate::gateway::bridge::Bridge>,
 ) {
     let mut tasks = Vec::new();
     let mut notes = Vec::new();
     let mut drivers = Vec::new();
+    let mut bridges = Vec::new();
     for component in runtime.components() {
         if component.world() != World::Channel {
             continue;
@@ -103,6 +105,15 @@ async fn start_channels(
                 info.name.clone(),
             ));
         }
+        if component.name() == crate::config::whatsapp::COMPONENT {
+            match start_whatsapp_bridge(config, &driver, gateway, runtime) {
+                Ok(bridge) => bridges.push(bridge),
+                Err(why) => {
+                    notes.push(format!("channel whatsapp cannot run: {why}"));
+                    continue;
+                }
+            }
+        }
         notes.push(format!(
             "channel {} ({}) started{}",
             info.name,
@@ -114,7 +125,46 @@ async fn start_channels(
             }
         ));
     }
-    (drivers, tasks, notes)
+    (drivers, tasks, notes, bridges)
+}
+
+/// Starts the WhatsApp bridge the `channel-whatsapp` component talks to.
+fn start_whatsapp_bridge(
+    config: &Config,
+    driver: &Arc<ChannelDriver>,
+    gateway: &Arc<Gateway>,
+    runtime: &Arc<Runtime>,
+) -> std::result::Result<crate::gateway::bridge::Bridge, String> {
+    let settings = config
+        .channels
+        .whatsapp
+        .resolve()
+        .map_err(|e| format!("{e:#}"))?;
+    settings.preflight()?;
+    std::fs::create_dir_all(&settings.session_dir).map_err(|e| {
+        format!(
+            "cannot create the session folder {}: {e}",
+            settings.session_dir.display()
+        )
+    })?;
+    let spec = crate::gateway::bridge::BridgeSpec {
+        channel: "whatsapp".into(),
+        program: settings.node.clone(),
+        args: vec![
+            settings.script().display().to_string(),
+            "--session-dir".into(),
+            settings.session_dir.display().to_string(),
+            "--max-media-bytes".into(),
+            settings.max_media_bytes.to_string(),
+        ],
+        cwd: Some(settings.bridge_path.clone()),
+    };
+    Ok(crate::gateway::bridge::Bridge::spawn(
+        spec,
+        driver.clone(),
+        gateway.clone(),
+        runtime.connections(),
+    ))
 }
 
 /// Calls `poll` in a loop, backing off after failures.
@@ -160,6 +210,8 @@ pub struct Running {
     /// What the channels said at start (one line each).
     pub channel_notes: Vec<String>,
     drivers: Vec<Arc<ChannelDriver>>,
+    /// Bridge processes the channels talk to (WhatsApp).
+    pub bridges: Vec<crate::gateway::bridge::Bridge>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     natives: crate::native::NativeTools,
 }
@@ -187,6 +239,9 @@ impl Running {
         self.gateway.close();
         for task in &self.tasks {
             task.abort();
+        }
+        for bridge in self.bridges.drain(..) {
+            bridge.stop().await;
         }
         for driver in &self.drivers {
             driver.shutdown().await;
@@ -224,7 +279,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         &config.server,
     );
     let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
-    let (drivers, mut tasks, mut channel_notes) =
+    let (drivers, mut tasks, mut channel_notes, bridges) =
         start_channels(config, &runtime, &gateway, &server_state, &webhook_state).await;
     let server = if config.server.enabled {
         Some(crate::server::start(&config.server, server_state.clone()).await?)
@@ -253,6 +308,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         failures,
         channel_notes,
         drivers,
+        bridges,
         tasks,
         natives,
     })

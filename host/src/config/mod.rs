@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 mod server;
 pub mod skills;
 pub mod telegram;
+pub mod whatsapp;
 use serde::Deserialize;
 pub use server::{ChannelsSection, CronEntry, ServerSection, WebChannelSection};
 use std::collections::BTreeMap;
@@ -309,6 +310,11 @@ impl Config {
             .telegram
             .resolve()
             .with_context(|| format!("{origin}: [channels.telegram]"))?;
+        config
+            .channels
+            .whatsapp
+            .resolve()
+            .with_context(|| format!("{origin}: [channels.whatsapp]"))?;
         for (i, entry) in config.cron.iter().enumerate() {
             crate::gateway::cron::parse(&entry.schedule).with_context(|| {
                 format!("{origin}: [[cron]] entry {} ({:?})", i + 1, entry.schedule)

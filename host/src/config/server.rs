@@ -42,6 +42,7 @@ impl Default for ServerSection {
 pub struct ChannelsSection {
     pub web: WebChannelSection,
     pub telegram: super::telegram::TelegramSection,
+    pub whatsapp: super::whatsapp::WhatsAppSection,
 }
 
 /// `[channels.web]`: the browser chat page.

@@ -12,6 +12,7 @@
 //! - [`commands`]: `/clear`, `/session`, `/model`, for every channel
 //! - [`cron`]: scheduled messages
 
+pub mod bridge;
 pub mod channels;
 pub mod commands;
 pub mod cron;

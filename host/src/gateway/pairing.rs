@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 pub struct Pending {
     #[serde(default)]
     pub code: String,
-    pub user_id: i64,
+    /// The sender in the messenger's terms: a Telegram user id (a number),
+    /// a WhatsApp JID (text).
+    #[serde(deserialize_with = "number_or_text")]
+    pub user_id: String,
     #[serde(default)]
     pub chat_id: Option<i64>,
     #[serde(default)]
@@ -35,10 +38,21 @@ pub struct Pending {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Approved {
     #[serde(default)]
-    pub user_id: i64,
+    pub user_id: String,
     pub approved_ms: u64,
     #[serde(default)]
     pub username: Option<String>,
+}
+
+/// A user id written as a JSON number (Telegram) or string (WhatsApp).
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "user_id must be a number or a string, not {other}"
+        ))),
+    }
 }
 
 /// The component that keeps `channel`'s pairing state (`telegram` →
@@ -107,7 +121,7 @@ pub fn approve(memory: &MemoryStore, channel: &str, code: &str, now_ms: u64) -> 
         .with_context(|| format!("{component} memory {key} is not a pairing request"))?;
     request.code = code;
     let approval = Approved {
-        user_id: request.user_id,
+        user_id: request.user_id.clone(),
         approved_ms: now_ms,
         username: request.username.clone(),
     };
@@ -122,7 +136,7 @@ pub fn approve(memory: &MemoryStore, channel: &str, code: &str, now_ms: u64) -> 
 }
 
 /// Withdraws `user_id`'s approval; false when there was none.
-pub fn revoke(memory: &MemoryStore, channel: &str, user_id: i64) -> Result<bool> {
+pub fn revoke(memory: &MemoryStore, channel: &str, user_id: &str) -> Result<bool> {
     let component = component_of(channel)?;
     memory.kv_delete(&component, &format!("pairing/approved/{user_id}"))
 }
@@ -163,18 +177,18 @@ mod tests {
         assert!(approved.is_empty());
 
         let p = approve(&m, "telegram", "k7qm-xpa2", 99).unwrap();
-        assert_eq!(p.user_id, 42);
+        assert_eq!(p.user_id, "42");
         let (pending, approved) = list(&m, "telegram").unwrap();
         assert!(pending.is_empty());
         assert_eq!(approved.len(), 1);
-        assert_eq!(approved[0].user_id, 42);
+        assert_eq!(approved[0].user_id, "42");
         assert_eq!(approved[0].approved_ms, 99);
         assert!(
             m.kv_get("channel-telegram", "pairing/user/42")
                 .unwrap()
                 .is_none()
         );
-        assert!(revoke(&m, "telegram", 42).unwrap());
+        assert!(revoke(&m, "telegram", "42").unwrap());
         assert!(list(&m, "telegram").unwrap().1.is_empty());
     }
 

@@ -1,0 +1,154 @@
+//! `channel-whatsapp`: the WhatsApp channel of openpista, through the
+//! Baileys bridge (`bridges/whatsapp`), a Node child process the host
+//! supervises.
+//!
+//! The host registers the bridge as a host-held connection: every line
+//! the bridge writes on stdout arrives here as a text frame of
+//! `handle_ws`, besides two lines of the host's own (`bridge_started`,
+//! `bridge_exited`); the component writes commands to the bridge's stdin
+//! with `connections::ws_send`. The protocol is JSON lines, described in
+//! `bridges/whatsapp/README.md`.
+//!
+//! This file is the glue the host calls; [`receive`], [`link`] and
+//! [`track`] call the host too. What can be decided without it lives in
+//! modules that do not call it and are unit-tested natively: [`config`],
+//! [`jid`], [`event`], [`inbound`], [`commands`], [`media`], [`b64`],
+//! [`pairing`], [`outbound`], [`split`], [`outbox`] and [`bridge_state`].
+
+pub mod b64;
+pub mod bridge_state;
+pub mod commands;
+pub mod config;
+pub mod event;
+pub mod inbound;
+pub mod jid;
+pub mod link;
+pub mod media;
+pub mod outbound;
+pub mod outbox;
+pub mod pairing;
+pub mod receive;
+pub mod split;
+pub mod track;
+
+use openpista_sdk::prelude::*;
+
+use crate::config::Settings;
+use crate::event::Event;
+
+/// The component.
+pub struct WhatsApp;
+
+impl Channel for WhatsApp {
+    fn start() -> Result<ChannelInfo, Error> {
+        let settings = Settings::from_lookup(host::config)?;
+        let allowed = &settings.allowed_users;
+        host::info(&format!(
+            "whatsapp: started; {} phone number(s) and {} other JID(s) allowed, pairing {}",
+            allowed.phones.len(),
+            allowed.jids.len(),
+            if settings.pairing { "on" } else { "off" }
+        ));
+        let mut info = ChannelInfo::new(jid::CHANNEL);
+        info.max_message_length = Some(split::MAX_CHARS as u32);
+        info.features = Features::ATTACHMENTS;
+        Ok(info)
+    }
+
+    fn handle_ws(id: u64, frame: Frame) -> Result<Vec<InboundEvent>, Error> {
+        if let Err(e) = link::remember(id) {
+            host::warn(&format!(
+                "whatsapp: the bridge connection id is not stored: {e}"
+            ));
+        }
+        let line = match frame {
+            Frame::Text(text) => text,
+            Frame::Binary(bytes) => {
+                track::reject("a binary frame", &String::from_utf8_lossy(&bytes));
+                return Ok(Vec::new());
+            }
+        };
+        let line = line.trim();
+        match event::parse(line) {
+            Ok(event) => on_event(event),
+            Err(why) => {
+                track::reject(&why, line);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn send(message: Outbound) -> Result<(), Error> {
+        let to = jid::recipient(&message.session)?;
+        let plan = outbound::plan(to, &message, link::next_ref);
+        if plan.empty_attachments > 0 {
+            host::warn(&format!(
+                "whatsapp: {} empty attachment(s) for {to} left out",
+                plan.empty_attachments
+            ));
+        }
+        link::deliver(&plan.commands)
+    }
+
+    // `status` keeps the default (nothing to show: the bridge has no
+    // typing command) and so does `shutdown` (the host stops the bridge).
+}
+
+openpista_sdk::export_channel!(WhatsApp);
+
+/// Acts on one understood line.
+fn on_event(event: Event) -> Result<Vec<InboundEvent>, Error> {
+    track::state(&event);
+    match event {
+        Event::Message(m) => return Ok(receive::message(&m)?.into_iter().collect()),
+        Event::Sent { reference } => link::on_sent(&reference)?,
+        Event::Error {
+            reference: Some(reference),
+            message,
+        } => link::on_error(&reference, &message)?,
+        Event::Error {
+            reference: None,
+            message,
+        } => host::warn(&format!("whatsapp: the bridge reports: {message}")),
+        Event::Connected { jid, .. } => {
+            let jid = jid.as_deref().unwrap_or("an unknown account");
+            host::info(&format!("whatsapp: connected as {jid}"));
+            link::resend_all()?;
+        }
+        Event::Disconnected(d) => host::info(&format!(
+            "whatsapp: disconnected ({}, code {}); {}",
+            d.reason,
+            d.code.map_or("none".to_string(), |c| c.to_string()),
+            if d.reconnect {
+                format!("reconnecting in {} ms", d.delay_ms)
+            } else {
+                "not reconnecting".to_string()
+            }
+        )),
+        Event::Qr(_) => host::info(
+            "whatsapp: not linked; a new QR code is ready to scan (WhatsApp → Linked devices)",
+        ),
+        Event::PairingCode { code } => {
+            host::info(&format!("whatsapp: the linking code is {code}"));
+        }
+        Event::Status { state, .. } => host::debug(&format!("whatsapp: the bridge is {state}")),
+        Event::Ready => host::debug("whatsapp: the bridge loaded its auth state"),
+        Event::BridgeStarted { pid } => host::info(&format!(
+            "whatsapp: the bridge started (pid {})",
+            pid.map_or("unknown".to_string(), |p| p.to_string())
+        )),
+        Event::BridgeExited {
+            code,
+            signal,
+            restart_in_ms,
+        } => host::warn(&format!(
+            "whatsapp: the bridge exited (code {}, signal {}); {}",
+            code.map_or("none".to_string(), |c| c.to_string()),
+            signal.as_deref().unwrap_or("none"),
+            restart_in_ms.map_or("no restart planned".to_string(), |ms| format!(
+                "restarting in {ms} ms"
+            ))
+        )),
+    }
+    Ok(Vec::new())
+}

@@ -1,0 +1,327 @@
+//! WhatsApp through the host: the real `channel-whatsapp` component and the
+//! host's bridge supervision, with a scripted stand-in for the Node bridge
+//! (`tests/fake-bridge/bridge.mjs`, real Node.js) speaking the bridge's
+//! JSON lines. A message reaches the agent and the answer goes back as a
+//! `send` command; media become attachments; strangers get a pairing
+//! code; a bridge that crashes is restarted and what was queued for it is
+//! still sent; malformed lines are refused, counted, and change nothing
+//! else. The real bridge's own suite runs with `npm test` (.ci/run).
+
+use openpista::cli::serve::{Running, start};
+use openpista::config::Config;
+use openpista_tests::native::{require, which};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const OWNER: &str = "15551234567@s.whatsapp.net";
+
+fn fake_bridge() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fake-bridge")
+}
+
+fn config(root: &Path, bridge: &Path, extra: &str) -> Config {
+    Config::parse(
+        &format!(
+            r#"
+[agent]
+provider = "echo"
+[runtime]
+plugin_dirs = []
+cache_dir = "{root}/cache"
+[memory]
+path = "{root}/memory.redb"
+[server]
+enabled = false
+[channels.web]
+enabled = false
+[channels.whatsapp]
+enabled = true
+session_dir = "{root}/wa"
+bridge_path = "{bridge}"
+allowed_users = ["+1 555-123-4567"]
+{extra}
+"#,
+            root = root.display(),
+            bridge = bridge.display(),
+        ),
+        "test config",
+    )
+    .unwrap()
+}
+
+async fn host(root: &Path) -> Option<Running> {
+    if !require(
+        "Node.js (node on PATH)",
+        which(&["node"]).map(|_| ()).ok_or("not found".into()),
+    ) {
+        return None;
+    }
+    let running = start(&config(root, &fake_bridge(), "")).await.unwrap();
+    assert!(running.failures.is_empty(), "{:?}", running.failures);
+    assert!(
+        running
+            .channel_notes
+            .iter()
+            .any(|n| n.contains("channel whatsapp (channel-whatsapp) started")),
+        "{:?}",
+        running.channel_notes
+    );
+    Some(running)
+}
+
+/// Hands `line` to the fake bridge, which prints it as its own.
+fn bridge_says(root: &Path, line: &str) {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let inbox = root.join("wa/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = inbox.join(format!(".{n}.tmp"));
+    std::fs::write(&tmp, format!("{line}\n")).unwrap();
+    std::fs::rename(&tmp, inbox.join(format!("{n:08}.line"))).unwrap();
+}
+
+fn message(id: &str, sender: &str, text: &str, media: Value) -> String {
+    json!({
+        "type": "message", "id": id, "chat": sender, "sender": sender, "sender_lid": null,
+        "push_name": "Ann", "timestamp": 1_700_000_000, "is_group": false,
+        "text": text, "media": media,
+    })
+    .to_string()
+}
+
+/// The commands the bridge has read so far.
+fn commands(root: &Path) -> Vec<Value> {
+    std::fs::read_to_string(root.join("wa/commands.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The texts sent to `to`, waiting until there are `n`.
+async fn sent_to(root: &Path, to: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let texts: Vec<String> = commands(root)
+            .into_iter()
+            .filter(|c| c["cmd"] == "send" && c["to"] == to)
+            .map(|c| c["text"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if texts.len() >= n {
+            return texts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} sends to {to}: {:?}",
+            commands(root)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn memory_json(running: &Running, key: &str) -> Value {
+    let m = running.runtime.memory().unwrap();
+    m.kv_get("channel-whatsapp", key)
+        .unwrap()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_reaches_the_agent_and_the_answer_goes_back() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    bridge_says(
+        root.path(),
+        &message("m1", OWNER, "hello there", Value::Null),
+    );
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert_eq!(texts, ["echo: hello there"]);
+    let memory = running.runtime.memory().unwrap().clone();
+    let stored = memory.messages(&format!("whatsapp:{OWNER}"), 10).unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let state = memory_json(&running, "bridge/state");
+    assert_eq!(state["state"], "open", "{state}");
+    assert_eq!(state["jid"], "10000@s.whatsapp.net");
+
+    // A long answer arrives in pieces of at most 4096 characters.
+    let long = format!("{}\n\n{}", "a".repeat(3000), "b".repeat(3000));
+    bridge_says(root.path(), &message("m2", OWNER, &long, Value::Null));
+    let texts = sent_to(root.path(), OWNER, 3).await;
+    assert!(texts[1].chars().count() <= 4096 && texts[2].chars().count() <= 4096);
+    assert_eq!(texts[1].len() + texts[2].len(), "echo: ".len() + 6000);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_become_attachments_or_descriptions() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    // A 1x1 PNG, base64.
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+    bridge_says(
+        root.path(),
+        &message(
+            "m1",
+            OWNER,
+            "look at this",
+            json!({"kind": "image", "mime": "image/png", "file_name": "dot.png", "size": 69, "data_b64": png, "note": null}),
+        ),
+    );
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert_eq!(texts[0], "echo: look at this");
+    let memory = running.runtime.memory().unwrap().clone();
+    let user = &memory.messages(&format!("whatsapp:{OWNER}"), 10).unwrap()[0];
+    assert_eq!(user.attachments.len(), 1, "{user:?}");
+    assert!(user.attachments[0].contains("image/png"), "{user:?}");
+
+    bridge_says(
+        root.path(),
+        &message(
+            "m2",
+            OWNER,
+            "",
+            json!({"kind": "video", "mime": "video/mp4", "file_name": "clip.mp4", "size": 9_000_000, "data_b64": null, "note": "too large"}),
+        ),
+    );
+    let texts = sent_to(root.path(), OWNER, 2).await;
+    assert!(
+        texts[1].contains("clip.mp4")
+            && texts[1].contains("video/mp4")
+            && texts[1].contains("too large"),
+        "{}",
+        texts[1]
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_get_a_pairing_code_until_approved() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    const STRANGER: &str = "19998887777@s.whatsapp.net";
+    let memory = running.runtime.memory().unwrap().clone();
+    bridge_says(
+        root.path(),
+        &message("s1", STRANGER, "let me in", Value::Null),
+    );
+    let texts = sent_to(root.path(), STRANGER, 1).await;
+    assert!(texts[0].contains("pairing code"), "{}", texts[0]);
+    let (pending, _) = openpista::gateway::pairing::list(&memory, "whatsapp").unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].user_id, STRANGER);
+    assert!(texts[0].contains(&pending[0].code));
+    assert!(
+        memory
+            .messages(&format!("whatsapp:{STRANGER}"), 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    openpista::gateway::pairing::approve(&memory, "whatsapp", &pending[0].code, 1).unwrap();
+    bridge_says(root.path(), &message("s2", STRANGER, "now?", Value::Null));
+    let texts = sent_to(root.path(), STRANGER, 2).await;
+    assert_eq!(texts[1], "echo: now?");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_bridge_is_restarted_and_the_queued_answer_still_goes_out() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    // The bridge prints a message and dies at once: the answer is made
+    // while no bridge runs.
+    bridge_says(
+        root.path(),
+        &format!(
+            "{}\n#crash",
+            message("c1", OWNER, "before the crash", Value::Null)
+        ),
+    );
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert_eq!(texts[0], "echo: before the crash");
+    let starts = std::fs::read_to_string(root.path().join("wa/starts.log")).unwrap();
+    assert_eq!(starts.lines().count(), 2, "restarted once: {starts}");
+    let health = running.bridges[0].health();
+    assert_eq!(health.starts, 2);
+    assert!(
+        health
+            .last_exit
+            .as_deref()
+            .unwrap_or("")
+            .contains("exit code 3"),
+        "{health:?}"
+    );
+    let state = memory_json(&running, "bridge/state");
+    assert_eq!(state["bridge_restarts"], 1, "{state}");
+    // Sent once: the queue of the dead bridge was dropped, the
+    // component's outbox sent it again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert_eq!(texts, ["echo: before the crash"], "exactly once");
+    // And the new bridge serves on.
+    bridge_says(root.path(), &message("c2", OWNER, "after", Value::Null));
+    let texts = sent_to(root.path(), OWNER, 2).await;
+    assert_eq!(texts[1], "echo: after");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_lines_are_refused_counted_and_change_nothing_else() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    bridge_says(root.path(), "this is not json");
+    bridge_says(root.path(), r#"{"type":"mystery","x":1}"#);
+    bridge_says(root.path(), "[1,2,3]");
+    bridge_says(root.path(), r#"{"type":"message","id":"x"}"#);
+    bridge_says(
+        root.path(),
+        &message("ok", OWNER, "still here?", Value::Null),
+    );
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert_eq!(texts, ["echo: still here?"]);
+    let rejected = memory_json(&running, "bridge/rejected");
+    assert_eq!(rejected["count"], 4, "{rejected}");
+    assert_eq!(
+        running.bridges[0].health().starts,
+        1,
+        "the bridge was not restarted"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn missing_bridge_packages_are_named_with_the_command_that_installs_them() {
+    let root = tempfile::tempdir().unwrap();
+    let bridge = root.path().join("bridge");
+    std::fs::create_dir_all(&bridge).unwrap();
+    std::fs::write(bridge.join("bridge.mjs"), "").unwrap();
+    std::fs::write(bridge.join("package.json"), "{}").unwrap();
+    let running = start(&config(root.path(), &bridge, "node = \"sh\""))
+        .await
+        .unwrap();
+    let note = running
+        .channel_notes
+        .iter()
+        .find(|n| n.contains("whatsapp"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        note.contains("npm ci --prefix"),
+        "{:?}",
+        running.channel_notes
+    );
+    assert!(running.bridges.is_empty());
+    running.stop().await;
+}
