@@ -849,6 +849,61 @@ async fn a_picked_image_reaches_the_agent_and_code_blocks_render() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_installs_as_an_app_with_its_service_worker() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_host(dir.path(), "127.0.0.1:0").await;
+    let page = chrome.open(&token_url(addr(&running), TOKEN)).await;
+    wait_state(&page, "online", WAIT).await;
+    // The manifest the page links to, as the browser reads it.
+    let manifest = wait_for(
+        &page,
+        "the web app manifest",
+        "(async () => { const l = document.querySelector('link[rel=manifest]'); \
+           if (!l) return null; const r = await fetch(l.href); return r.ok ? await r.json() : null; })()",
+        WAIT,
+    )
+    .await;
+    assert_eq!(manifest["display"], "standalone", "{manifest}");
+    assert!(
+        manifest["icons"].as_array().is_some_and(|i| !i.is_empty()),
+        "{manifest}"
+    );
+    // The page registers its service worker (127.0.0.1 is a secure
+    // context) for the whole app's scope, and the worker's script is
+    // served as JavaScript, naming this build's versioned files.
+    let scope = wait_for(
+        &page,
+        "the page's service worker registration",
+        "navigator.serviceWorker.getRegistrations().then(rs => rs.length ? rs[0].scope : null)",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        scope.as_str(),
+        Some(format!("http://{}/", addr(&running)).as_str()),
+        "{scope}"
+    );
+    let sw = eval(
+        &page,
+        "fetch('sw.js').then(async r => [r.headers.get('content-type'), await r.text()])",
+    )
+    .await;
+    assert!(
+        sw[0].as_str().is_some_and(|t| t.contains("javascript")),
+        "{}",
+        sw[0]
+    );
+    let script = sw[1].as_str().unwrap_or_default();
+    assert!(!script.contains("__BUILD_ID__"), "the build stamped its id");
+    assert!(script.contains("app_bg.wasm?v="), "the shell is cached");
+    chrome.close().await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_keeps_the_transcript_and_the_session_and_commands_work() {
     let Some(chrome) = Chrome::launch().await else {
         return;

@@ -121,6 +121,13 @@ pub fn serve(
     let _ = std::fs::remove_file(path);
     let listener =
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    // The socket approves pairing codes and reads components' memory:
+    // only this user may connect.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
+    }
     Ok(ControlHandle(tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let runtime = runtime.clone();

@@ -104,10 +104,10 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         aliases.insert(provider.component.clone(), base.clone());
         policies.insert(provider.component.clone(), provider.policy.clone());
     }
-    let mut plugin_dirs = config.plugin_dirs();
+    let mut single_components = Vec::new();
     for (dir, component, policy) in crate::skills::components(config) {
-        plugin_dirs.push(dir);
-        merge_policy(policies.entry(component).or_default(), policy);
+        merge_policy(policies.entry(component.clone()).or_default(), policy);
+        single_components.push((component, dir));
     }
     let telegram = config.channels.telegram.resolve()?;
     let entry = policies
@@ -124,7 +124,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
         cache_dir: Some(config::expand(&config.runtime.cache_dir)),
-        plugin_dirs,
+        plugin_dirs: config.plugin_dirs(),
         embedded: config.runtime.embedded_components,
         policies,
         secrets: config.secret_store()?,
@@ -132,7 +132,8 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         resolver: None,
         aliases,
         connections: Default::default(),
-        workspace: Some(config.workspace_dir()),
+        workspace: config.workspace_for_grants(),
+        single_components,
     })?;
     if let Some(token) = &telegram.token
         && telegram.enabled

@@ -79,6 +79,24 @@ async fn start_channels(
         if component.name() == "channel-web" && !config.channels.web.enabled {
             continue;
         }
+        // A bridge that cannot start keeps the channel out entirely.
+        let bridge_settings = if component.name() == crate::config::whatsapp::COMPONENT {
+            match config.channels.whatsapp.resolve() {
+                Ok(s) => match s.preflight() {
+                    Ok(()) => Some(s),
+                    Err(why) => {
+                        notes.push(format!("channel whatsapp cannot run: {why}"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    notes.push(format!("channel whatsapp cannot run: {e:#}"));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         let driver = ChannelDriver::new(runtime.clone(), component.name());
         let info = match driver.start().await {
             Ok(info) => info,
@@ -105,13 +123,10 @@ async fn start_channels(
                 info.name.clone(),
             ));
         }
-        if component.name() == crate::config::whatsapp::COMPONENT {
-            match start_whatsapp_bridge(config, &driver, gateway, runtime) {
+        if let Some(settings) = &bridge_settings {
+            match start_whatsapp_bridge(settings, &driver, gateway, runtime) {
                 Ok(bridge) => bridges.push(bridge),
-                Err(why) => {
-                    notes.push(format!("channel whatsapp cannot run: {why}"));
-                    continue;
-                }
+                Err(why) => notes.push(format!("channel whatsapp: {why}")),
             }
         }
         notes.push(format!(
@@ -130,17 +145,11 @@ async fn start_channels(
 
 /// Starts the WhatsApp bridge the `channel-whatsapp` component talks to.
 fn start_whatsapp_bridge(
-    config: &Config,
+    settings: &crate::config::whatsapp::WhatsAppSettings,
     driver: &Arc<ChannelDriver>,
     gateway: &Arc<Gateway>,
     runtime: &Arc<Runtime>,
 ) -> std::result::Result<crate::gateway::bridge::Bridge, String> {
-    let settings = config
-        .channels
-        .whatsapp
-        .resolve()
-        .map_err(|e| format!("{e:#}"))?;
-    settings.preflight()?;
     std::fs::create_dir_all(&settings.session_dir).map_err(|e| {
         format!(
             "cannot create the session folder {}: {e}",
@@ -163,7 +172,7 @@ fn start_whatsapp_bridge(
         spec,
         driver.clone(),
         gateway.clone(),
-        runtime.connections(),
+        runtime.connections().clone(),
     ))
 }
 

@@ -492,6 +492,22 @@ impl Config {
         }
     }
 
+    /// The workspace as `$WORKSPACE` path grants and skill discovery see
+    /// it: none when it is the file system's root (a service started in
+    /// `/` without a workspace must not hand out the whole disk).
+    pub fn workspace_for_grants(&self) -> Option<PathBuf> {
+        let w = self.workspace_dir();
+        if w.parent().is_none() {
+            tracing::warn!(
+                "the workspace is {}: set OPENPISTA_WORKSPACE (or [native.container] workspace); \
+                 $WORKSPACE grants and workspace skills are off until then",
+                w.display()
+            );
+            return None;
+        }
+        Some(w)
+    }
+
     pub fn plugin_dirs(&self) -> Vec<PathBuf> {
         self.runtime.plugin_dirs.iter().map(|d| expand(d)).collect()
     }

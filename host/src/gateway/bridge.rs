@@ -58,6 +58,7 @@ pub struct BridgeHealth {
 /// or by [`Bridge::stop`].
 pub struct Bridge {
     pub id: u64,
+    hub: Arc<ConnectionHub>,
     health: Arc<Mutex<BridgeHealth>>,
     stop: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -70,7 +71,7 @@ impl Bridge {
         spec: BridgeSpec,
         driver: Arc<ChannelDriver>,
         gateway: Arc<Gateway>,
-        hub: &ConnectionHub,
+        hub: Arc<ConnectionHub>,
     ) -> Bridge {
         let id = hub.next_id();
         let queue = hub.register(id, driver.component());
@@ -81,13 +82,13 @@ impl Bridge {
             id,
             driver,
             gateway,
-            queue,
-            pending: None,
+            queue: Some(queue),
             health: health.clone(),
             stopped,
         };
         Bridge {
             id,
+            hub,
             health,
             stop,
             task: Some(tokio::spawn(supervisor.run())),
@@ -105,12 +106,14 @@ impl Bridge {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.hub.remove(self.id);
     }
 }
 
 impl Drop for Bridge {
     fn drop(&mut self) {
         self.stop.send_replace(true);
+        self.hub.remove(self.id);
     }
 }
 
@@ -119,9 +122,9 @@ struct Supervisor {
     id: u64,
     driver: Arc<ChannelDriver>,
     gateway: Arc<Gateway>,
-    queue: tokio::sync::mpsc::Receiver<Outgoing>,
-    /// A line taken from the queue and not yet written.
-    pending: Option<String>,
+    /// The connection's queue; lent to each process's writer task while
+    /// it runs.
+    queue: Option<tokio::sync::mpsc::Receiver<Outgoing>>,
     health: Arc<Mutex<BridgeHealth>>,
     stopped: tokio::sync::watch::Receiver<bool>,
 }
@@ -172,9 +175,11 @@ impl Supervisor {
     /// Forgets lines queued for a process that is gone (see the module
     /// docs: the component resends what it still needs).
     fn drop_stale(&mut self) {
-        let mut dropped = usize::from(self.pending.take().is_some());
-        while self.queue.try_recv().is_ok() {
-            dropped += 1;
+        let mut dropped = 0;
+        if let Some(queue) = &mut self.queue {
+            while queue.try_recv().is_ok() {
+                dropped += 1;
+            }
         }
         if dropped > 0 {
             tracing::info!(
@@ -216,6 +221,10 @@ impl Supervisor {
     }
 
     /// Runs one process until it exits or the host stops.
+    ///
+    /// Writing is a task of its own, so a bridge that stops reading its
+    /// stdin never keeps this loop from reading its stdout (each would wait
+    /// for the other otherwise) or from seeing the host stop.
     async fn serve(&mut self, mut child: Child) -> Ended {
         let pid = child.id();
         {
@@ -223,7 +232,7 @@ impl Supervisor {
             h.pid = pid;
             h.starts += 1;
         }
-        let mut stdin = child.stdin.take().expect("piped stdin");
+        let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let stderr = child.stderr.take().expect("piped stderr");
         let channel = self.spec.channel.clone();
@@ -236,42 +245,109 @@ impl Supervisor {
         tracing::info!(channel = %self.spec.channel, pid, "bridge started");
         self.tell(serde_json::json!({"type": "bridge_started", "pid": pid}))
             .await;
+        let queue = self.queue.take().expect("the queue is home between runs");
+        let (writer_stop, writer_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut writer_stop = Some(writer_stop);
+        let writer = tokio::spawn(write_lines(
+            stdin,
+            queue,
+            writer_stopped,
+            self.health.clone(),
+        ));
         let mut buf = Vec::new();
         let mut stopped = self.stopped.clone();
-        loop {
-            if let Some(line) = self.pending.take() {
-                if let Err(e) = write_line(&mut stdin, &line).await {
-                    tracing::debug!("bridge stdin closed: {e}");
-                    self.pending = Some(line);
-                    return Ended::Exited(child.wait().await.unwrap_or_default());
-                }
-                self.health.lock().unwrap().lines_out += 1;
-            }
+        let ended = loop {
             tokio::select! {
                 read = read_line(&mut stdout, &mut buf) => match read {
                     Ok(Some(line)) => {
                         self.health.lock().unwrap().lines_in += 1;
                         self.deliver(line).await;
                     }
-                    Ok(None) => return Ended::Exited(child.wait().await.unwrap_or_default()),
+                    Ok(None) => {
+                        // Stdout closed: the process is ending (or must).
+                        let status = match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+                            Ok(s) => s.unwrap_or_default(),
+                            Err(_) => {
+                                let _ = child.kill().await;
+                                child.wait().await.unwrap_or_default()
+                            }
+                        };
+                        break Ended::Exited(status);
+                    }
                     Err(e) => tracing::warn!(channel = %self.spec.channel, "bridge line dropped: {e}"),
                 },
-                out = self.queue.recv() => match out {
-                    Some(Outgoing::Frame(Frame::Text(text))) => self.pending = Some(text),
-                    Some(other) => tracing::warn!("bridge: ignored {other:?}"),
-                    None => {}
-                },
-                status = child.wait() => return Ended::Exited(status.unwrap_or_default()),
+                status = child.wait() => {
+                    // What it printed before exiting is still in the pipe:
+                    // its last words say why.
+                    let status = status.unwrap_or_default();
+                    let drain = async {
+                        while let Ok(Some(line)) = read_line(&mut stdout, &mut buf).await {
+                            self.deliver(line).await;
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+                    break Ended::Exited(status);
+                }
                 () = async { let _ = stopped.wait_for(|s| *s).await; } => {
-                    drop(stdin);
+                    // Closing stdin asks it to exit cleanly.
+                    if let Some(stop) = writer_stop.take() {
+                        let _ = stop.send(());
+                    }
                     if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
                         let _ = child.kill().await;
                     }
-                    return Ended::Stopping;
+                    break Ended::Stopping;
                 }
             }
+        };
+        // The process is gone (or killed): the writer stops at once, or its
+        // write fails on the closed pipe. Either way the queue comes back.
+        if let Some(stop) = writer_stop.take() {
+            let _ = stop.send(());
+        }
+        match writer.await {
+            Ok(queue) => self.queue = Some(queue),
+            Err(e) => {
+                tracing::error!(channel = %self.spec.channel, "bridge writer failed ({e}); supervision ends");
+                return Ended::Stopping;
+            }
+        }
+        ended
+    }
+}
+
+/// Writes the connection's lines to one process's stdin until it closes
+/// or `stop` fires; gives the queue back.
+async fn write_lines(
+    mut stdin: tokio::process::ChildStdin,
+    mut queue: tokio::sync::mpsc::Receiver<Outgoing>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    health: Arc<Mutex<BridgeHealth>>,
+) -> tokio::sync::mpsc::Receiver<Outgoing> {
+    loop {
+        let line = tokio::select! {
+            _ = &mut stop => break,
+            out = queue.recv() => match out {
+                Some(Outgoing::Frame(Frame::Text(text))) => text,
+                Some(other) => {
+                    tracing::warn!("bridge: ignored {other:?}");
+                    continue;
+                }
+                None => break,
+            },
+        };
+        tokio::select! {
+            _ = &mut stop => break,
+            written = write_line(&mut stdin, &line) => match written {
+                Ok(()) => health.lock().unwrap().lines_out += 1,
+                Err(e) => {
+                    tracing::debug!("bridge stdin closed: {e}");
+                    break;
+                }
+            },
         }
     }
+    queue
 }
 
 /// One line without its newline; `Ok(None)` at the end of the stream. A
@@ -291,6 +367,12 @@ async fn read_line(
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
+            if buf.len() > MAX_LINE {
+                buf.clear();
+                return Err(std::io::Error::other(format!(
+                    "a last line longer than {MAX_LINE} bytes"
+                )));
+            }
             return Ok((!buf.is_empty()).then(|| take(buf)));
         }
         let newline = available.iter().position(|b| *b == b'\n');

@@ -52,6 +52,10 @@ pub struct RuntimeConfig {
     pub connections: Arc<super::connections::ConnectionHub>,
     /// The folder `$WORKSPACE` in a path grant stands for.
     pub workspace: Option<PathBuf>,
+    /// Components taken by name from a folder that is not a plugin folder
+    /// (a wasm skill's): only `NAME.wasm` is loaded from `DIR`, nothing
+    /// else that lies there.
+    pub single_components: Vec<(String, PathBuf)>,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +72,7 @@ impl Default for RuntimeConfig {
             aliases: BTreeMap::new(),
             connections: Arc::default(),
             workspace: None,
+            single_components: Vec::new(),
         }
     }
 }
@@ -190,6 +195,16 @@ impl Runtime {
         &self.config.plugin_dirs
     }
 
+    /// Every folder a component may come from: the plugin folders and the
+    /// folders of single components (wasm skills), for the watcher.
+    pub fn watched_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.config.plugin_dirs.clone();
+        dirs.extend(self.config.single_components.iter().map(|(_, d)| d.clone()));
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
     /// Connections held for channel components.
     pub fn connections(&self) -> &Arc<super::connections::ConnectionHub> {
         &self.config.connections
@@ -239,6 +254,7 @@ impl Runtime {
         for dir in &self.config.plugin_dirs {
             names.extend(plugin_names(dir));
         }
+        names.extend(self.config.single_components.iter().map(|(n, _)| n.clone()));
         names.extend(self.config.aliases.keys().cloned());
         names.sort();
         names.dedup();
@@ -251,25 +267,15 @@ impl Runtime {
         if let Some(base) = self.config.aliases.get(name) {
             return self.candidate(base);
         }
-        for dir in self.config.plugin_dirs.iter().rev() {
-            let wasm = dir.join(format!("{name}.wasm"));
-            if wasm.is_file() {
-                let toml = dir.join(format!("{name}.toml"));
-                let manifest = std::fs::read_to_string(&toml).with_context(|| {
-                    format!(
-                        "{} has no readable manifest {} beside it",
-                        wasm.display(),
-                        toml.display()
-                    )
-                })?;
-                let bytes = std::fs::read(&wasm)
-                    .with_context(|| format!("cannot read {}", wasm.display()))?;
-                return Ok(Some(Candidate {
-                    wasm: bytes.into(),
-                    manifest: manifest.into(),
-                    origin: toml.display().to_string(),
-                    source: Source::File(wasm),
-                }));
+        let singles = self
+            .config
+            .single_components
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, d)| d);
+        for dir in singles.chain(self.config.plugin_dirs.iter().rev()) {
+            if let Some(found) = file_candidate(dir, name)? {
+                return Ok(Some(found));
             }
         }
         if self.config.embedded {
@@ -500,6 +506,29 @@ impl Runtime {
 }
 
 /// Component names (`NAME.wasm`) in a plugin folder.
+/// `dir/NAME.wasm` with its manifest, when the file is there.
+fn file_candidate(dir: &Path, name: &str) -> Result<Option<Candidate>> {
+    let wasm = dir.join(format!("{name}.wasm"));
+    if !wasm.is_file() {
+        return Ok(None);
+    }
+    let toml = dir.join(format!("{name}.toml"));
+    let manifest = std::fs::read_to_string(&toml).with_context(|| {
+        format!(
+            "{} has no readable manifest {} beside it",
+            wasm.display(),
+            toml.display()
+        )
+    })?;
+    let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    Ok(Some(Candidate {
+        wasm: bytes.into(),
+        manifest: manifest.into(),
+        origin: toml.display().to_string(),
+        source: Source::File(wasm),
+    }))
+}
+
 pub fn plugin_names(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

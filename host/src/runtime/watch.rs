@@ -49,7 +49,7 @@ pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
             }
             Err(e) => tracing::warn!("plugin folder watch error: {e}"),
         })?;
-    for dir in runtime.plugin_dirs() {
+    for dir in &runtime.watched_dirs() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create plugin folder {}", dir.display()))?;
         watcher

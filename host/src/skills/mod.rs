@@ -84,6 +84,10 @@ struct Snapshot {
 /// The skills of this host, reloadable.
 pub struct SkillSet {
     roots: Vec<PathBuf>,
+    /// Components of wasm skills the runtime was given at start.
+    admitted: std::collections::BTreeSet<String>,
+    /// Names of components that are not skills' (embedded, plugins).
+    taken: std::collections::BTreeSet<String>,
     allow: BTreeMap<String, SkillGrant>,
     scrub: EnvScrub,
     containers: Option<Arc<Containers>>,
@@ -98,24 +102,57 @@ pub fn roots(config: &Config) -> Vec<PathBuf> {
     if !config.skills.enabled {
         return Vec::new();
     }
-    let mut roots = Vec::new();
-    if config.skills.workspace {
-        roots.push(config.workspace_dir());
+    // The operator's own skill folders first: a skill of the same name in
+    // the workspace (a cloned repository, say) does not take its place, or
+    // its grant.
+    let mut roots: Vec<PathBuf> = config
+        .skills
+        .dirs
+        .iter()
+        .map(|d| crate::config::expand(d))
+        .collect();
+    if config.skills.workspace
+        && let Some(w) = config.workspace_for_grants()
+    {
+        roots.push(w);
     }
-    roots.extend(config.skills.dirs.iter().map(|d| crate::config::expand(d)));
     roots
+}
+
+/// Whether `name` is already a component's: embedded or in a configured
+/// plugin folder. A skill's component may not take such a name.
+fn taken(config: &Config, name: &str) -> bool {
+    let embedded = config.runtime.embedded_components
+        && crate::runtime::registry::EMBEDDED
+            .iter()
+            .any(|e| e.package == name);
+    embedded
+        || config
+            .plugin_dirs()
+            .iter()
+            .any(|d| d.join(format!("{name}.wasm")).is_file())
 }
 
 /// Wasm skills whose component may be loaded: (folder, component name,
 /// policy narrowed to the grant). The runtime is built with these before
-/// any skill is checked in full.
+/// any skill is checked in full, and loads only `NAME.wasm` from each
+/// folder. The first skill of a name wins, as in [`SkillSet::reload`].
 pub fn components(config: &Config) -> Vec<(PathBuf, String, ComponentPolicy)> {
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for path in discover::find(&roots(config)) {
         let Ok(file) = SkillFile::read(&path) else {
             continue;
         };
-        if file.front.mode != Mode::Wasm {
+        if !seen.insert(file.front.name.clone()) || file.front.mode != Mode::Wasm {
+            continue;
+        }
+        if taken(config, file.component()) {
+            tracing::warn!(
+                skill = %file.front.name,
+                "the skill's component name {} is already taken; the skill is not loaded",
+                file.component()
+            );
             continue;
         }
         let grant = config
@@ -156,8 +193,21 @@ impl SkillSet {
         containers: Option<Arc<Containers>>,
         runtime: Option<Arc<Runtime>>,
     ) -> Arc<SkillSet> {
+        let admitted: std::collections::BTreeSet<String> =
+            components(config).into_iter().map(|(_, c, _)| c).collect();
+        let mut taken_names = std::collections::BTreeSet::new();
+        for path in discover::find(&roots(config)) {
+            if let Ok(f) = SkillFile::read(&path)
+                && f.front.mode == Mode::Wasm
+                && taken(config, f.component())
+            {
+                taken_names.insert(f.component().to_string());
+            }
+        }
         let set = Arc::new(SkillSet {
             roots: roots(config),
+            admitted,
+            taken: taken_names,
             allow: config.skills.allow.clone(),
             scrub,
             containers,
@@ -216,18 +266,26 @@ impl SkillSet {
             }
             skills.push(skill);
         }
-        // An unavailable skill hides its component, when that component is
-        // the one in its folder: a source folder with nothing built must
-        // not hide a component of the same name installed elsewhere.
-        let hidden = skills
+        // A skill component the runtime loaded is callable only while its
+        // skill is available: unavailable, or its SKILL.md gone, it is
+        // hidden with the reason.
+        let hidden = self
+            .admitted
             .iter()
-            .filter_map(|s| {
-                let why = s.unavailable.as_ref()?;
-                let component = s.component.clone()?;
-                let dir = s.path.parent()?;
-                dir.join(format!("{component}.wasm"))
-                    .is_file()
-                    .then(|| (component, format!("skill {} is unavailable: {why}", s.name)))
+            .filter_map(|c| {
+                let owner = skills.iter().find(|s| s.component.as_deref() == Some(c));
+                match owner {
+                    Some(s) if s.unavailable.is_none() => None,
+                    Some(s) => Some((
+                        c.clone(),
+                        format!(
+                            "skill {} is unavailable: {}",
+                            s.name,
+                            s.unavailable.as_deref().unwrap_or("")
+                        ),
+                    )),
+                    None => Some((c.clone(), format!("the skill of {c} is gone"))),
+                }
             })
             .collect();
         self.context.set(render_context(&skills));
@@ -287,6 +345,18 @@ impl SkillSet {
             Mode::Prompt => {}
             Mode::Wasm => {
                 let component = file.component().to_string();
+                if self.taken.contains(&component) {
+                    skill.unavailable = Some(format!(
+                        "its component name {component} is already an embedded or plugin component's; rename it"
+                    ));
+                    return skill;
+                }
+                if self.runtime.is_some() && !self.admitted.contains(&component) {
+                    skill.unavailable = Some(format!(
+                        "its component {component} was not there at start; restart the host to load new skill folders"
+                    ));
+                    return skill;
+                }
                 let loaded = self.runtime.as_ref().and_then(|r| r.get(&component));
                 match (loaded, &self.runtime) {
                     (Some(c), _) => skill.tools = c.tools.iter().map(|t| t.name.clone()).collect(),

@@ -171,18 +171,21 @@ impl ToolRegistry {
                 .await
                 .map_err(CallError::Guest);
         }
-        let owner = self
+        let hidden = self.hidden();
+        let mut owners = self
             .runtime
             .components()
             .into_iter()
-            .find(|c| c.tools.iter().any(|t| t.name == name));
-        match owner {
-            Some(component) => {
-                if let Some(why) = self.hidden().remove(component.name()) {
-                    return Err(CallError::NotLoaded(format!("tool {name}: {why}")));
-                }
-                component.invoke(name, arguments, context).await
-            }
+            .filter(|c| c.tools.iter().any(|t| t.name == name));
+        let (visible, hidden_owner): (Vec<_>, Vec<_>) = owners
+            .by_ref()
+            .partition(|c| !hidden.contains_key(c.name()));
+        match visible.into_iter().next() {
+            Some(component) => component.invoke(name, arguments, context).await,
+            None if !hidden_owner.is_empty() => Err(CallError::NotLoaded(format!(
+                "tool {name}: {}",
+                hidden[hidden_owner[0].name()]
+            ))),
             None => Err(CallError::NotLoaded(format!("tool {name}"))),
         }
     }
