@@ -47,33 +47,37 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Peak RSS, KiB, of one run of `program script` with `input` on stdin:
-/// the child's own (`wait4`), so earlier children do not count.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below
+/// Peak RSS, KiB, of the interpreter process of one run of
+/// `program script` with `input` on stdin: its `VmHWM`, read from /proc
+/// until it exits. (`wait4`'s `ru_maxrss` would charge the child the
+/// parent's pages from before `exec`; `VmHWM` starts afresh at `exec`.)
 fn child_peak_rss_kib(program: &str, script: &std::path::Path, input: &str) -> u64 {
     use std::io::Write;
     let mut child = std::process::Command::new(program)
         .arg(script)
-        .current_dir(script.parent().unwrap())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let status = format!("/proc/{}/status", child.id());
     child
         .stdin
         .take()
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    // SAFETY: wait4 writes the status and the usage into what we pass; the
-    // pid is our own child, reaped here (std's Child is not waited on).
-    unsafe {
-        let mut status = 0;
-        let mut usage: libc::rusage = std::mem::zeroed();
-        let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut usage);
-        assert_eq!(pid, child.id() as i32, "wait4");
-        usage.ru_maxrss as u64
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        let hwm = std::fs::read_to_string(&status)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        peak = peak.max(hwm);
+        std::thread::sleep(Duration::from_micros(200));
     }
+    peak
 }
 
 fn stats(text: &str) -> serde_json::Value {
