@@ -68,6 +68,7 @@ pub mod memory;
 pub mod provider;
 pub mod retry;
 pub mod sse;
+pub mod text;
 pub mod tool;
 pub mod tool_names;
 mod types;
