@@ -325,3 +325,75 @@ async fn missing_bridge_packages_are_named_with_the_command_that_installs_them()
     assert!(running.bridges.is_empty());
     running.stop().await;
 }
+
+/// GET `path` on `addr`: (status, body).
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pairing_qr_code_is_shown_on_the_web_page_to_the_token_holder() {
+    let root = tempfile::tempdir().unwrap();
+    if which(&["node"]).is_none() {
+        assert!(
+            !openpista_tests::native::in_ci(),
+            "node is required under CI"
+        );
+        return;
+    }
+    const TOKEN_ENV: &str = "OPENPISTA_TEST_WA_WEB_TOKEN";
+    // SAFETY: only this test reads this variable.
+    unsafe { std::env::set_var(TOKEN_ENV, "wa-web-token") };
+    let mut config = config(root.path(), &fake_bridge(), "");
+    config.server.enabled = true;
+    config.server.listen = "127.0.0.1:0".into();
+    config.channels.web.enabled = true;
+    config.channels.web.token_env = Some(TOKEN_ENV.into());
+    let running = start(&config).await.unwrap();
+    let addr = running.local_addr().unwrap();
+    let memory = running.runtime.memory().unwrap().clone();
+    // Wait until the fake bridge linked, then put a fresh QR code in the
+    // channel's state, as the bridge does while it is unpaired.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while memory_json(&running, "bridge/state")["state"] != "open" {
+        assert!(Instant::now() < deadline, "the bridge never linked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = get(addr, "/whatsapp/pair?token=wa-web-token").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Linked as <b>10000@s.whatsapp.net</b>"),
+        "{body}"
+    );
+    let unpaired = json!({"state": "qr", "qr": "2@a-qr-to-scan,xyz", "pairing_code": null});
+    memory
+        .kv_set(
+            "channel-whatsapp",
+            "bridge/state",
+            unpaired.to_string().as_bytes(),
+        )
+        .unwrap();
+    let (status, body) = get(addr, "/whatsapp/pair?token=wrong").await;
+    assert_eq!(status, 401);
+    assert!(!body.contains("<svg"));
+    let (status, _) = get(addr, "/whatsapp/pair").await;
+    assert_eq!(status, 401);
+    let (status, body) = get(addr, "/whatsapp/pair?token=wa-web-token").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<svg") && body.contains("http-equiv=\"refresh\""),
+        "{body}"
+    );
+    running.stop().await;
+}

@@ -6,10 +6,12 @@
 //! - [`assets`]: the H5 page, embedded and precompressed at build time
 //! - [`cors`]: same-origin and configured origins, also for WebSockets
 //! - [`tls`]: the rustls acceptor
+//! - `pair_page`: the WhatsApp pairing QR code, for the web chat's owner
 //! - `ws`: one accepted WebSocket
 
 pub mod assets;
 pub mod cors;
+mod pair_page;
 pub mod tls;
 mod ws;
 
@@ -243,6 +245,8 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
         }
     } else if !state.serve_page {
         plain(StatusCode::NOT_FOUND, "not found\n", "text/plain")
+    } else if path == pair_page::ROUTE && req.method() == http::Method::GET {
+        pair_page::respond(&state, req.uri().query().unwrap_or(""))
     } else if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
         let header = |h| {
             req.headers()
