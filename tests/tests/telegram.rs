@@ -462,7 +462,7 @@ async fn webhook_mode_checks_the_secret_and_takes_each_update_once() {
     assert_eq!(texts_to(&double, OWNER).len(), 1);
 
     // The webhook port serves nothing but the webhook.
-    let page = http_get(addr, "/").await;
+    let (page, _) = openpista_tests::http_get(addr, "/").await;
     assert_eq!(page, 404);
 
     running.stop().await;
@@ -471,16 +471,6 @@ async fn webhook_mode_checks_the_secret_and_takes_each_update_once() {
         "shutdown deletes the webhook so polling can resume"
     );
     assert_eq!(double.webhook(), None);
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response[9..12].parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

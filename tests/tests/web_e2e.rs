@@ -15,12 +15,12 @@ use chromiumoxide::page::Page;
 use futures::StreamExt;
 use openpista::cli::serve::{self, Running};
 use openpista::config::Config;
+use openpista_tests::http_get;
 use openpista_tests::native::{require, which};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The environment variable `[channels.web] token_env` names.
 const TOKEN_ENV: &str = "OPENPISTA_TEST_WEB_TOKEN";
@@ -168,35 +168,6 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// `GET path` over plain HTTP/1.1: the status and the body.
-async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
-        .await
-        .unwrap_or_else(|_| panic!("GET {path}: no complete answer within {WAIT:?}"))
-        .unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("GET {path}: not an HTTP answer: {response:?}"));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "GET {path}: a chunked answer is not expected here: {head}"
-    );
-    (status, body.to_string())
 }
 
 /// A headless Chromium of the test's own, with its own profile folder.

@@ -326,22 +326,6 @@ async fn missing_bridge_packages_are_named_with_the_command_that_installs_them()
     running.stop().await;
 }
 
-/// GET `path` on `addr`: (status, body).
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pairing_qr_code_is_shown_on_the_web_page_to_the_token_holder() {
     let root = tempfile::tempdir().unwrap();
@@ -370,7 +354,7 @@ async fn the_pairing_qr_code_is_shown_on_the_web_page_to_the_token_holder() {
         assert!(Instant::now() < deadline, "the bridge never linked");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (status, body) = get(addr, "/whatsapp/pair?token=wa-web-token").await;
+    let (status, body) = openpista_tests::http_get(addr, "/whatsapp/pair?token=wa-web-token").await;
     assert_eq!(status, 200);
     assert!(
         body.contains("Linked as <b>10000@s.whatsapp.net</b>"),
@@ -384,12 +368,12 @@ async fn the_pairing_qr_code_is_shown_on_the_web_page_to_the_token_holder() {
             unpaired.to_string().as_bytes(),
         )
         .unwrap();
-    let (status, body) = get(addr, "/whatsapp/pair?token=wrong").await;
+    let (status, body) = openpista_tests::http_get(addr, "/whatsapp/pair?token=wrong").await;
     assert_eq!(status, 401);
     assert!(!body.contains("<svg"));
-    let (status, _) = get(addr, "/whatsapp/pair").await;
+    let (status, _) = openpista_tests::http_get(addr, "/whatsapp/pair").await;
     assert_eq!(status, 401);
-    let (status, body) = get(addr, "/whatsapp/pair?token=wa-web-token").await;
+    let (status, body) = openpista_tests::http_get(addr, "/whatsapp/pair?token=wa-web-token").await;
     assert_eq!(status, 200);
     assert!(
         body.contains("<svg") && body.contains("http-equiv=\"refresh\""),
