@@ -17,6 +17,7 @@ pub mod config;
 pub mod gateway;
 pub mod memory;
 pub mod native;
+pub mod paths;
 pub mod runtime;
 pub mod server;
 pub mod skills;

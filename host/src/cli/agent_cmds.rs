@@ -127,7 +127,7 @@ pub enum SessionCommand {
 }
 
 pub async fn session(config: Config, cmd: SessionCommand) -> Result<i32> {
-    let memory = crate::memory::MemoryStore::open(&crate::config::expand(&config.memory.path))?;
+    let memory = crate::memory::MemoryStore::open(&crate::paths::expand(&config.memory.path))?;
     match cmd {
         SessionCommand::List => {
             for s in memory.sessions()? {

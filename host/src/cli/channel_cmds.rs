@@ -77,7 +77,7 @@ async fn with_memory(
             ),
         };
     }
-    let memory = MemoryStore::open(&crate::config::expand(&config.memory.path))?;
+    let memory = MemoryStore::open(&crate::paths::expand(&config.memory.path))?;
     local(&memory)
 }
 

@@ -75,6 +75,9 @@ pub enum Command {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let config = Config::load(cli.config.as_deref())?;
+    for note in secure_home(&config, cli.config.as_deref()) {
+        eprintln!("openpista: made private: {note}");
+    }
     match cli.command {
         Command::Serve { exit_when_ready } => serve::run(config, exit_when_ready).await,
         Command::Component(cmd) => component::run(config, cmd).await,
@@ -89,6 +92,31 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Makes the home folder 0700 and every file of it that holds
+/// conversations, tokens or credentials 0600, repairing an older install;
+/// returns a sentence per repair (a failure to repair is one too).
+pub fn secure_home(config: &Config, config_file: Option<&std::path::Path>) -> Vec<String> {
+    let home = crate::paths::home_dir();
+    let mut files = vec![
+        crate::paths::expand(&config.memory.path),
+        home.join("web-token"),
+        config_file
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| home.join("config.toml")),
+    ];
+    let mut dirs = vec![crate::paths::expand(&config.runtime.cache_dir)];
+    if let Ok(whatsapp) = config.channels.whatsapp.resolve() {
+        dirs.push(whatsapp.session_dir.clone());
+        if let Ok(entries) = std::fs::read_dir(&whatsapp.session_dir) {
+            files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+        }
+    }
+    match crate::paths::secure_home(&home, &dirs, &files) {
+        Ok(notes) => notes,
+        Err(e) => vec![format!("could not make {} private: {e}", home.display())],
+    }
+}
+
 /// Builds the runtime the configuration describes (nothing loaded yet).
 pub fn build_runtime(config: &Config) -> Result<Arc<Runtime>> {
     Ok(build(config)?.0)
@@ -96,7 +124,9 @@ pub fn build_runtime(config: &Config) -> Result<Arc<Runtime>> {
 
 /// The runtime, the memory store and the provider setup.
 pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config::ProviderSetup)> {
-    let memory = Arc::new(MemoryStore::open(&config::expand(&config.memory.path))?);
+    let memory = Arc::new(MemoryStore::open(&crate::paths::expand(
+        &config.memory.path,
+    ))?);
     let provider = config.provider_setup()?;
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
@@ -123,7 +153,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     );
     let runtime = Runtime::new(RuntimeConfig {
         engine: config.engine_settings(),
-        cache_dir: Some(config::expand(&config.runtime.cache_dir)),
+        cache_dir: Some(crate::paths::expand(&config.runtime.cache_dir)),
         plugin_dirs: config.plugin_dirs(),
         embedded: config.runtime.embedded_components,
         policies,
@@ -202,5 +232,5 @@ pub fn tools(
 
 /// The control socket of a running `openpista serve`.
 pub fn control_socket_path() -> PathBuf {
-    config::home_dir().join("control.sock")
+    crate::paths::home_dir().join("control.sock")
 }

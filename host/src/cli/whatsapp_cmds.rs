@@ -59,7 +59,7 @@ async fn memory_value(config: &Config, key: &str) -> Result<Option<Value>> {
         Some(r) => bail!("{}", r.error.unwrap_or_default()),
         None => {
             let memory =
-                crate::memory::MemoryStore::open(&crate::config::expand(&config.memory.path))?;
+                crate::memory::MemoryStore::open(&crate::paths::expand(&config.memory.path))?;
             memory
                 .kv_get(COMPONENT, key)?
                 .map(|b| String::from_utf8_lossy(&b).into_owned())

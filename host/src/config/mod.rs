@@ -49,6 +49,9 @@ pub struct Config {
     /// SKILL.md skills and their grants.
     #[serde(default)]
     pub skills: skills::SkillsSection,
+    /// How sessions are queued.
+    #[serde(default)]
+    pub gateway: crate::gateway::GatewaySettings,
 }
 
 /// `[agent]`: the ReAct loop.
@@ -231,33 +234,7 @@ pub enum SecretSource {
     Value { value: String },
 }
 
-/// The openpista home folder: `$OPENPISTA_HOME`, else `~/.openpista`.
-pub fn home_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("OPENPISTA_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(h);
-    }
-    user_home().join(".openpista")
-}
-
-fn user_home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
-
-/// Expands `~/.openpista` to [`home_dir`] and any other leading `~` to $HOME.
-pub fn expand(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/.openpista") {
-        return home_dir().join(rest.trim_start_matches('/'));
-    }
-    if path == "~" {
-        return user_home();
-    }
-    match path.strip_prefix("~/") {
-        Some(rest) => user_home().join(rest),
-        None => PathBuf::from(path),
-    }
-}
+use crate::paths::{expand, home_dir};
 
 impl Config {
     /// Loads `path`, or the default file when `None` (missing default file
@@ -748,11 +725,5 @@ tg = { env = "TG_TOKEN_VAR" }
             let err = format!("{:#}", Config::parse(bad, "c.toml").unwrap_err());
             assert!(err.contains(says) && err.contains("c.toml"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn tilde_paths_expand() {
-        assert!(!expand("~/x").starts_with("~"));
-        assert_eq!(expand("/abs/p"), PathBuf::from("/abs/p"));
     }
 }

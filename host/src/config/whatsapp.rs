@@ -64,7 +64,7 @@ fn default_bridge_path() -> PathBuf {
     if source.join("bridge.mjs").is_file() {
         return source.canonicalize().unwrap_or(source);
     }
-    crate::config::home_dir().join("bridges/whatsapp")
+    crate::paths::home_dir().join("bridges/whatsapp")
 }
 
 impl WhatsAppSection {
@@ -77,7 +77,7 @@ impl WhatsAppSection {
         let session_dir = env("WHATSAPP_SESSION_DIR").unwrap_or_else(|| self.session_dir.clone());
         let bridge_path = env("WHATSAPP_BRIDGE_PATH")
             .or_else(|| self.bridge_path.clone())
-            .map(|p| crate::config::expand(&p))
+            .map(|p| crate::paths::expand(&p))
             .unwrap_or_else(default_bridge_path);
         if self.node.trim().is_empty() {
             bail!("[channels.whatsapp] node must name the Node.js binary");
@@ -95,7 +95,7 @@ impl WhatsAppSection {
         }
         Ok(WhatsAppSettings {
             enabled: self.enabled,
-            session_dir: crate::config::expand(&session_dir),
+            session_dir: crate::paths::expand(&session_dir),
             bridge_path,
             node: self.node.clone(),
             allowed_users: self.allowed_users.clone(),

@@ -33,9 +33,26 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<MemoryStore> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            crate::paths::private_dir(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        // The conversations are the owner's alone: the file is created 0600
+        // (before redb opens it), and an older, looser one is narrowed.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::paths::FILE_MODE)
+                .open(path)
+                .with_context(|| format!("cannot create memory database {}", path.display()))?;
+        }
+        if let Some(note) = crate::paths::private_file(path)? {
+            tracing::warn!("memory database made private: {note}");
         }
         let db = Database::create(path)
             .with_context(|| format!("cannot open memory database {}", path.display()))?;

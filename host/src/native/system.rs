@@ -42,7 +42,7 @@ impl SystemRun {
         let allowed = settings
             .allowed_dirs
             .iter()
-            .map(|d| crate::config::expand(d))
+            .map(|d| crate::paths::expand(d))
             .map(|d| d.canonicalize().unwrap_or(d))
             .collect();
         SystemRun {
@@ -59,8 +59,8 @@ impl SystemRun {
         let base = self.allowed.first().cloned();
         let wanted = match (cwd, &base) {
             (None, _) => return Ok(base),
-            (Some(c), _) if Path::new(&crate::config::expand(c)).is_absolute() => {
-                crate::config::expand(c)
+            (Some(c), _) if Path::new(&crate::paths::expand(c)).is_absolute() => {
+                crate::paths::expand(c)
             }
             (Some(c), Some(b)) => b.join(c),
             (Some(c), None) => std::env::current_dir().unwrap_or_default().join(c),

@@ -1,31 +1,66 @@
 //! On-disk cache of compiled components.
 //!
 //! Compiling a component takes milliseconds to seconds; deserialising a
-//! compiled artifact takes microseconds (it is mapped, not parsed). The
-//! cache key is the component's SHA-256 together with the engine's
-//! compatibility hash (wasmtime version, target, settings), so a restart
-//! with an unchanged component never compiles, and a changed engine never
-//! loads an artifact built for another. `Component::deserialize` trusts its
-//! input, so only the host writes this folder, and it writes atomically.
+//! compiled artifact takes microseconds. The cache key is the component's
+//! SHA-256 together with the engine's compatibility hash (wasmtime version,
+//! target, settings), so a restart with an unchanged component never
+//! compiles, and a changed engine never loads an artifact built for
+//! another.
+//!
+//! `Component::deserialize` runs whatever native code it is given, so an
+//! entry is loaded only when it is provably the host's own:
+//! - the folder is 0700 and ours, and the entry is ours and writable by
+//!   nobody else;
+//! - every entry carries an HMAC-SHA256 over the engine key, the
+//!   component's hash and the artifact, keyed by a per-install secret
+//!   (`key`, 0600, beside the entries).
+//!
+//! A planted, altered or foreign entry is rejected with a warning and the
+//! component is compiled afresh (and the entry rewritten).
 
+use super::mac::{hmac_sha256, verify};
+use crate::paths;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// First bytes of every entry: the format, so an old unauthenticated entry
+/// is recognised as such.
+const MAGIC: &[u8; 8] = b"OPCWASM2";
+const MAC_LEN: usize = 32;
 
 /// Counts of what the cache did, for `component list` and tests.
 #[derive(Debug, Default)]
 pub struct CacheStats {
     pub compiled: AtomicU64,
     pub loaded_from_disk: AtomicU64,
+    /// Entries refused: planted, altered, foreign or unreadable.
+    pub rejected: AtomicU64,
+    /// What was refused and why, newest last (kept short).
+    pub warnings: Mutex<Vec<String>>,
+}
+
+impl CacheStats {
+    fn warn(&self, message: String) {
+        tracing::warn!("{message}");
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let mut w = self.warnings.lock().unwrap();
+        if w.len() >= 32 {
+            w.remove(0);
+        }
+        w.push(message);
+    }
 }
 
 /// Compiles components, consulting and filling an optional disk cache.
 pub struct CompileCache {
-    dir: Option<PathBuf>,
+    /// The folder and the install's key; `None` compiles every time.
+    disk: Option<(PathBuf, [u8; 32])>,
     engine_key: String,
     pub stats: CacheStats,
 }
@@ -35,52 +70,148 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-impl CompileCache {
-    /// `dir = None` disables the disk cache (every load compiles).
-    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<CompileCache> {
-        if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create cache folder {}", dir.display()))?;
+/// The install's cache key in `dir/key`: read when it is ours and private,
+/// made anew otherwise (which invalidates every entry, as it should).
+fn install_key(dir: &Path) -> Result<[u8; 32]> {
+    let path = dir.join("key");
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        use std::os::unix::fs::MetadataExt;
+        let private =
+            meta.is_file() && paths::untrusted(&path, &meta).is_none() && meta.mode() & 0o077 == 0;
+        if private
+            && let Ok(bytes) = std::fs::read(&path)
+            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Ok(key);
         }
+        tracing::warn!(
+            "cache key {} is not private to this user or is damaged; making a new one (every cached component will be compiled again)",
+            path.display()
+        );
+    }
+    let key: [u8; 32] = rand::random();
+    paths::write_private(&path, &key)
+        .with_context(|| format!("cannot write cache key {}", path.display()))?;
+    Ok(key)
+}
+
+impl CompileCache {
+    /// `dir = None` disables the disk cache (every load compiles). The
+    /// folder is made 0700; one that belongs to someone else disables the
+    /// disk cache, with a warning.
+    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<CompileCache> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        let stats = CacheStats::default();
+        let disk = match dir {
+            None => None,
+            Some(dir) => {
+                if let Some(note) = paths::private_dir(&dir)
+                    .with_context(|| format!("cannot create cache folder {}", dir.display()))?
+                {
+                    tracing::warn!("repaired the component cache: {note}");
+                }
+                let meta = std::fs::metadata(&dir)?;
+                match paths::untrusted(&dir, &meta) {
+                    Some(why) => {
+                        stats.warn(format!(
+                            "not using the component cache: {why}; components are compiled at every start"
+                        ));
+                        None
+                    }
+                    None => Some((dir.clone(), install_key(&dir)?)),
+                }
+            }
+        };
         Ok(CompileCache {
-            dir,
+            disk,
             engine_key: format!("{:016x}", hasher.finish()),
-            stats: CacheStats::default(),
+            stats,
         })
     }
 
-    fn path_for(&self, hash: &str) -> Option<PathBuf> {
-        self.dir
+    /// The entry file for the component whose hash is `hash`.
+    pub fn path_for(&self, hash: &str) -> Option<PathBuf> {
+        self.disk
             .as_ref()
-            .map(|d| d.join(format!("{hash}-{}.cwasm", self.engine_key)))
+            .map(|(d, _)| d.join(format!("{hash}-{}.cwasm", self.engine_key)))
+    }
+
+    fn mac(&self, key: &[u8; 32], hash: &str, body: &[u8]) -> [u8; 32] {
+        hmac_sha256(
+            key,
+            &[
+                self.engine_key.as_bytes(),
+                b"\n",
+                hash.as_bytes(),
+                b"\n",
+                body,
+            ],
+        )
+    }
+
+    /// The artifact of `path` when it is ours, private and authentic.
+    fn read_entry(&self, key: &[u8; 32], path: &Path, hash: &str) -> Result<Vec<u8>, String> {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", path.display()));
+        }
+        if let Some(why) = paths::untrusted(path, &meta) {
+            return Err(why);
+        }
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
+            return Err(format!(
+                "{} was not written by this version of openpista (no authentication header)",
+                path.display()
+            ));
+        };
+        if rest.len() < MAC_LEN {
+            return Err(format!("{} is truncated", path.display()));
+        }
+        let (mac, body) = rest.split_at(MAC_LEN);
+        if !verify(&self.mac(key, hash, body), mac) {
+            return Err(format!(
+                "{} does not carry this install's authentication code (planted or altered)",
+                path.display()
+            ));
+        }
+        Ok(body.to_vec())
     }
 
     /// The compiled form of `bytes` (whose SHA-256 is `hash`).
     pub fn load(&self, engine: &Engine, bytes: &[u8], hash: &str) -> Result<Component> {
-        if let Some(path) = self.path_for(hash)
-            && path.is_file()
+        if let (Some((_, key)), Some(path)) = (&self.disk, self.path_for(hash))
+            && path.exists()
         {
-            // SAFETY: the file was written by `store` below from
-            // `Component::serialize` of this engine configuration (the name
-            // carries the compatibility hash), and the cache folder belongs
-            // to the host.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => {
-                    self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
-                    return Ok(component);
+            match self.read_entry(key, &path, hash) {
+                Ok(body) => {
+                    // SAFETY: `body` is exactly what `store` below wrote from
+                    // `Component::serialize` under this engine configuration:
+                    // its HMAC, keyed by this install's private key, covers
+                    // the engine key, the component hash and every byte.
+                    match unsafe { Component::deserialize(engine, &body) } {
+                        Ok(component) => {
+                            self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
+                            return Ok(component);
+                        }
+                        Err(e) => self.stats.warn(format!(
+                            "discarding unreadable cache entry {}: {e:#}",
+                            path.display()
+                        )),
+                    }
                 }
-                Err(e) => tracing::warn!(
-                    "discarding unreadable cache entry {}: {e:#}",
-                    path.display()
-                ),
+                Err(why) => self.stats.warn(format!(
+                    "refusing cache entry, compiling the component again: {why}"
+                )),
             }
+            // Whatever lies there is not loaded; it is replaced below.
+            let _ = std::fs::remove_file(&path);
         }
         let component = Component::new(engine, bytes)?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
-        if let Some(path) = self.path_for(hash)
-            && let Err(e) = store(&component, &path)
+        if let (Some((_, key)), Some(path)) = (&self.disk, self.path_for(hash))
+            && let Err(e) = self.store(key, &component, &path, hash)
         {
             tracing::warn!("cannot write cache entry {}: {e:#}", path.display());
         }
@@ -88,14 +219,16 @@ impl CompileCache {
     }
 
     pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
+        self.disk.as_ref().map(|(d, _)| d.as_path())
     }
-}
 
-fn store(component: &Component, path: &Path) -> Result<()> {
-    let bytes = component.serialize()?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    fn store(&self, key: &[u8; 32], component: &Component, path: &Path, hash: &str) -> Result<()> {
+        let body = component.serialize()?;
+        let mut out = Vec::with_capacity(MAGIC.len() + MAC_LEN + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.mac(key, hash, &body));
+        out.extend_from_slice(&body);
+        paths::write_private(path, &out)?;
+        Ok(())
+    }
 }

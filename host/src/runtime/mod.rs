@@ -24,12 +24,14 @@ pub mod component;
 pub mod connections;
 pub mod engine;
 mod host_impl;
+mod mac;
 pub mod manifest;
 pub mod net;
 pub mod registry;
 pub mod secrets;
 pub mod state;
 pub mod stdio;
+pub mod tool_spec;
 pub mod version;
 pub mod watch;
 

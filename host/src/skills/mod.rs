@@ -109,7 +109,7 @@ pub fn roots(config: &Config) -> Vec<PathBuf> {
         .skills
         .dirs
         .iter()
-        .map(|d| crate::config::expand(d))
+        .map(|d| crate::paths::expand(d))
         .collect();
     if config.skills.workspace
         && let Some(w) = config.workspace_for_grants()

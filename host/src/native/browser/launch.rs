@@ -53,7 +53,7 @@ pub fn find_executable(
     let on_path = |name: &str| dirs.iter().map(|d| d.join(name)).find(|p| is_executable(p));
     match settings.executable.as_deref() {
         Some(configured) => {
-            let configured = crate::config::expand(configured);
+            let configured = crate::paths::expand(configured);
             let found = if configured.components().count() > 1 {
                 Some(configured.clone()).filter(|p| is_executable(p))
             } else {
