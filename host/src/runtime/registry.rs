@@ -88,12 +88,28 @@ pub enum SlotState {
     Failed,
     /// The operator disabled it.
     Disabled,
+    /// It loaded, but the host refused to serve it: it claimed something
+    /// another component (or the host) already has. `last_error` says what.
+    Refused,
 }
 
 struct Slot {
     active: Option<Arc<LoadedComponent>>,
     last_error: Option<String>,
     disabled: bool,
+    /// Set by [`Runtime::refuse`]; cleared by the next successful load.
+    refused: bool,
+}
+
+impl Slot {
+    fn empty() -> Slot {
+        Slot {
+            active: None,
+            last_error: None,
+            disabled: false,
+            refused: false,
+        }
+    }
 }
 
 /// One row of `openpista component list`.
@@ -132,6 +148,9 @@ pub struct Runtime {
     slots: RwLock<BTreeMap<String, Slot>>,
     generation: AtomicU64,
     reload_lock: tokio::sync::Mutex<()>,
+    /// Tool names the host's own (native) tools hold: no component may
+    /// list them.
+    reserved_tools: RwLock<std::collections::BTreeSet<String>>,
 }
 
 fn linker(engine: &Engine, world: World) -> Result<Linker<CallState>> {
@@ -176,6 +195,7 @@ impl Runtime {
             slots: RwLock::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
             reload_lock: tokio::sync::Mutex::new(()),
+            reserved_tools: RwLock::new(Default::default()),
         }))
     }
 
@@ -382,9 +402,8 @@ impl Runtime {
             slots.insert(
                 name.to_string(),
                 Slot {
-                    active: None,
-                    last_error: None,
                     disabled: true,
+                    ..Slot::empty()
                 },
             );
             self.generation.fetch_add(1, Ordering::AcqRel);
@@ -392,6 +411,13 @@ impl Runtime {
         }
         let result = self.load_candidate(name).await;
         let mut slots = self.slots.write().unwrap();
+        let result = match result {
+            Ok(Some(loaded)) => match self.tool_conflict(name, &loaded, &slots) {
+                Some(why) => Err(anyhow::anyhow!(why)),
+                None => Ok(Some(loaded)),
+            },
+            other => other,
+        };
         match result {
             Ok(Some(loaded)) => {
                 let loaded = Arc::new(loaded);
@@ -405,8 +431,7 @@ impl Runtime {
                     name.to_string(),
                     Slot {
                         active: Some(loaded),
-                        last_error: None,
-                        disabled: false,
+                        ..Slot::empty()
                     },
                 );
                 self.generation.fetch_add(1, Ordering::AcqRel);
@@ -423,11 +448,7 @@ impl Runtime {
             Err(e) => {
                 let message = format!("{e:#}");
                 tracing::error!(component = name, "component failed to load: {message}");
-                let slot = slots.entry(name.to_string()).or_insert(Slot {
-                    active: None,
-                    last_error: None,
-                    disabled: false,
-                });
+                let slot = slots.entry(name.to_string()).or_insert_with(Slot::empty);
                 slot.last_error = Some(message);
                 Err(e)
             }
@@ -448,6 +469,8 @@ impl Runtime {
                 .list_tools()
                 .await
                 .map_err(|e| anyhow::anyhow!("listing its tools failed: {e}"))?;
+            super::tool_spec::check_all(&loaded.tools)
+                .map_err(|e| anyhow::anyhow!("its tools are left out, because {e}"))?;
         }
         Ok(Some(loaded))
     }
@@ -461,6 +484,74 @@ impl Runtime {
             }
         }
         failures
+    }
+
+    /// Why `loaded` (to serve as `name`) may not: a tool name the host
+    /// reserves, or one another serving component already lists. The
+    /// component that came first keeps its name; the later one is refused,
+    /// visibly, never hidden in silence.
+    fn tool_conflict(
+        &self,
+        name: &str,
+        loaded: &LoadedComponent,
+        slots: &BTreeMap<String, Slot>,
+    ) -> Option<String> {
+        let reserved = self.reserved_tools.read().unwrap();
+        for tool in &loaded.tools {
+            if reserved.contains(&tool.name) {
+                return Some(format!(
+                    "refused: tool {} is one of the host's native tools, which no component may replace",
+                    tool.name
+                ));
+            }
+            for (other, slot) in slots {
+                if other != name
+                    && let Some(active) = &slot.active
+                    && active.tools.iter().any(|t| t.name == tool.name)
+                {
+                    return Some(format!(
+                        "refused: tool {} is already provided by component {other}; rename it",
+                        tool.name
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Reserves `tool` for the host (a native tool). A component already
+    /// serving it is refused.
+    pub fn reserve_tool(&self, tool: &str) {
+        self.reserved_tools
+            .write()
+            .unwrap()
+            .insert(tool.to_string());
+        let owners: Vec<String> = self
+            .components()
+            .into_iter()
+            .filter(|c| c.tools.iter().any(|t| t.name == tool))
+            .map(|c| c.name().to_string())
+            .collect();
+        for owner in owners {
+            self.refuse(
+                &owner,
+                &format!(
+                    "tool {tool} is one of the host's native tools, which no component may replace"
+                ),
+            );
+        }
+    }
+
+    /// Stops serving `name` because it claimed what is not its own; `why`
+    /// shows in `component list` until a new version loads cleanly.
+    pub fn refuse(&self, name: &str, why: &str) {
+        tracing::error!(component = name, "component refused: {why}");
+        let mut slots = self.slots.write().unwrap();
+        let slot = slots.entry(name.to_string()).or_insert_with(Slot::empty);
+        slot.active = None;
+        slot.refused = true;
+        slot.last_error = Some(format!("refused: {why}"));
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Aliases of `name` (which must be reloaded when it changes).
@@ -494,6 +585,7 @@ impl Runtime {
                         .unwrap_or_default(),
                     state: match (slot.disabled, a.is_some(), slot.last_error.is_some()) {
                         (true, _, _) => SlotState::Disabled,
+                        _ if slot.refused => SlotState::Refused,
                         (_, true, false) => SlotState::Active,
                         (_, true, true) => SlotState::Stale,
                         (_, false, _) => SlotState::Failed,

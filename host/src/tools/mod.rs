@@ -78,11 +78,13 @@ impl ToolRegistry {
             .unwrap_or_default()
     }
 
-    /// Adds a native tool. Native names are reserved: a component tool of
-    /// the same name is hidden (and logged), so no plugin can impersonate
-    /// `system.run`.
+    /// Adds a native tool. Native names are reserved: a component listing
+    /// the same name is refused (visibly, in `component list`), so no
+    /// plugin can impersonate `system.run`.
     pub fn add_native(&mut self, tool: Arc<dyn NativeTool>) {
-        self.natives.insert(tool.spec().name, tool);
+        let name = tool.spec().name;
+        self.runtime.reserve_tool(&name);
+        self.natives.insert(name, tool);
     }
 
     /// Every tool, sorted by name.
