@@ -6,7 +6,7 @@
 use openpista::agent::{Agent, AgentSettings};
 use openpista::config::CronEntry;
 use openpista::gateway::channels::{BoxFuture, Delivery};
-use openpista::gateway::{Gateway, Origin};
+use openpista::gateway::{Dispatched, Gateway, GatewaySettings, Origin};
 use openpista::memory::MemoryStore;
 use openpista::native::env::EnvScrub;
 use openpista::native::settings::SystemSettings;
@@ -91,6 +91,13 @@ impl Delivery for Recorder {
 }
 
 async fn gateway(root: &std::path::Path) -> (Arc<Gateway>, Arc<Recorder>) {
+    gateway_with(root, &GatewaySettings::default()).await
+}
+
+async fn gateway_with(
+    root: &std::path::Path,
+    settings: &GatewaySettings,
+) -> (Arc<Gateway>, Arc<Recorder>) {
     let memory = Arc::new(MemoryStore::open(&root.join("memory.redb")).unwrap());
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(root.join("cache")),
@@ -110,9 +117,9 @@ async fn gateway(root: &std::path::Path) -> (Arc<Gateway>, Arc<Recorder>) {
         memory,
         settings: AgentSettings::default(),
     });
-    let gateway = Gateway::new(agent);
+    let gateway = Gateway::with_settings(agent, settings);
     let recorder = Arc::new(Recorder::default());
-    gateway.add_channel("test", recorder.clone());
+    gateway.add_channel("test", recorder.clone()).unwrap();
     (gateway, recorder)
 }
 
@@ -269,4 +276,79 @@ async fn cron_messages_take_the_same_path() {
     }
     assert!(a.len() >= 2, "{a:?}");
     assert!(a.iter().all(|t| t == "echo: scheduled hello"), "{a:?}");
+}
+
+/// A sender who floods one conversation fills its queue, then is told the
+/// agent is busy; every event the gateway took is answered, in order, and
+/// other conversations are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_session_queue_answers_busy_and_loses_nothing_taken() {
+    let root = tempfile::tempdir().unwrap();
+    let settings = GatewaySettings {
+        session_queue: 2,
+        ..GatewaySettings::default()
+    };
+    let (gateway, recorder) = gateway_with(root.path(), &settings).await;
+    let origin = Origin::channel("test");
+    assert_eq!(
+        gateway.dispatch(
+            origin.clone(),
+            event(
+                "test:f",
+                r#"/tool system.run {"command": "sleep 3; echo slow-done"}"#,
+            ),
+        ),
+        Dispatched::Queued
+    );
+    // Wait until the slow turn runs: the queue is then empty.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !recorder
+        .seen()
+        .contains(&Seen::Status("test:f".into(), StatusKind::Thinking))
+    {
+        assert!(Instant::now() < deadline, "the first turn never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let outcomes: Vec<Dispatched> = (1..=5)
+        .map(|i| gateway.dispatch(origin.clone(), event("test:f", &format!("f{i}"))))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Dispatched::Queued,
+            Dispatched::Queued,
+            Dispatched::Busy,
+            Dispatched::Busy,
+            Dispatched::Busy
+        ]
+    );
+    assert_eq!(
+        gateway.dispatch(origin.clone(), event("test:g", "other")),
+        Dispatched::Queued
+    );
+    assert_eq!(recorder.wait_for(1, "test:g").await, ["echo: other"]);
+
+    let answers = recorder.wait_for(6, "test:f").await;
+    let busy: Vec<&String> = answers.iter().filter(|a| a.starts_with("Busy")).collect();
+    assert_eq!(busy.len(), 3, "{answers:?}");
+    let taken: Vec<&String> = answers.iter().filter(|a| !a.starts_with("Busy")).collect();
+    assert!(taken[0].contains("slow-done"), "{answers:?}");
+    assert_eq!(taken[1..], ["echo: f1", "echo: f2"]);
+    let errors = recorder
+        .seen()
+        .into_iter()
+        .filter(|s| matches!(s, Seen::Answer(sess, text, true) if sess == "test:f" && text.starts_with("Busy")))
+        .count();
+    assert_eq!(errors, 3, "busy answers are marked as errors");
+    assert_eq!(
+        gateway.stats.busy.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    let stored = gateway.agent().memory.messages("test:f", 100).unwrap();
+    let users: Vec<&str> = stored
+        .iter()
+        .filter(|m| m.role == "user")
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(users[1..], ["f1", "f2"], "refused events are not stored");
 }

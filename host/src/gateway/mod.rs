@@ -16,6 +16,7 @@ pub mod bridge;
 pub mod channels;
 pub mod commands;
 pub mod cron;
+pub mod identity;
 pub mod pairing;
 
 use crate::agent::{Agent, TurnEvent, TurnInput};
@@ -29,6 +30,41 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// `[gateway]`: how sessions are queued.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Events one session may have waiting behind the one being handled.
+    /// A sender past it is told the agent is busy; nothing already
+    /// accepted is dropped.
+    pub session_queue: usize,
+    /// Seconds a session's worker waits for another event before it ends.
+    pub idle_secs: u64,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            session_queue: 32,
+            idle_secs: 60,
+        }
+    }
+}
+
+/// What became of a dispatched event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Queued behind the session's earlier events.
+    Queued,
+    /// The session's queue was full: the sender was told so, the event
+    /// was not taken.
+    Busy,
+    /// The gateway is closed (the host is stopping).
+    Closed,
+    /// The event named a session that is not its channel's: refused.
+    Foreign,
+}
+
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -39,13 +75,28 @@ pub(crate) fn now_ms() -> u64 {
 /// Where an event came from: the channel its answer goes back to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// The channel id the host gave the channel ([`identity::channel_id`]).
     pub channel: String,
+    /// True for events the operator configured (`[[cron]]`): their session
+    /// is the operator's choice, not a channel's claim.
+    pub operator: bool,
 }
 
 impl Origin {
-    pub fn channel(name: &str) -> Origin {
+    /// An event a channel component produced: it may name only its own
+    /// sessions.
+    pub fn channel(id: &str) -> Origin {
         Origin {
-            channel: name.to_string(),
+            channel: id.to_string(),
+            operator: false,
+        }
+    }
+
+    /// An event the operator's configuration made, answered on `id`.
+    pub fn operator(id: &str) -> Origin {
+        Origin {
+            channel: id.to_string(),
+            operator: true,
         }
     }
 }
@@ -62,28 +113,38 @@ pub struct GatewayStats {
     pub turns: AtomicU64,
     pub failed_turns: AtomicU64,
     pub undelivered: AtomicU64,
+    /// Events refused because their session's queue was full.
+    pub busy: AtomicU64,
+    /// Events refused because their channel named another's session.
+    pub foreign: AtomicU64,
 }
 
 /// Routes inbound events to sessions and answers back to channels.
 pub struct Gateway {
     agent: Arc<Agent>,
     channels: RwLock<BTreeMap<String, Arc<dyn Delivery>>>,
-    sessions: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    sessions: Mutex<HashMap<String, mpsc::Sender<Job>>>,
     /// `/model NAME` choices, per session.
     models: Mutex<HashMap<String, String>>,
     idle: Duration,
+    queue: usize,
     closed: std::sync::atomic::AtomicBool,
     pub stats: GatewayStats,
 }
 
 impl Gateway {
     pub fn new(agent: Arc<Agent>) -> Arc<Gateway> {
+        Self::with_settings(agent, &GatewaySettings::default())
+    }
+
+    pub fn with_settings(agent: Arc<Agent>, settings: &GatewaySettings) -> Arc<Gateway> {
         Arc::new(Gateway {
             agent,
             channels: RwLock::new(BTreeMap::new()),
             sessions: Mutex::new(HashMap::new()),
             models: Mutex::new(HashMap::new()),
-            idle: Duration::from_secs(60),
+            idle: Duration::from_secs(settings.idle_secs.max(1)),
+            queue: settings.session_queue.max(1),
             closed: std::sync::atomic::AtomicBool::new(false),
             stats: GatewayStats::default(),
         })
@@ -93,12 +154,20 @@ impl Gateway {
         &self.agent
     }
 
-    /// Registers where answers for channel `name` go.
-    pub fn add_channel(&self, name: &str, delivery: Arc<dyn Delivery>) {
-        self.channels
-            .write()
-            .unwrap()
-            .insert(name.to_string(), delivery);
+    /// Registers where answers for channel `id` go. A channel id already
+    /// taken is refused: the first channel keeps it.
+    pub fn add_channel(&self, id: &str, delivery: Arc<dyn Delivery>) -> Result<(), String> {
+        let mut channels = self.channels.write().unwrap();
+        if channels.contains_key(id) {
+            return Err(format!("channel id {id} is already served"));
+        }
+        channels.insert(id.to_string(), delivery);
+        Ok(())
+    }
+
+    /// Whether channel `id` is registered.
+    pub fn has_channel(&self, id: &str) -> bool {
+        self.channels.read().unwrap().contains_key(id)
     }
 
     fn delivery(&self, channel: &str) -> Option<Arc<dyn Delivery>> {
@@ -117,31 +186,63 @@ impl Gateway {
         self.sessions.lock().unwrap().len()
     }
 
-    /// Queues `event` behind the session's earlier events.
-    pub fn dispatch(self: &Arc<Self>, origin: Origin, event: InboundEvent) {
+    /// Queues `event` behind the session's earlier events. When the
+    /// session already has `[gateway] session_queue` events waiting, the
+    /// event is refused and its sender told the agent is busy: memory stays
+    /// bounded whatever a sender does, and nothing accepted is lost.
+    pub fn dispatch(self: &Arc<Self>, origin: Origin, event: InboundEvent) -> Dispatched {
         if self.closed.load(Ordering::Acquire) {
             tracing::warn!(session = %event.session, "the gateway is closed; event dropped");
-            return;
+            return Dispatched::Closed;
+        }
+        if !origin.operator
+            && let Err(why) = identity::check_session(&origin.channel, &event.session)
+        {
+            self.stats.foreign.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(channel = %origin.channel, "event refused: {why}");
+            return Dispatched::Foreign;
         }
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         let session = event.session.clone();
         let mut sessions = self.sessions.lock().unwrap();
         let job = Job { origin, event };
         let job = match sessions.get(&session) {
-            Some(tx) => match tx.send(job) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(job)) => job,
+            Some(tx) => match tx.try_send(job) {
+                Ok(()) => return Dispatched::Queued,
+                Err(mpsc::error::TrySendError::Full(job)) => {
+                    drop(sessions);
+                    self.refuse_busy(job);
+                    return Dispatched::Busy;
+                }
+                Err(mpsc::error::TrySendError::Closed(job)) => job,
             },
             None => job,
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        tx.send(job).expect("receiver is alive");
+        let (tx, rx) = mpsc::channel(self.queue);
+        tx.try_send(job).expect("a new queue has room");
         sessions.insert(session.clone(), tx);
         tokio::spawn(self.clone().worker(session, rx));
+        Dispatched::Queued
+    }
+
+    /// Tells the sender of `job` that their session is busy; the answer
+    /// goes straight to the channel, past the full queue.
+    fn refuse_busy(self: &Arc<Self>, job: Job) {
+        self.stats.busy.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(session = %job.event.session, queue = self.queue, "session queue full; event refused");
+        let gateway = self.clone();
+        let text = format!(
+            "Busy: {} earlier messages of this conversation are still waiting, so this one was not taken. Send it again once I have answered.",
+            self.queue
+        );
+        tokio::spawn(async move {
+            let message = outbound(&job.event.session, text, Vec::new(), true);
+            gateway.deliver(&job.origin, message).await;
+        });
     }
 
     /// Handles one session's events in order; ends when idle.
-    async fn worker(self: Arc<Self>, session: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+    async fn worker(self: Arc<Self>, session: String, mut rx: mpsc::Receiver<Job>) {
         loop {
             match tokio::time::timeout(self.idle, rx.recv()).await {
                 Ok(Some(job)) => self.handle(job).await,
