@@ -6,7 +6,7 @@ use super::{build, control, control_socket_path};
 use crate::agent::Agent;
 use crate::config::Config;
 use crate::gateway::channels::ChannelDriver;
-use crate::gateway::{Gateway, Origin};
+use crate::gateway::{Gateway, Origin, identity};
 use crate::runtime::Runtime;
 use crate::runtime::manifest::World;
 use crate::server::ServerState;
@@ -25,7 +25,7 @@ fn web_token(config: &Config) -> Result<(String, bool)> {
             .with_context(|| format!("[channels.web] token_env = {var:?}, but {var} is not set"))?;
         return Ok((value, false));
     }
-    let path = crate::config::home_dir().join("web-token");
+    let path = crate::paths::home_dir().join("web-token");
     if let Ok(existing) = std::fs::read_to_string(&path)
         && !existing.trim().is_empty()
     {
@@ -36,22 +36,9 @@ fn web_token(config: &Config) -> Result<(String, bool)> {
         let bytes: [u8; 24] = rand::rng().random();
         hex::encode(bytes)
     };
-    std::fs::create_dir_all(crate::config::home_dir())?;
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(token.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
+    crate::paths::private_dir(&crate::paths::home_dir())?;
+    crate::paths::write_private(&path, token.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok((token, true))
 }
 
@@ -105,8 +92,8 @@ async fn start_channels(
                 continue;
             }
         };
-        gateway.add_channel(&info.name, driver.clone());
-        drivers.push(driver.clone());
+        // The host, not the component, says who the channel is.
+        let id = identity::channel_id(component.name()).to_string();
         // A messenger's webhook routes go on their own listener, which
         // the reverse proxy in front of the public URL reaches.
         let listener = if component.name() == crate::config::telegram::COMPONENT {
@@ -114,14 +101,30 @@ async fn start_channels(
         } else {
             server
         };
-        listener.add_routes(&info.name, &info.routes, driver.clone());
+        let claimed = if info.name != id {
+            Err(format!(
+                "it calls itself channel {:?}, but its manifest name {} makes it channel {id}",
+                info.name,
+                component.name()
+            ))
+        } else if gateway.has_channel(&id) {
+            Err(format!(
+                "channel id {id} is already served by another component"
+            ))
+        } else {
+            listener.claim_routes(&id, &info.routes, driver.clone())
+        }
+        .and_then(|()| gateway.add_channel(&id, driver.clone()));
+        if let Err(why) = claimed {
+            runtime.refuse(component.name(), &why);
+            notes.push(format!("channel {} refused: {why}", component.name()));
+            driver.shutdown().await;
+            continue;
+        }
+        drivers.push(driver.clone());
         tasks.push(driver.spawn_ticker());
         if info.polls {
-            tasks.push(spawn_poller(
-                driver.clone(),
-                gateway.clone(),
-                info.name.clone(),
-            ));
+            tasks.push(spawn_poller(driver.clone(), gateway.clone(), id.clone()));
         }
         if let Some(settings) = &bridge_settings {
             match start_whatsapp_bridge(settings, &driver, gateway, runtime) {
@@ -130,8 +133,7 @@ async fn start_channels(
             }
         }
         notes.push(format!(
-            "channel {} ({}) started{}",
-            info.name,
+            "channel {id} ({}) started{}",
             component.name(),
             if info.routes.is_empty() {
                 String::new()
@@ -281,7 +283,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         memory,
         settings,
     });
-    let gateway = Gateway::new(agent);
+    let gateway = Gateway::with_settings(agent, &config.gateway);
     let server_state = ServerState::new(
         gateway.clone(),
         runtime.connections().clone(),
@@ -351,13 +353,13 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         match &running.web_token {
             Some((token, true)) => println!(
                 "web chat: {url}#token={token}\n  (this token is shown once; it is stored in {})",
-                crate::config::home_dir().join("web-token").display()
+                crate::paths::home_dir().join("web-token").display()
             ),
             Some((_, false)) => println!(
                 "web chat: {url} (token in {})",
                 match &config.channels.web.token_env {
                     Some(var) => format!("${var}"),
-                    None => crate::config::home_dir()
+                    None => crate::paths::home_dir()
                         .join("web-token")
                         .display()
                         .to_string(),
@@ -371,7 +373,7 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         println!(
             "no language model is configured: answers come from the offline echo provider. \
              To use a real model, add to {}:\n  [agent]\n  provider = \"main\"\n  [providers.main]\n  preset = \"openai\"   # or claude, ollama, together, openrouter, responses, custom\n  model = \"gpt-4o-mini\"\nand set OPENAI_API_KEY (see config.example.toml).",
-            crate::config::home_dir().join("config.toml").display()
+            crate::paths::home_dir().join("config.toml").display()
         );
     } else if !provider.key_present {
         println!(
@@ -384,7 +386,7 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         running.stop().await;
         return Ok(0);
     }
-    let pid_file = crate::config::home_dir().join("openpista.pid");
+    let pid_file = crate::paths::home_dir().join("openpista.pid");
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))?;
     let _watch = crate::runtime::watch::watch(runtime.clone())?;
     let _skill_watch = running.watch_skills()?;

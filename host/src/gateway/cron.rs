@@ -67,7 +67,7 @@ pub fn start(gateway: Arc<Gateway>, entries: &[CronEntry]) -> Vec<tokio::task::J
                     let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
                     tokio::time::sleep(wait).await;
                     tracing::info!(session = %entry.session, schedule = %entry.schedule, "cron message");
-                    gateway.dispatch(Origin::channel(entry.channel()), event(&entry));
+                    gateway.dispatch(Origin::operator(entry.channel()), event(&entry));
                 }
             }))
         })

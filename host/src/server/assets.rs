@@ -121,6 +121,11 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
     })
 }
 
+/// Whether `path` is one of the page's files.
+pub fn is_asset(path: &str) -> bool {
+    lookup(path).is_some()
+}
+
 /// The response for `path`, or `None` when no asset is there.
 pub fn respond(
     path: &str,

@@ -85,12 +85,39 @@ impl ServerState {
         !self.routes.read().unwrap().is_empty()
     }
 
-    /// Serves `driver`'s routes for channel `name`.
-    pub fn add_routes(&self, name: &str, routes: &[String], driver: Arc<ChannelDriver>) {
+    /// Serves `driver`'s routes for channel `id` (component
+    /// `driver.component()`), all or none: a route outside the channel's
+    /// prefix, one another channel serves, or one the host serves itself
+    /// refuses the lot, with the reason.
+    pub fn claim_routes(
+        &self,
+        id: &str,
+        routes: &[String],
+        driver: Arc<ChannelDriver>,
+    ) -> Result<(), String> {
+        let component = driver.component().to_string();
         let mut table = self.routes.write().unwrap();
         for route in routes {
-            table.insert(route.clone(), (name.to_string(), driver.clone()));
+            crate::gateway::identity::check_route(&component, route)?;
+            if let Some((owner, _)) = table.get(route) {
+                return Err(format!(
+                    "route {route} is already served by channel {owner}"
+                ));
+            }
+            if self.host_serves(route) {
+                return Err(format!("route {route} is the host's own"));
+            }
         }
+        for route in routes {
+            table.insert(route.clone(), (id.to_string(), driver.clone()));
+        }
+        Ok(())
+    }
+
+    /// Whether the host itself answers `path` on this listener.
+    fn host_serves(&self, path: &str) -> bool {
+        path == "/health"
+            || (self.serve_page && (path == pair_page::ROUTE || assets::is_asset(path)))
     }
 
     fn route(&self, path: &str) -> Option<(String, Arc<ChannelDriver>)> {
@@ -133,8 +160,8 @@ impl Drop for Server {
 pub async fn start(settings: &ServerSection, state: Arc<ServerState>) -> Result<Server> {
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(c), Some(k)) => Some(tls::acceptor(
-            &crate::config::expand(c),
-            &crate::config::expand(k),
+            &crate::paths::expand(c),
+            &crate::paths::expand(k),
         )?),
         _ => None,
     };

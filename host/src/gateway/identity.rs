@@ -1,0 +1,96 @@
+//! The host is the authority on who a channel is. A channel component
+//! names only what is its own:
+//!
+//! - its **channel id** is its manifest name without a leading `channel-`
+//!   (`channel-telegram` → `telegram`), never what it says about itself;
+//! - its **sessions** are `ID:…`; an event for any other session is refused;
+//! - its **HTTP routes** are `/ID` and paths below `/ID/`, plus the
+//!   first-party routes the host itself declares for it (the web page's
+//!   `/ws`): a route elsewhere, or one already served, refuses the
+//!   component.
+//!
+//! Each refusal names what was claimed and whose it is, and shows in
+//! `openpista component list`.
+
+/// Routes the host declares for first-party channels, outside their
+/// prefix, because operators and clients already expect them there.
+pub const HOST_DECLARED_ROUTES: &[(&str, &str)] = &[("/ws", "channel-web")];
+
+/// The channel id of component `component`.
+pub fn channel_id(component: &str) -> &str {
+    component
+        .strip_prefix("channel-")
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(component)
+}
+
+/// Whether `route` may be served for `component` (channel id `id`).
+pub fn check_route(component: &str, route: &str) -> Result<(), String> {
+    let id = channel_id(component);
+    if HOST_DECLARED_ROUTES
+        .iter()
+        .any(|(r, owner)| *r == route && *owner == component)
+    {
+        return Ok(());
+    }
+    let prefix = format!("/{id}");
+    let inside = route == prefix
+        || route
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with('/'));
+    if !inside || route.contains("/../") || route.ends_with("/..") || route.contains('?') {
+        return Err(format!(
+            "route {route:?} is outside its own prefix {prefix}/ (a channel's routes are /{id} and paths below it)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `session` belongs to channel `id`: `ID:` and something after.
+pub fn check_session(id: &str, session: &str) -> Result<(), String> {
+    match session.strip_prefix(id).and_then(|r| r.strip_prefix(':')) {
+        Some(rest) if !rest.is_empty() => Ok(()),
+        _ => Err(format!(
+            "session {session:?} is not one of channel {id}'s (they are {id}:…)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_comes_from_the_manifest_name() {
+        assert_eq!(channel_id("channel-telegram"), "telegram");
+        assert_eq!(channel_id("matrix"), "matrix");
+        assert_eq!(channel_id("channel-"), "channel-");
+    }
+
+    #[test]
+    fn routes_stay_under_the_prefix_or_are_declared_by_the_host() {
+        assert!(check_route("channel-telegram", "/telegram/webhook").is_ok());
+        assert!(check_route("channel-telegram", "/telegram").is_ok());
+        assert!(check_route("channel-web", "/ws").is_ok());
+        for (component, route) in [
+            ("channel-evil", "/ws"),
+            ("channel-evil", "/"),
+            ("channel-evil", "/telegram/webhook"),
+            ("channel-evil", "/evilish"),
+            ("channel-evil", "/evil/../health"),
+            ("channel-evil", "/evil/x?y"),
+        ] {
+            let e = check_route(component, route).unwrap_err();
+            assert!(e.contains("outside its own prefix /evil/"), "{route}: {e}");
+        }
+    }
+
+    #[test]
+    fn sessions_are_the_channels_own() {
+        assert!(check_session("web", "web:abc").is_ok());
+        assert!(check_session("telegram", "telegram:42:7").is_ok());
+        for s in ["telegram:42", "web:", "web", "webx:1", ""] {
+            assert!(check_session("web", s).is_err(), "{s}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Hostile channel components, compiled for real, next to the web
+//! channel in a host started in-process: one posts into the web channel's
+//! session, one calls itself `web`, one takes `/ws` and `/`, and one is
+//! named so that its channel id is `web`. Each is refused or contained,
+//! the refusal shows in the component status, and the web chat goes on
+//! working. A well-behaved channel gets its routes under its own prefix.
+
+use futures::{SinkExt, StreamExt};
+use openpista::cli::serve::{Running, start};
+use openpista::config::Config;
+use openpista::runtime::SlotState;
+use openpista_tests::{http_get, install, manifest, wasm};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const TOKEN: &str = "hostile-channels-test-token-0123456789";
+const TOKEN_ENV: &str = "OPENPISTA_TEST_HOSTILE_CHANNELS_TOKEN";
+
+/// Installs the rogue fixture as `name`, configured by `config` lines.
+fn rogue(dir: &Path, name: &str, config: &[(&str, &str)]) {
+    let mut text = manifest("rogue-channel")
+        .replace("name = \"rogue-channel\"", &format!("name = \"{name}\""));
+    for (key, value) in config {
+        text = text.replace(&format!("{key} = \"\""), &format!("{key} = \"{value}\""));
+    }
+    install(
+        dir,
+        name,
+        &std::fs::read(wasm("rogue-channel")).unwrap(),
+        &text,
+    );
+}
+
+async fn host(root: &Path) -> Running {
+    // SAFETY: every test of this file sets the same value.
+    unsafe { std::env::set_var(TOKEN_ENV, TOKEN) };
+    let dir = root.join("components");
+    rogue(
+        &dir,
+        "channel-poster",
+        &[("name", "poster"), ("session", "web:victim")],
+    );
+    rogue(&dir, "channel-namer", &[("name", "web")]);
+    rogue(
+        &dir,
+        "channel-router",
+        &[("name", "router"), ("routes", "/ws,/")],
+    );
+    rogue(&dir, "web", &[("name", "web")]);
+    rogue(
+        &dir,
+        "channel-polite",
+        &[("name", "polite"), ("routes", "/polite/hook")],
+    );
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[channels.web]
+token_env = "{TOKEN_ENV}"
+[runtime]
+plugin_dirs = ["{root}/components"]
+cache_dir = "{root}/cache"
+[memory]
+path = "{root}/memory.redb"
+"#,
+        root = root.display()
+    );
+    let config = Config::parse(&text, "test config").unwrap();
+    let running = start(&config).await.unwrap();
+    assert!(running.failures.is_empty(), "{:?}", running.failures);
+    running
+}
+
+/// The refusal recorded for `name`, which must no longer serve.
+fn refusal(running: &Running, name: &str) -> String {
+    let status = running.runtime.status();
+    let row = status
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no status row for {name}"));
+    assert_eq!(row.state, SlotState::Refused, "{row:?}");
+    assert!(running.runtime.get(name).is_none(), "{name} still serves");
+    row.last_error.clone().unwrap()
+}
+
+/// One message over the web chat's WebSocket; the answer's text.
+async fn chat(running: &Running, client: &str, text: &str) -> String {
+    let addr = running.local_addr().unwrap();
+    let mut request = format!("ws://{addr}/ws?client={client}")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("openpista, token.{TOKEN}").parse().unwrap(),
+    );
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "message", "id": "m1", "text": text})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a frame within 20 s")
+            .expect("open")
+            .expect("a frame");
+        if let Message::Text(t) = frame {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "message" {
+                return v["text"].as_str().unwrap().to_string();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_channels_are_refused_or_contained_and_the_web_chat_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let running = host(root.path()).await;
+
+    // Claims are refused, each with its reason, visibly.
+    let namer = refusal(&running, "channel-namer");
+    assert!(
+        namer.contains("calls itself channel \"web\"") && namer.contains("channel namer"),
+        "{namer}"
+    );
+    let router = refusal(&running, "channel-router");
+    assert!(
+        router.contains("\"/ws\" is outside its own prefix /router/"),
+        "{router}"
+    );
+    let twin = refusal(&running, "web");
+    assert!(twin.contains("channel id web is already served"), "{twin}");
+    assert!(
+        running
+            .channel_notes
+            .iter()
+            .any(|n| n.starts_with("channel channel-router refused")),
+        "{:?}",
+        running.channel_notes
+    );
+
+    // The poster runs, but its event for web:victim is refused: no turn,
+    // nothing stored, nothing delivered anywhere.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running.gateway.stats.foreign.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the poster's event never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let memory = &running.gateway.agent().memory;
+    assert!(memory.session("web:victim").unwrap().is_none());
+    assert_eq!(running.gateway.stats.turns.load(Ordering::SeqCst), 0);
+
+    // The routes: /ws and / are still the web chat's and the page's; the
+    // polite channel answers under its prefix only.
+    let addr = running.local_addr().unwrap();
+    let (status, page) = http_get(addr, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    assert_eq!(
+        http_get(addr, "/polite/hook").await,
+        (200, "rogue answered /polite/hook".to_string())
+    );
+    assert_eq!(http_get(addr, "/router/ws").await.0, 404);
+    let health: Value = serde_json::from_str(&http_get(addr, "/health").await.1).unwrap();
+    let channels: Vec<&str> = health["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["polite", "web"], "{health}");
+
+    // The victim keeps working.
+    assert_eq!(
+        chat(&running, "victim-1", "hi there").await,
+        "echo: hi there"
+    );
+    assert!(memory.session("web:victim-1").unwrap().is_some());
+    running.stop().await;
+}
