@@ -50,7 +50,7 @@
 //! server-sent-events parser) and [`retry`] (retries with backoff for 429,
 //! 5xx and failed connections, and clear errors for the rest),
 //! [`tool_names`] (dotted tool names mapped to the names services accept)
-//! and [`base64`].
+//! and [`base64`] (encoding, and strict decoding).
 
 // The generated bindings and the export macros name this crate by its
 // public name so that they work from a component's crate; this makes the
