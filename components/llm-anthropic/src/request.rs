@@ -19,8 +19,8 @@
 use openpista_sdk::serde_json::{self, Map, Value, json};
 use openpista_sdk::{Attachment, ChatRequest, Error, Message, Role, ToolCall, ToolSpec};
 
-use crate::names::ToolNames;
 use crate::{PROVIDER, Settings};
+use openpista_sdk::tool_names::ToolNames;
 
 /// The host's agent loop writes a failed tool call's result as
 /// `error: ...`; such a result is sent with `is_error: true`.
@@ -125,7 +125,7 @@ fn tools(tools: &[ToolSpec], names: &ToolNames) -> Result<Value, Error> {
             }
         };
         let mut def = Map::new();
-        def.insert("name".into(), json!(names.wire(&tool.name)));
+        def.insert("name".into(), json!(names.to_wire(&tool.name)));
         if !tool.description.trim().is_empty() {
             def.insert("description".into(), json!(tool.description));
         }
@@ -211,7 +211,7 @@ fn assistant_blocks(message: &Message, names: &ToolNames) -> Result<Vec<Value>, 
         blocks.push(json!({
             "type": "tool_use",
             "id": call.id,
-            "name": names.wire(&call.name),
+            "name": names.to_wire(&call.name),
             "input": tool_input(call)?,
         }));
     }
@@ -449,14 +449,43 @@ mod tests {
             body["tools"],
             json!([
                 {
-                    "name": "time_now",
+                    "name": "time__now",
                     "description": "what it does",
                     "input_schema": {"type": "object", "properties": {"x": {"type": "string"}}},
                 },
-                {"name": "notes_list", "input_schema": {"type": "object"}},
+                {"name": "notes__list", "input_schema": {"type": "object"}},
             ])
         );
-        assert_eq!(names.original("time_now"), "time.now");
+        assert_eq!(names.from_wire("time__now"), "time.now");
+    }
+
+    #[test]
+    fn tool_names_follow_the_sdk_mapping() {
+        // `.` becomes `__`, so these two stay apart...
+        let req = request(
+            vec![Message::user("x")],
+            vec![spec("time.now"), spec("time_now")],
+        );
+        let (body, names) = build_body(&req, &settings(), false).unwrap();
+        assert_eq!(body["tools"][0]["name"], "time__now");
+        assert_eq!(body["tools"][1]["name"], "time_now");
+        assert_eq!(names.from_wire("time_now"), "time_now");
+        // ...while a real clash is refused naming both tools.
+        let req = request(
+            vec![Message::user("x")],
+            vec![spec("time.now"), spec("time__now")],
+        );
+        let e = build_body(&req, &settings(), false).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput(m) if m.contains("`time.now`") && m.contains("`time__now`")),
+            "{e}"
+        );
+        // Names the API would refuse are refused here, not cut to 64.
+        let req = request(vec![Message::user("x")], vec![spec(&"x".repeat(65))]);
+        assert!(matches!(
+            build_body(&req, &settings(), false),
+            Err(Error::InvalidInput(m)) if m.contains("too long")
+        ));
     }
 
     #[test]
@@ -497,8 +526,8 @@ mod tests {
                 {"role": "user", "content": [{"type": "text", "text": "do two things"}]},
                 {"role": "assistant", "content": [
                     {"type": "text", "text": "On it."},
-                    {"type": "tool_use", "id": "toolu_1", "name": "time_now", "input": {}},
-                    {"type": "tool_use", "id": "toolu_2", "name": "notes_add", "input": {"x": "milk"}},
+                    {"type": "tool_use", "id": "toolu_1", "name": "time__now", "input": {}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "notes__add", "input": {"x": "milk"}},
                 ]},
                 {"role": "user", "content": [
                     {"type": "tool_result", "tool_use_id": "toolu_1", "content": "12:00", "is_error": false},
