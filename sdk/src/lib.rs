@@ -50,7 +50,8 @@
 //! server-sent-events parser) and [`retry`] (retries with backoff for 429,
 //! 5xx and failed connections, and clear errors for the rest),
 //! [`tool_names`] (dotted tool names mapped to the names services accept)
-//! and [`base64`].
+//! and [`base64`] (encoding, and strict decoding); OpenAI-style providers
+//! share their configuration and message mapping in [`openai_compat`].
 
 // The generated bindings and the export macros name this crate by its
 // public name so that they work from a component's crate; this makes the
@@ -65,6 +66,7 @@ mod error;
 pub mod host;
 pub mod http;
 pub mod memory;
+pub mod openai_compat;
 pub mod provider;
 pub mod retry;
 pub mod sse;

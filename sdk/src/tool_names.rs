@@ -2,15 +2,19 @@
 //!
 //! openpista names tools with dots (`time.now`, `text.json-query`), but most
 //! services restrict function names to `^[a-zA-Z0-9_-]{1,64}$` (OpenAI's
-//! Chat Completions and Responses APIs, Anthropic's Messages API). A
+//! Chat Completions and Responses APIs, Anthropic's Messages API: all
+//! three allow the same set, so one mapping serves every provider). A
 //! [`ToolNames`] map turns each name into such a *wire name* on the way out
 //! (`.` becomes `__`, any other character outside the set becomes `_`) and
 //! turns the service's tool calls back into the original names on the way
 //! in.
 //!
-//! Two different tools that would get the same wire name (`a.b` and
-//! `a__b`) are refused with [`Error::InvalidInput`] naming both, rather
-//! than letting the model's call reach the wrong tool.
+//! `.` becomes `__` rather than `_` so that `time.now` and `time_now` stay
+//! two tools. Two different tools that would still get the same wire name
+//! (`a.b` and `a__b`) are refused with [`Error::InvalidInput`] naming both,
+//! rather than letting the model's call reach the wrong tool; so is a name
+//! longer than 64 characters once mapped, rather than cutting it (two cut
+//! names could meet, and the service would refuse the uncut one).
 //!
 //! ```
 //! use openpista_sdk::{ToolSpec, tool_names::ToolNames};
@@ -146,6 +150,8 @@ mod tests {
             assert_eq!(names.from_wire(&names.to_wire(n)), n);
         }
         assert_eq!(names.from_wire("unknown__tool"), "unknown__tool");
+        // A tool called in an older turn but no longer offered still maps.
+        assert_eq!(names.to_wire("old.tool"), "old__tool");
         assert!(!names.is_empty());
         assert!(ToolNames::new(&[]).unwrap().is_empty());
     }

@@ -164,7 +164,7 @@ async fn tool_use_is_mapped_back_to_dotted_names() {
     let double = AnthropicDouble::with_replies([Reply::Json(message(
         json!([
             {"type": "text", "text": "Let me look."},
-            {"type": "tool_use", "id": "toolu_01A", "name": "time_now", "input": {"tz": "UTC"}},
+            {"type": "tool_use", "id": "toolu_01A", "name": "time__now", "input": {"tz": "UTC"}},
         ]),
         "tool_use",
         20,
@@ -195,7 +195,7 @@ async fn tool_use_is_mapped_back_to_dotted_names() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["time_now", "notes_add"]);
+    assert_eq!(names, ["time__now", "notes__add"]);
     assert_eq!(body["tools"][0]["description"], "The time.now tool.");
     assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
 }
@@ -247,8 +247,8 @@ async fn consecutive_tool_results_go_in_one_user_turn() {
             {"role": "user", "content": [{"type": "text", "text": "time, and save a note"}]},
             {"role": "assistant", "content": [
                 {"type": "text", "text": "Doing both."},
-                {"type": "tool_use", "id": "toolu_1", "name": "time_now", "input": {"tz": "UTC"}},
-                {"type": "tool_use", "id": "toolu_2", "name": "notes_add", "input": {}},
+                {"type": "tool_use", "id": "toolu_1", "name": "time__now", "input": {"tz": "UTC"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "notes__add", "input": {}},
             ]},
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "toolu_1", "content": "12:00", "is_error": false},
@@ -301,10 +301,10 @@ async fn streamed_text_and_tool_use_are_reassembled() {
         .text(&["Let me ", "check ", "the time."])
         .tool_use(
             "toolu_S1",
-            "time_now",
+            "time__now",
             &["{\"tz\"", ": \"Europe/", "Paris\"}"],
         )
-        .tool_use("toolu_S2", "notes_add", &[])
+        .tool_use("toolu_S2", "notes__add", &[])
         .finish("tool_use", 42);
     let double = AnthropicDouble::with_replies([stream]).await;
     let s = setup(&double).await;
@@ -513,13 +513,13 @@ async fn malformed_arguments_and_name_collisions_are_refused_before_sending() {
         s.provider
             .chat(&request(
                 vec![msg(Role::User, "hi")],
-                vec![spec("time.now"), spec("time_now")],
+                vec![spec("time.now"), spec("time__now")],
             ))
             .await
             .unwrap_err(),
     );
     assert!(
-        matches!(&e, WitError::InvalidInput(m) if m.contains("`time.now`") && m.contains("`time_now`")),
+        matches!(&e, WitError::InvalidInput(m) if m.contains("`time.now`") && m.contains("`time__now`")),
         "{e:?}"
     );
     assert!(double.requests().is_empty());

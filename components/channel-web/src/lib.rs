@@ -11,9 +11,9 @@
 //!
 //! This file is the glue that calls the host. The protocol itself is in
 //! modules that do not, and are unit-tested natively: [`handshake`],
-//! [`protocol`], [`commands`], [`registry`], [`pending`] and [`b64`].
+//! [`protocol`], [`commands`], [`registry`] and [`pending`] (attachments'
+//! base64 is `openpista_sdk::base64`).
 
-pub mod b64;
 pub mod commands;
 pub mod handshake;
 pub mod pending;

@@ -8,9 +8,7 @@
 //! whoever is debugging it. Nothing here calls the host.
 
 use openpista_sdk::serde_json::{self, Map, Value, json};
-use openpista_sdk::{Attachment, StatusKind};
-
-use crate::b64;
+use openpista_sdk::{Attachment, StatusKind, base64};
 
 /// The longest message text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_000;
@@ -156,13 +154,13 @@ fn parse_attachment(item: &Value) -> Result<Attachment, String> {
         Some(Value::String(data)) => data,
         Some(_) => return Err("field `data` must be a base64 string".into()),
     };
-    let size = b64::decoded_len(data);
+    let size = base64::decoded_len(data);
     if size > MAX_ATTACHMENT_BYTES {
         return Err(format!(
             "{size} bytes; at most {MAX_ATTACHMENT_BYTES} (5 MiB) are accepted"
         ));
     }
-    let data = b64::decode(data).map_err(|e| format!("`data` is not base64: {e}"))?;
+    let data = base64::decode(data).map_err(|e| format!("`data` is not base64: {e}"))?;
     Ok(Attachment { mime, name, data })
 }
 
@@ -205,7 +203,7 @@ pub fn message(text: &str, attachments: &[Attachment], error: bool) -> String {
         .map(|a| {
             let mut item = json!({
                 "mime": a.mime,
-                "data": openpista_sdk::base64::encode(&a.data),
+                "data": base64::encode(&a.data),
             });
             if let Some(name) = &a.name {
                 item["name"] = json!(name);

@@ -12,10 +12,9 @@
 //! This file is the glue the host calls; [`receive`], [`link`] and
 //! [`track`] call the host too. What can be decided without it lives in
 //! modules that do not call it and are unit-tested natively: [`config`],
-//! [`jid`], [`event`], [`inbound`], [`commands`], [`media`], [`b64`],
+//! [`jid`], [`event`], [`inbound`], [`commands`], [`media`],
 //! [`pairing`], [`outbound`], [`split`], [`outbox`] and [`bridge_state`].
 
-pub mod b64;
 pub mod bridge_state;
 pub mod commands;
 pub mod config;

@@ -7,9 +7,8 @@
 //! 7.2 MB — not attached: too large]` before the caption, so that no
 //! message is lost.
 
-use openpista_sdk::Attachment;
+use openpista_sdk::{Attachment, base64};
 
-use crate::b64;
 use crate::event::Media;
 
 /// What becomes of a message's file.
@@ -28,13 +27,14 @@ pub fn decide(media: &Media, max_bytes: u64) -> Outcome {
         return Outcome::Describe(describe(media, media.size, why));
     };
     // Exact for valid base64, so the size is checked before decoding.
-    if b64::decoded_len_hint(data) > max_bytes {
-        let size = media.size.or(Some(b64::decoded_len_hint(data)));
+    let decoded_len = base64::decoded_len(data) as u64;
+    if decoded_len > max_bytes {
+        let size = media.size.or(Some(decoded_len));
         return Outcome::Describe(describe(media, size, "too large"));
     }
-    match b64::decode(data) {
-        None => Outcome::Describe(describe(media, media.size, "the data is not valid base64")),
-        Some(bytes) => {
+    match base64::decode(data) {
+        Err(_) => Outcome::Describe(describe(media, media.size, "the data is not valid base64")),
+        Ok(bytes) => {
             Outcome::Attach(Attachment::new(media.mime.clone(), bytes).with_name(name(media)))
         }
     }

@@ -22,9 +22,9 @@
 //!
 //! The mapping between openpista's conversation and the API's is described
 //! in [`request`], [`response`] and [`stream`]; tool names are rewritten
-//! for the wire by [`names`].
+//! for the wire by `openpista_sdk::tool_names` (`time.now` goes out as
+//! `time__now`), as for the other providers.
 
-pub mod names;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -19,8 +19,8 @@
 use openpista_sdk::serde_json::{self, Map, Value, json};
 use openpista_sdk::{Attachment, ChatRequest, Error, Message, Role, ToolCall, ToolSpec};
 
-use crate::names::ToolNames;
 use crate::{PROVIDER, Settings};
+use openpista_sdk::tool_names::ToolNames;
 
 /// The host's agent loop writes a failed tool call's result as
 /// `error: ...`; such a result is sent with `is_error: true`.
@@ -125,7 +125,7 @@ fn tools(tools: &[ToolSpec], names: &ToolNames) -> Result<Value, Error> {
             }
         };
         let mut def = Map::new();
-        def.insert("name".into(), json!(names.wire(&tool.name)));
+        def.insert("name".into(), json!(names.to_wire(&tool.name)));
         if !tool.description.trim().is_empty() {
             def.insert("description".into(), json!(tool.description));
         }
@@ -211,7 +211,7 @@ fn assistant_blocks(message: &Message, names: &ToolNames) -> Result<Vec<Value>, 
         blocks.push(json!({
             "type": "tool_use",
             "id": call.id,
-            "name": names.wire(&call.name),
+            "name": names.to_wire(&call.name),
             "input": tool_input(call)?,
         }));
     }
@@ -449,14 +449,38 @@ mod tests {
             body["tools"],
             json!([
                 {
-                    "name": "time_now",
+                    "name": "time__now",
                     "description": "what it does",
                     "input_schema": {"type": "object", "properties": {"x": {"type": "string"}}},
                 },
-                {"name": "notes_list", "input_schema": {"type": "object"}},
+                {"name": "notes__list", "input_schema": {"type": "object"}},
             ])
         );
-        assert_eq!(names.original("time_now"), "time.now");
+        assert_eq!(names.from_wire("time__now"), "time.now");
+    }
+
+    #[test]
+    fn tool_names_follow_the_sdk_mapping() {
+        // `.` is `__`, so `time.now` and `time_now` no longer clash; a real
+        // clash, or a name too long for the API, is refused (never cut).
+        let body = |names: &[&str]| {
+            let tools = names.iter().map(|n| spec(n)).collect();
+            build_body(
+                &request(vec![Message::user("x")], tools),
+                &settings(),
+                false,
+            )
+        };
+        let (ok, _) = body(&["time.now", "time_now"]).unwrap();
+        assert_eq!(ok["tools"][0]["name"], "time__now");
+        assert_eq!(ok["tools"][1]["name"], "time_now");
+        let long = "x".repeat(65);
+        for clash in [&["time.now", "time__now"][..], &[long.as_str()]] {
+            assert!(
+                matches!(body(clash), Err(Error::InvalidInput(_))),
+                "{clash:?}"
+            );
+        }
     }
 
     #[test]
@@ -497,8 +521,8 @@ mod tests {
                 {"role": "user", "content": [{"type": "text", "text": "do two things"}]},
                 {"role": "assistant", "content": [
                     {"type": "text", "text": "On it."},
-                    {"type": "tool_use", "id": "toolu_1", "name": "time_now", "input": {}},
-                    {"type": "tool_use", "id": "toolu_2", "name": "notes_add", "input": {"x": "milk"}},
+                    {"type": "tool_use", "id": "toolu_1", "name": "time__now", "input": {}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "notes__add", "input": {"x": "milk"}},
                 ]},
                 {"role": "user", "content": [
                     {"type": "tool_result", "tool_use_id": "toolu_1", "content": "12:00", "is_error": false},

@@ -4,7 +4,7 @@ use openpista_sdk::serde_json::Value;
 use openpista_sdk::{ChatResponse, Error, FinishReason, Message, ToolCall, Usage};
 
 use crate::PROVIDER;
-use crate::names::ToolNames;
+use openpista_sdk::tool_names::ToolNames;
 
 /// `stop_reason` → finish reason: `end_turn` and `stop_sequence` are a
 /// complete answer, `tool_use` asks for tools, `max_tokens` (and a full
@@ -141,7 +141,7 @@ fn tool_call(block: &Value, names: &ToolNames) -> Result<ToolCall, Error> {
         None | Some(Value::Null) => "{}".to_string(),
         Some(input) => input.to_string(),
     };
-    Ok(ToolCall::new(id, names.original(name), arguments))
+    Ok(ToolCall::new(id, names.from_wire(name), arguments))
 }
 
 #[cfg(test)]
@@ -179,7 +179,7 @@ mod tests {
             "type": "message", "role": "assistant",
             "content": [
                 {"type": "text", "text": "Let me check."},
-                {"type": "tool_use", "id": "toolu_01", "name": "time_now", "input": {"tz": "UTC"}},
+                {"type": "tool_use", "id": "toolu_01", "name": "time__now", "input": {"tz": "UTC"}},
                 {"type": "tool_use", "id": "toolu_02", "name": "unknown_tool", "input": {}},
             ],
             "stop_reason": "tool_use",

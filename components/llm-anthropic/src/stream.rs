@@ -23,8 +23,8 @@ use openpista_sdk::sse::{SseEvent, SseParser};
 use openpista_sdk::{ChatStream, Error, StreamEnd, StreamEvent, ToolCallDelta, Usage};
 
 use crate::PROVIDER;
-use crate::names::ToolNames;
 use crate::response::{finish_reason, input_tokens, output_tokens, service_error};
+use openpista_sdk::tool_names::ToolNames;
 
 /// How much of a bad event or body an error message quotes.
 const QUOTE: usize = 200;
@@ -126,7 +126,7 @@ impl StreamState {
                         let name = block
                             .get("name")
                             .and_then(Value::as_str)
-                            .map(|n| self.names.original(n));
+                            .map(|n| self.names.from_wire(n));
                         out.push(StreamEvent::ToolCall(ToolCallDelta {
                             index: ordinal,
                             id,
@@ -462,7 +462,7 @@ mod tests {
             ),
             ev(
                 "content_block_start",
-                json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "time_now", "input": {}}}),
+                json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "time__now", "input": {}}}),
             ),
             ev(
                 "content_block_delta",

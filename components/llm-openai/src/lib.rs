@@ -25,64 +25,54 @@
 //! `[a-zA-Z0-9_-]`: they go out as `time__now` and come back mapped (see
 //! `openpista_sdk::tool_names`). 429 and 5xx answers and failed connections
 //! are retried with backoff (`openpista_sdk::retry`).
+//!
+//! The configuration, the attachment mapping and the stream loop are
+//! shared with `llm-responses` through `openpista_sdk::openai_compat`;
+//! [`wire`] and [`stream`] hold what is Chat Completions' own.
 
-pub mod config;
 pub mod stream;
-
-/// The component's name, for messages.
-pub const PROVIDER: &str = "llm-openai";
-/// The Chat Completions endpoint below `base_url`.
-pub const ENDPOINT_PATH: &str = "/chat/completions";
 pub mod wire;
 
+use openpista_sdk::openai_compat::{Api, Config, SseStream};
 use openpista_sdk::prelude::*;
 use openpista_sdk::retry::{RetryPolicy, send_streaming_with_retry, send_with_retry};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::Config;
+/// The component's name, for messages.
+pub const PROVIDER: &str = "llm-openai";
+/// Which OpenAI-style API this component speaks.
+pub const API: Api = Api {
+    provider: PROVIDER,
+    endpoint_path: "/chat/completions",
+};
 
 /// The component.
 pub struct OpenAi;
 
-/// The HTTP request for `body` (built again for each attempt).
-fn http_request(config: &Config, body: &serde_json::Value, stream: bool) -> http::Request {
-    let mut request = http::Request::post(config.endpoint())
-        .json(body)
-        .timeout_ms(config.request_timeout_ms);
-    if config.auth {
-        request = request.bearer("{{secret:api_key}}");
-    }
-    if stream {
-        request = request.header("accept", "text/event-stream");
-    }
-    request
-}
-
 impl Provider for OpenAi {
     fn models() -> Result<Vec<ModelInfo>, Error> {
-        let config = Config::from_host()?;
-        let model = config.model_for(None)?;
-        Ok(vec![ModelInfo::new(model).with_tools()])
+        Config::from_host(API)?.models()
     }
 
     fn chat(req: ChatRequest) -> Result<ChatResponse, Error> {
-        let config = Config::from_host()?;
+        let config = Config::from_host(API)?;
         let names = ToolNames::new(&req.tools)?;
         let body = wire::request_body(&req, &config, &names, false)?;
         let response = send_with_retry(RetryPolicy::default(), PROVIDER, || {
-            http_request(&config, &body, false)
+            config.http_request(&body, false)
         })?;
         wire::parse_response(&response.body, &names)
     }
 
     fn chat_stream(req: ChatRequest) -> Result<Box<dyn ChatStream>, Error> {
-        let config = Config::from_host()?;
+        let config = Config::from_host(API)?;
         let names = ToolNames::new(&req.tools)?;
         let body = wire::request_body(&req, &config, &names, true)?;
         let response = send_streaming_with_retry(RetryPolicy::default(), PROVIDER, || {
-            http_request(&config, &body, true)
+            config.http_request(&body, true)
         })?;
-        Ok(Box::new(stream::OpenAiStream::new(response, names)))
+        let state = stream::StreamState::new(names);
+        Ok(Box::new(SseStream::new(PROVIDER, response, state)))
     }
 }
 

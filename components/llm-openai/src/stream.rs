@@ -3,14 +3,16 @@
 
 use std::collections::VecDeque;
 
-use openpista_sdk::http::StreamingResponse;
+use openpista_sdk::openai_compat;
+use openpista_sdk::openai_compat::stream::event_json;
+use openpista_sdk::openai_compat::wire::arguments_text;
 use openpista_sdk::prelude::*;
 use openpista_sdk::serde_json::Value;
-use openpista_sdk::sse::{SseEvent, SseParser};
+use openpista_sdk::sse::SseEvent;
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::PROVIDER;
-use crate::wire::{arguments_text, embedded_error, excerpt, finish_reason, usage};
+use crate::PROVIDER;
+use crate::wire::{embedded_error, finish_reason, usage};
 
 /// The events of a stream so far, from its chunks; no I/O.
 #[derive(Debug, Default)]
@@ -24,6 +26,7 @@ pub struct StreamState {
 }
 
 impl StreamState {
+    /// A stream whose tool names map back through `names`.
     pub fn new(names: ToolNames) -> Self {
         StreamState {
             names,
@@ -31,18 +34,26 @@ impl StreamState {
         }
     }
 
-    /// Whether the answer is complete (the `Finished` event is queued).
-    pub fn is_done(&self) -> bool {
-        self.done
+    fn complete(&mut self) {
+        let mut reason = self.finish.unwrap_or(if self.saw_tool_calls {
+            FinishReason::ToolCalls
+        } else {
+            FinishReason::Stop
+        });
+        if self.saw_tool_calls && matches!(reason, FinishReason::Stop | FinishReason::Other) {
+            reason = FinishReason::ToolCalls;
+        }
+        self.pending.push_back(StreamEvent::Finished(StreamEnd {
+            finish_reason: reason,
+            usage: self.usage,
+        }));
+        self.done = true;
     }
+}
 
-    /// The next queued event.
-    pub fn pop(&mut self) -> Option<StreamEvent> {
-        self.pending.pop_front()
-    }
-
+impl openai_compat::StreamState for StreamState {
     /// Handles one server-sent event.
-    pub fn on_event(&mut self, event: &SseEvent) -> Result<(), Error> {
+    fn on_event(&mut self, event: &SseEvent) -> Result<(), Error> {
         if self.done {
             return Ok(());
         }
@@ -54,15 +65,7 @@ impl StreamState {
             self.complete();
             return Ok(());
         }
-        let chunk: Value = serde_json::from_str(data).map_err(|e| {
-            Error::upstream(
-                None,
-                format!(
-                    "{PROVIDER}: the stream sent a chunk that is not valid JSON ({e}): {}",
-                    excerpt(data)
-                ),
-            )
-        })?;
+        let chunk = event_json(PROVIDER, data)?;
         if let Some(error) = embedded_error(&chunk) {
             return Err(error);
         }
@@ -123,7 +126,7 @@ impl StreamState {
     /// The body ended. Without `[DONE]` the answer still counts as complete
     /// when the service had said why it stopped; otherwise the stream broke
     /// off.
-    pub fn on_end(&mut self) -> Result<(), Error> {
+    fn on_end(&mut self) -> Result<(), Error> {
         if self.done {
             return Ok(());
         }
@@ -137,114 +140,22 @@ impl StreamState {
         ))
     }
 
-    fn complete(&mut self) {
-        let mut reason = self.finish.unwrap_or(if self.saw_tool_calls {
-            FinishReason::ToolCalls
-        } else {
-            FinishReason::Stop
-        });
-        if self.saw_tool_calls && matches!(reason, FinishReason::Stop | FinishReason::Other) {
-            reason = FinishReason::ToolCalls;
-        }
-        self.pending.push_back(StreamEvent::Finished(StreamEnd {
-            finish_reason: reason,
-            usage: self.usage,
-        }));
-        self.done = true;
+    /// The next queued event.
+    fn pop(&mut self) -> Option<StreamEvent> {
+        self.pending.pop_front()
     }
-}
 
-/// A live stream: the response body, read as the host's `next` calls ask.
-pub struct OpenAiStream {
-    response: StreamingResponse,
-    parser: SseParser,
-    state: StreamState,
-    /// An error met while events parsed before it are still queued; it is
-    /// returned once they have been delivered.
-    failed: Option<Error>,
-    /// The stream failed; nothing follows.
-    stopped: bool,
-}
-
-impl OpenAiStream {
-    pub fn new(response: StreamingResponse, names: ToolNames) -> Self {
-        OpenAiStream {
-            response,
-            parser: SseParser::new(),
-            state: StreamState::new(names),
-            failed: None,
-            stopped: false,
-        }
-    }
-}
-
-impl ChatStream for OpenAiStream {
-    fn next(&mut self) -> Result<Option<StreamEvent>, Error> {
-        loop {
-            if let Some(event) = self.state.pop() {
-                return Ok(Some(event));
-            }
-            if let Some(error) = self.failed.take() {
-                self.stopped = true;
-                return Err(error);
-            }
-            if self.state.is_done() || self.stopped {
-                return Ok(None);
-            }
-            let chunk = self
-                .response
-                .next_chunk()
-                .map_err(|e| name(e, "reading the stream"))?;
-            let (events, ended) = match chunk {
-                Some(bytes) => (self.parser.push(&bytes), false),
-                None => (self.parser.finish(), true),
-            };
-            let mut result = Ok(());
-            for event in &events {
-                result = self.state.on_event(event);
-                if result.is_err() {
-                    break;
-                }
-            }
-            if result.is_ok() && ended {
-                result = self.state.on_end();
-            }
-            if let Err(error) = result {
-                // What came before the bad event is delivered first.
-                self.failed = Some(error);
-            }
-        }
-    }
-}
-
-/// `error` with the provider and what it was doing in front of its message.
-fn name(error: Error, doing: &str) -> Error {
-    let prefix = format!("{PROVIDER}: {doing}: ");
-    match error {
-        Error::Upstream(mut u) => {
-            u.message.insert_str(0, &prefix);
-            Error::Upstream(u)
-        }
-        Error::Timeout(m) => Error::timeout(format!("{prefix}{m}")),
-        other => other,
+    /// Whether the answer is complete (the `Finished` event is queued).
+    fn is_done(&self) -> bool {
+        self.done
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn feed(state: &mut StreamState, text: &str) -> Result<Vec<StreamEvent>, Error> {
-        let mut parser = SseParser::new();
-        for event in parser.push(text.as_bytes()) {
-            state.on_event(&event)?;
-        }
-        let mut out = Vec::new();
-        while let Some(e) = state.pop() {
-            out.push(e);
-        }
-        Ok(out)
-    }
+    use openpista_sdk::openai_compat::StreamState as _;
+    use openpista_sdk::openai_compat::stream::feed;
 
     fn sse(chunks: &[Value]) -> String {
         chunks.iter().map(|c| format!("data: {c}\n\n")).collect()
@@ -323,7 +234,7 @@ mod tests {
         };
         assert!(
             u.message
-                .starts_with("llm-openai: the stream sent a chunk that is not valid JSON")
+                .starts_with("llm-openai: the stream sent an event that is not valid JSON")
         );
         assert!(u.message.ends_with("{\"choices\": [oops"), "{}", u.message);
         // Long text is cut.

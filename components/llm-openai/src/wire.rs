@@ -1,11 +1,17 @@
 //! The Chat Completions wire format: request bodies from a `ChatRequest`,
 //! `ChatResponse`s from response bodies. Pure functions, tested natively.
 
+use openpista_sdk::openai_compat::content::{self, Part, Turn};
+use openpista_sdk::openai_compat::wire::{
+    arguments_text, complete_arguments, excerpt, parse_json, require_messages, service_error,
+    temperature, tool_call_id, tool_parameters,
+};
+use openpista_sdk::openai_compat::{Config, Preset};
 use openpista_sdk::prelude::*;
 use openpista_sdk::serde_json::{Map, Value};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::{Config, PROVIDER, Preset};
+use crate::PROVIDER;
 
 /// The JSON body of `POST /chat/completions` for `req`.
 pub fn request_body(
@@ -14,37 +20,21 @@ pub fn request_body(
     names: &ToolNames,
     stream: bool,
 ) -> Result<Value, Error> {
-    if req.messages.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "{PROVIDER}: the request has no messages"
-        )));
-    }
+    require_messages(PROVIDER, req)?;
     let mut body = Map::new();
     body.insert(
         "model".into(),
         config.model_for(req.model.as_deref())?.into(),
     );
-    let mut messages = Vec::with_capacity(req.messages.len());
     // Tool messages carry text only on this API; images they return (a
     // screenshot) follow the run of tool messages as one user message.
-    let mut images: Vec<Value> = Vec::new();
-    for m in &req.messages {
-        if m.role != Role::Tool && !images.is_empty() {
-            messages.push(tool_images(std::mem::take(&mut images)));
-        }
-        messages.push(message(m, names)?);
-        if m.role == Role::Tool {
-            images.extend(m.attachments.iter().filter(|a| a.mime.starts_with("image/")).map(|a| {
-                json!({
-                    "type": "image_url",
-                    "image_url": { "url": openpista_sdk::base64::data_url(&a.mime, &a.data) },
-                })
-            }));
-        }
-    }
-    if !images.is_empty() {
-        messages.push(tool_images(images));
-    }
+    let messages = content::with_tool_images(&req.messages)
+        .into_iter()
+        .map(|turn| match turn {
+            Turn::Message(m) => message(m, names),
+            Turn::ToolImages(images) => Ok(json!({ "role": "user", "content": parts(images) })),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     body.insert("messages".into(), messages.into());
     if !req.tools.is_empty() {
         let tools = req
@@ -55,9 +45,7 @@ pub fn request_body(
         body.insert("tools".into(), tools.into());
     }
     if let Some(t) = req.temperature.or(config.temperature) {
-        // Through f64 by way of the decimal text, so 0.2f32 goes out as 0.2.
-        let t: f64 = t.to_string().parse().unwrap_or(f64::from(t));
-        body.insert("temperature".into(), t.into());
+        body.insert("temperature".into(), temperature(t));
     }
     if let Some(n) = req.max_tokens.or(config.max_tokens) {
         // OpenAI itself wants the newer name (its reasoning models refuse
@@ -76,12 +64,23 @@ pub fn request_body(
     Ok(Value::Object(body))
 }
 
-/// The user message that shows the model the images tool calls returned.
-fn tool_images(images: Vec<Value>) -> Value {
-    let mut parts =
-        vec![json!({ "type": "text", "text": "Images returned by the tool calls above:" })];
-    parts.extend(images);
-    json!({ "role": "user", "content": parts })
+/// Content parts in Chat Completions' shape.
+fn parts(parts: Vec<Part>) -> Value {
+    parts
+        .into_iter()
+        .map(|part| match part {
+            Part::Text(text) => json!({ "type": "text", "text": text }),
+            Part::Image { data_url } => json!({
+                "type": "image_url",
+                "image_url": { "url": data_url },
+            }),
+            Part::File { filename, data_url } => json!({
+                "type": "file",
+                "file": { "filename": filename, "file_data": data_url },
+            }),
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -102,7 +101,11 @@ fn message(m: &Message, names: &ToolNames) -> Result<Value, Error> {
             out.insert("content".into(), m.content.clone().into());
         }
         Role::User => {
-            out.insert("content".into(), user_content(m));
+            let user = match content::user_parts(m) {
+                Some(p) => parts(p),
+                None => m.content.clone().into(),
+            };
+            out.insert("content".into(), user);
         }
         Role::Assistant => {
             if m.content.is_empty() && !m.tool_calls.is_empty() {
@@ -126,116 +129,23 @@ fn message(m: &Message, names: &ToolNames) -> Result<Value, Error> {
             }
         }
         Role::Tool => {
-            let id = m.tool_call_id.as_deref().filter(|id| !id.is_empty()).ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "{PROVIDER}: a tool message has no tool_call_id (it must name the tool call \
-                     it answers)"
-                ))
-            })?;
-            out.insert("tool_call_id".into(), id.into());
-            let mut content = m.content.clone();
-            for a in &m.attachments {
-                let name = a.name.as_deref().unwrap_or("unnamed");
-                if a.mime.starts_with("image/") {
-                    content.push_str(&format!(
-                        "\n[image {name} ({}): shown in the next message]",
-                        a.mime
-                    ));
-                } else if is_text(&a.mime) {
-                    content.push_str(&format!(
-                        "\n{name} ({}):\n{}",
-                        a.mime,
-                        String::from_utf8_lossy(&a.data)
-                    ));
-                } else {
-                    content.push_str(&format!(
-                        "\n[attachment {name} ({}, {} bytes) not shown: tool results carry text only]",
-                        a.mime,
-                        a.data.len()
-                    ));
-                }
-            }
-            out.insert("content".into(), content.into());
+            out.insert("tool_call_id".into(), tool_call_id(PROVIDER, m)?.into());
+            out.insert("content".into(), content::tool_output(m).into());
         }
     }
     Ok(Value::Object(out))
 }
 
-/// A user message's content: plain text, or content parts when it carries
-/// attachments (images as `image_url` data URLs, text files inline, other
-/// files as `file` parts).
-fn user_content(m: &Message) -> Value {
-    if m.attachments.is_empty() {
-        return m.content.clone().into();
-    }
-    let mut parts = Vec::new();
-    if !m.content.is_empty() {
-        parts.push(json!({ "type": "text", "text": m.content }));
-    }
-    for a in &m.attachments {
-        let name = a.name.as_deref().unwrap_or("attachment");
-        if a.mime.starts_with("image/") {
-            parts.push(json!({
-                "type": "image_url",
-                "image_url": { "url": openpista_sdk::base64::data_url(&a.mime, &a.data) },
-            }));
-        } else if is_text(&a.mime) {
-            parts.push(json!({
-                "type": "text",
-                "text": format!("{name} ({}):\n{}", a.mime, String::from_utf8_lossy(&a.data)),
-            }));
-        } else {
-            parts.push(json!({
-                "type": "file",
-                "file": {
-                    "filename": name,
-                    "file_data": openpista_sdk::base64::data_url(&a.mime, &a.data),
-                },
-            }));
-        }
-    }
-    parts.into()
-}
-
-fn is_text(mime: &str) -> bool {
-    mime.starts_with("text/")
-        || matches!(
-            mime,
-            "application/json" | "application/xml" | "application/x-yaml" | "application/yaml"
-        )
-}
-
 /// One tool spec in the wire format.
 fn tool(spec: &ToolSpec, names: &ToolNames) -> Result<Value, Error> {
-    let parameters = parse_parameters(spec)?;
     Ok(json!({
         "type": "function",
         "function": {
             "name": names.to_wire(&spec.name),
             "description": spec.description,
-            "parameters": parameters,
+            "parameters": tool_parameters(PROVIDER, spec)?,
         },
     }))
-}
-
-/// A tool's JSON Schema, parsed from its text (empty text = no arguments).
-pub fn parse_parameters(spec: &ToolSpec) -> Result<Value, Error> {
-    if spec.parameters.trim().is_empty() {
-        return Ok(json!({ "type": "object", "properties": {} }));
-    }
-    let value: Value = serde_json::from_str(&spec.parameters).map_err(|e| {
-        Error::invalid_input(format!(
-            "{PROVIDER}: the parameters of tool `{}` are not valid JSON ({e})",
-            spec.name
-        ))
-    })?;
-    if !value.is_object() {
-        return Err(Error::invalid_input(format!(
-            "{PROVIDER}: the parameters of tool `{}` must be a JSON Schema object",
-            spec.name
-        )));
-    }
-    Ok(value)
 }
 
 /// The finish reason of the wire format.
@@ -251,48 +161,17 @@ pub fn finish_reason(reason: Option<&str>) -> FinishReason {
 
 /// `usage` of a response or the last stream chunk.
 pub fn usage(value: &Value) -> Option<Usage> {
-    let usage = value.get("usage").filter(|u| u.is_object())?;
-    let count = |key: &str| {
-        usage
-            .get(key)
-            .and_then(Value::as_u64)
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-    };
-    Some(Usage::new(
-        count("prompt_tokens").unwrap_or(0),
-        count("completion_tokens").unwrap_or(0),
-    ))
+    openpista_sdk::openai_compat::wire::usage(value, "prompt_tokens", "completion_tokens")
 }
 
 /// A service error carried in a body that otherwise looks fine (some
 /// servers answer 200 with `{"error": ...}`, and streams end that way).
 pub fn embedded_error(value: &Value) -> Option<Error> {
     let error = value.get("error").filter(|e| !e.is_null())?;
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| error.to_string());
-    let code = error
-        .get("code")
-        .and_then(|c| {
-            c.as_str()
-                .map(str::to_string)
-                .or_else(|| c.as_u64().map(|n| n.to_string()))
-        })
-        .unwrap_or_default();
-    let kind = error.get("type").and_then(Value::as_str).unwrap_or("");
-    if code == "429" || code.contains("rate_limit") || kind.contains("rate_limit") {
-        return Some(Error::rate_limited(
-            None,
-            format!("{PROVIDER}: rate limited: {message}"),
-        ));
-    }
-    let status = code.parse::<u16>().ok().filter(|s| (400..600).contains(s));
-    Some(Error::upstream(
-        status,
-        format!("{PROVIDER}: the service reported an error: {message}"),
+    Some(service_error(
+        PROVIDER,
+        error,
+        "the service reported an error",
     ))
 }
 
@@ -309,27 +188,9 @@ fn content_text(content: Option<&Value>) -> String {
     }
 }
 
-/// Arguments as text: a string as it is, an object (some servers send one)
-/// as JSON, nothing as `{}`.
-pub fn arguments_text(arguments: Option<&Value>) -> String {
-    match arguments {
-        Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
 /// A whole (non-streamed) response.
 pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<ChatResponse, Error> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Error::upstream(
-            None,
-            format!(
-                "{PROVIDER}: the response is not JSON ({e}): {}",
-                excerpt(&String::from_utf8_lossy(body))
-            ),
-        )
-    })?;
+    let value = parse_json(PROVIDER, body)?;
     if let Some(error) = embedded_error(&value) {
         return Err(error);
     }
@@ -370,10 +231,7 @@ pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<ChatResponse, Er
                 .filter(|id| !id.is_empty())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("call_{i}"));
-            let mut arguments = arguments_text(function.get("arguments"));
-            if arguments.trim().is_empty() {
-                arguments = "{}".into();
-            }
+            let arguments = complete_arguments(arguments_text(function.get("arguments")));
             calls.push(ToolCall::new(id, names.from_wire(name), arguments));
         }
     }
@@ -387,27 +245,17 @@ pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<ChatResponse, Er
     Ok(response)
 }
 
-/// The start of a text for an error message (at most 200 characters).
-pub fn excerpt(text: &str) -> String {
-    const MAX: usize = 200;
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::API;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let map: std::collections::BTreeMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::load(|k| map.get(k).cloned()).unwrap()
+        Config::load(API, |k| map.get(k).cloned()).unwrap()
     }
 
     fn tools() -> Vec<ToolSpec> {
@@ -550,6 +398,7 @@ mod tests {
         m.attachments = vec![
             Attachment::new("image/png", b"hi".to_vec()),
             Attachment::new("text/plain", b"notes".to_vec()).with_name("n.txt"),
+            Attachment::new("application/xml", b"<a/>".to_vec()).with_name("a.xml"),
             Attachment::new("application/pdf", b"%PDF".to_vec()).with_name("a.pdf"),
         ];
         let body = request_body(&request(vec![m], vec![]), &config(&[]), &names, false).unwrap();
@@ -559,43 +408,43 @@ mod tests {
                 {"type": "text", "text": "look"},
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}},
                 {"type": "text", "text": "n.txt (text/plain):\nnotes"},
+                {"type": "text", "text": "a.xml (application/xml):\n<a/>"},
                 {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERg=="}},
             ])
         );
     }
 
     #[test]
-    fn images_from_tools_follow_the_tool_messages() {
+    fn tool_results_are_text_and_their_images_follow() {
         let names = ToolNames::default();
-        let call = |id: &str| ToolCall {
-            id: id.into(),
-            name: "screen.capture".into(),
-            arguments: "{}".into(),
-        };
         let mut shot = Message::tool("c1", "captured");
-        shot.attachments = vec![Attachment::new("image/png", b"hi".to_vec()).with_name("s.png")];
+        shot.attachments = vec![
+            Attachment::new("image/png", b"hi".to_vec()).with_name("s.png"),
+            Attachment::new("application/json; charset=utf-8", b"{}".to_vec()).with_name("j"),
+        ];
+        let call = ToolCall::new("c1", "screen.capture", "{}");
         let messages = vec![
-            Message::user("what is on screen?"),
-            Message::assistant_tool_calls("", vec![call("c1"), call("c2")]),
+            Message::assistant_tool_calls("", vec![call]),
             shot,
-            Message::tool("c2", "plain"),
             Message::assistant("a window"),
         ];
         let body = request_body(&request(messages, vec![]), &config(&[]), &names, false).unwrap();
         let m = body["messages"].as_array().unwrap();
-        assert_eq!(m.len(), 6, "{m:#?}");
-        assert_eq!(m[2]["role"], "tool");
+        assert_eq!(m.len(), 4, "{m:#?}");
+        assert_eq!(m[1]["role"], "tool");
         assert_eq!(
-            m[2]["content"],
-            "captured\n[image s.png (image/png): shown in the next message]"
+            m[1]["content"],
+            "captured\n[image s.png (image/png): shown in the next message]\n\
+             j (application/json; charset=utf-8):\n{}"
         );
-        assert_eq!(m[3]["role"], "tool");
-        assert_eq!(m[4]["role"], "user");
         assert_eq!(
-            m[4]["content"][1],
-            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}})
+            m[2],
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "Images returned by the tool calls above:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}},
+            ]})
         );
-        assert_eq!(m[5]["role"], "assistant");
+        assert_eq!(m[3]["role"], "assistant");
     }
 
     #[test]
@@ -684,6 +533,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, Error::RateLimited(_)));
+        // A code that is a word is kept, as llm-responses does.
+        let e = parse_response(
+            br#"{"error": {"message": "boom", "code": "server_error"}}"#,
+            &names,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            Error::upstream(
+                None,
+                "llm-openai: the service reported an error (server_error): boom"
+            )
+        );
     }
 
     #[test]

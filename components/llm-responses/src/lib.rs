@@ -18,66 +18,54 @@
 //! The API restricts function names to `^[a-zA-Z0-9_-]+$`: dotted tool
 //! names go out with `.` as `__` and are mapped back; two tools that would
 //! share a wire name are refused naming both (`openpista_sdk::tool_names`).
+//!
+//! The configuration, the attachment mapping and the stream loop are
+//! shared with `llm-openai` through `openpista_sdk::openai_compat`;
+//! [`wire`] and [`stream`] hold what is the Responses API's own.
 
-/// The OpenAI-family configuration, shared with `llm-openai`.
-#[path = "../../llm-openai/src/config.rs"]
-pub mod config;
 pub mod stream;
-
-/// The component's name, for messages.
-pub const PROVIDER: &str = "llm-responses";
-/// The Responses endpoint below `base_url`.
-pub const ENDPOINT_PATH: &str = "/responses";
 pub mod wire;
 
+use openpista_sdk::openai_compat::{Api, Config, SseStream};
 use openpista_sdk::prelude::*;
 use openpista_sdk::retry::{RetryPolicy, send_streaming_with_retry, send_with_retry};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::Config;
+/// The component's name, for messages.
+pub const PROVIDER: &str = "llm-responses";
+/// Which OpenAI-style API this component speaks.
+pub const API: Api = Api {
+    provider: PROVIDER,
+    endpoint_path: "/responses",
+};
 
 /// The component.
 pub struct Responses;
 
-/// The HTTP request for `body` (built again for each attempt).
-fn http_request(config: &Config, body: &serde_json::Value, stream: bool) -> http::Request {
-    let mut request = http::Request::post(config.endpoint())
-        .json(body)
-        .timeout_ms(config.request_timeout_ms);
-    if config.auth {
-        request = request.bearer("{{secret:api_key}}");
-    }
-    if stream {
-        request = request.header("accept", "text/event-stream");
-    }
-    request
-}
-
 impl Provider for Responses {
     fn models() -> Result<Vec<ModelInfo>, Error> {
-        let config = Config::from_host()?;
-        let model = config.model_for(None)?;
-        Ok(vec![ModelInfo::new(model).with_tools()])
+        Config::from_host(API)?.models()
     }
 
     fn chat(req: ChatRequest) -> Result<ChatResponse, Error> {
-        let config = Config::from_host()?;
+        let config = Config::from_host(API)?;
         let names = ToolNames::new(&req.tools)?;
         let body = wire::request_body(&req, &config, &names, false)?;
         let response = send_with_retry(RetryPolicy::default(), PROVIDER, || {
-            http_request(&config, &body, false)
+            config.http_request(&body, false)
         })?;
         wire::parse_response(&response.body, &names)
     }
 
     fn chat_stream(req: ChatRequest) -> Result<Box<dyn ChatStream>, Error> {
-        let config = Config::from_host()?;
+        let config = Config::from_host(API)?;
         let names = ToolNames::new(&req.tools)?;
         let body = wire::request_body(&req, &config, &names, true)?;
         let response = send_streaming_with_retry(RetryPolicy::default(), PROVIDER, || {
-            http_request(&config, &body, true)
+            config.http_request(&body, true)
         })?;
-        Ok(Box::new(stream::ResponsesStream::new(response, names)))
+        let state = stream::StreamState::new(names);
+        Ok(Box::new(SseStream::new(PROVIDER, response, state)))
     }
 }
 

@@ -3,14 +3,16 @@
 
 use std::collections::VecDeque;
 
-use openpista_sdk::http::StreamingResponse;
+use openpista_sdk::openai_compat;
+use openpista_sdk::openai_compat::stream::event_json;
+use openpista_sdk::openai_compat::wire::service_error;
 use openpista_sdk::prelude::*;
 use openpista_sdk::serde_json::Value;
-use openpista_sdk::sse::{SseEvent, SseParser};
+use openpista_sdk::sse::SseEvent;
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::PROVIDER;
-use crate::wire::{excerpt, finish_reason, output, service_error, usage};
+use crate::PROVIDER;
+use crate::wire::{finish_reason, output, usage};
 
 /// A function call seen in the stream.
 #[derive(Debug)]
@@ -37,21 +39,12 @@ pub struct StreamState {
 }
 
 impl StreamState {
+    /// A stream whose tool names map back through `names`.
     pub fn new(names: ToolNames) -> Self {
         StreamState {
             names,
             ..StreamState::default()
         }
-    }
-
-    /// Whether the answer is complete (the `Finished` event is queued).
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The next queued event.
-    pub fn pop(&mut self) -> Option<StreamEvent> {
-        self.pending.pop_front()
     }
 
     /// The position of the call an event names by `output_index` or
@@ -117,8 +110,39 @@ impl StreamState {
         }));
     }
 
+    /// Emits what the final response object holds but the deltas did not
+    /// carry (a server that sends only the final object, say).
+    fn catch_up(&mut self, response: &Value) {
+        let (text, calls, refused) = output(response, &self.names);
+        self.refused |= refused;
+        if !self.sent_text && !text.is_empty() {
+            self.sent_text = true;
+            self.pending.push_back(StreamEvent::Text(text));
+        }
+        for call in calls {
+            if self.calls.iter().any(|c| c.call_id == call.id) {
+                continue;
+            }
+            let index = self.calls.len();
+            self.calls.push(Call {
+                output_index: None,
+                item_id: None,
+                call_id: call.id.clone(),
+                sent_arguments: true,
+            });
+            self.pending.push_back(StreamEvent::ToolCall(ToolCallDelta {
+                index: index as u32,
+                id: Some(call.id),
+                name: Some(call.name),
+                arguments: call.arguments,
+            }));
+        }
+    }
+}
+
+impl openai_compat::StreamState for StreamState {
     /// Handles one server-sent event.
-    pub fn on_event(&mut self, event: &SseEvent) -> Result<(), Error> {
+    fn on_event(&mut self, event: &SseEvent) -> Result<(), Error> {
         if self.done {
             return Ok(());
         }
@@ -126,15 +150,7 @@ impl StreamState {
         if text.is_empty() || text == "[DONE]" {
             return Ok(());
         }
-        let data: Value = serde_json::from_str(text).map_err(|e| {
-            Error::upstream(
-                None,
-                format!(
-                    "{PROVIDER}: the stream sent an event that is not valid JSON ({e}): {}",
-                    excerpt(text)
-                ),
-            )
-        })?;
+        let data = event_json(PROVIDER, text)?;
         let kind = data
             .get("type")
             .and_then(Value::as_str)
@@ -204,11 +220,15 @@ impl StreamState {
                     .cloned()
                     .filter(|e| !e.is_null())
                     .unwrap_or_else(|| json!({ "message": "no reason given" }));
-                return Err(service_error(&error, "the response failed"));
+                return Err(service_error(PROVIDER, &error, "the response failed"));
             }
             "error" => {
                 let error = data.get("error").cloned().unwrap_or(data);
-                return Err(service_error(&error, "the service reported an error"));
+                return Err(service_error(
+                    PROVIDER,
+                    &error,
+                    "the service reported an error",
+                ));
             }
             // response.created, response.in_progress, content_part events,
             // reasoning summaries...: nothing for the conversation.
@@ -217,37 +237,8 @@ impl StreamState {
         Ok(())
     }
 
-    /// Emits what the final response object holds but the deltas did not
-    /// carry (a server that sends only the final object, say).
-    fn catch_up(&mut self, response: &Value) {
-        let (text, calls, refused) = output(response, &self.names);
-        self.refused |= refused;
-        if !self.sent_text && !text.is_empty() {
-            self.sent_text = true;
-            self.pending.push_back(StreamEvent::Text(text));
-        }
-        for call in calls {
-            if self.calls.iter().any(|c| c.call_id == call.id) {
-                continue;
-            }
-            let index = self.calls.len();
-            self.calls.push(Call {
-                output_index: None,
-                item_id: None,
-                call_id: call.id.clone(),
-                sent_arguments: true,
-            });
-            self.pending.push_back(StreamEvent::ToolCall(ToolCallDelta {
-                index: index as u32,
-                id: Some(call.id),
-                name: Some(call.name),
-                arguments: call.arguments,
-            }));
-        }
-    }
-
     /// The body ended; without `response.completed` the stream broke off.
-    pub fn on_end(&mut self) -> Result<(), Error> {
+    fn on_end(&mut self) -> Result<(), Error> {
         if self.done {
             return Ok(());
         }
@@ -259,84 +250,23 @@ impl StreamState {
             ),
         ))
     }
-}
 
-/// A live stream: the response body, read as the host's `next` calls ask.
-pub struct ResponsesStream {
-    response: StreamingResponse,
-    parser: SseParser,
-    state: StreamState,
-    /// An error met while events parsed before it are still queued; it is
-    /// returned once they have been delivered.
-    failed: Option<Error>,
-    /// The stream failed; nothing follows.
-    stopped: bool,
-}
-
-impl ResponsesStream {
-    pub fn new(response: StreamingResponse, names: ToolNames) -> Self {
-        ResponsesStream {
-            response,
-            parser: SseParser::new(),
-            state: StreamState::new(names),
-            failed: None,
-            stopped: false,
-        }
+    /// The next queued event.
+    fn pop(&mut self) -> Option<StreamEvent> {
+        self.pending.pop_front()
     }
-}
 
-impl ChatStream for ResponsesStream {
-    fn next(&mut self) -> Result<Option<StreamEvent>, Error> {
-        loop {
-            if let Some(event) = self.state.pop() {
-                return Ok(Some(event));
-            }
-            if let Some(error) = self.failed.take() {
-                self.stopped = true;
-                return Err(error);
-            }
-            if self.state.is_done() || self.stopped {
-                return Ok(None);
-            }
-            let chunk = self.response.next_chunk().map_err(name)?;
-            let (events, ended) = match chunk {
-                Some(bytes) => (self.parser.push(&bytes), false),
-                None => (self.parser.finish(), true),
-            };
-            let mut result = Ok(());
-            for event in &events {
-                result = self.state.on_event(event);
-                if result.is_err() {
-                    break;
-                }
-            }
-            if result.is_ok() && ended {
-                result = self.state.on_end();
-            }
-            if let Err(error) = result {
-                // What came before the bad event is delivered first.
-                self.failed = Some(error);
-            }
-        }
-    }
-}
-
-/// A transport error while reading, with the provider in front.
-fn name(error: Error) -> Error {
-    let prefix = format!("{PROVIDER}: reading the stream: ");
-    match error {
-        Error::Upstream(mut u) => {
-            u.message.insert_str(0, &prefix);
-            Error::Upstream(u)
-        }
-        Error::Timeout(m) => Error::timeout(format!("{prefix}{m}")),
-        other => other,
+    /// Whether the answer is complete (the `Finished` event is queued).
+    fn is_done(&self) -> bool {
+        self.done
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openpista_sdk::openai_compat::StreamState as _;
+    use openpista_sdk::openai_compat::stream::feed;
 
     /// Typed events as the service frames them: `event:` + `data:`.
     fn sse(events: &[Value]) -> String {
@@ -344,18 +274,6 @@ mod tests {
             .iter()
             .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
             .collect()
-    }
-
-    fn feed(state: &mut StreamState, text: &str) -> Result<Vec<StreamEvent>, Error> {
-        let mut parser = SseParser::new();
-        for event in parser.push(text.as_bytes()) {
-            state.on_event(&event)?;
-        }
-        let mut out = Vec::new();
-        while let Some(e) = state.pop() {
-            out.push(e);
-        }
-        Ok(out)
     }
 
     fn delta(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> StreamEvent {

@@ -1,11 +1,17 @@
 //! The Responses API wire format: request bodies from a `ChatRequest`,
 //! `ChatResponse`s from response objects. Pure functions, tested natively.
 
+use openpista_sdk::openai_compat::Config;
+use openpista_sdk::openai_compat::content::{self, Part, Turn};
+use openpista_sdk::openai_compat::wire::{
+    complete_arguments, excerpt, parse_json, require_messages, service_error, temperature,
+    tool_call_id, tool_parameters,
+};
 use openpista_sdk::prelude::*;
 use openpista_sdk::serde_json::{Map, Value};
 use openpista_sdk::tool_names::ToolNames;
 
-use crate::config::{Config, PROVIDER};
+use crate::PROVIDER;
 
 /// The JSON body of `POST /responses` for `req`.
 ///
@@ -20,11 +26,7 @@ pub fn request_body(
     names: &ToolNames,
     stream: bool,
 ) -> Result<Value, Error> {
-    if req.messages.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "{PROVIDER}: the request has no messages"
-        )));
-    }
+    require_messages(PROVIDER, req)?;
     let mut body = Map::new();
     body.insert(
         "model".into(),
@@ -47,28 +49,13 @@ pub fn request_body(
     let mut input = Vec::new();
     // Images tool calls return (a screenshot) follow the run of function
     // call outputs as one user message the model can look at.
-    let mut images: Vec<Value> = Vec::new();
-    for m in &req.messages[leading..] {
-        if m.role != Role::Tool && !images.is_empty() {
-            input.push(tool_images(std::mem::take(&mut images)));
+    for turn in content::with_tool_images(&req.messages[leading..]) {
+        match turn {
+            Turn::Message(m) => input_items(m, names, &mut input)?,
+            Turn::ToolImages(images) => input.push(json!({
+                "type": "message", "role": "user", "content": parts(images),
+            })),
         }
-        input_items(m, names, &mut input)?;
-        if m.role == Role::Tool {
-            images.extend(
-                m.attachments
-                    .iter()
-                    .filter(|a| a.mime.starts_with("image/"))
-                    .map(|a| {
-                        json!({
-                            "type": "input_image",
-                            "image_url": openpista_sdk::base64::data_url(&a.mime, &a.data),
-                        })
-                    }),
-            );
-        }
-    }
-    if !images.is_empty() {
-        input.push(tool_images(images));
     }
     body.insert("input".into(), input.into());
 
@@ -81,8 +68,7 @@ pub fn request_body(
         body.insert("tools".into(), tools.into());
     }
     if let Some(t) = req.temperature.or(config.temperature) {
-        let t: f64 = t.to_string().parse().unwrap_or(f64::from(t));
-        body.insert("temperature".into(), t.into());
+        body.insert("temperature".into(), temperature(t));
     }
     if let Some(n) = req.max_tokens.or(config.max_tokens) {
         body.insert("max_output_tokens".into(), n.into());
@@ -101,9 +87,13 @@ fn input_items(m: &Message, names: &ToolNames, out: &mut Vec<Value>) -> Result<(
         Role::System => out.push(json!({
             "type": "message", "role": "system", "content": m.content,
         })),
-        Role::User => out.push(json!({
-            "type": "message", "role": "user", "content": user_content(m),
-        })),
+        Role::User => {
+            let user = match content::user_parts(m) {
+                Some(p) => parts(p),
+                None => m.content.clone().into(),
+            };
+            out.push(json!({ "type": "message", "role": "user", "content": user }));
+        }
         Role::Assistant => {
             if !m.content.is_empty() || m.tool_calls.is_empty() {
                 out.push(json!({
@@ -119,141 +109,45 @@ fn input_items(m: &Message, names: &ToolNames, out: &mut Vec<Value>) -> Result<(
                 }));
             }
         }
-        Role::Tool => {
-            let id = m
-                .tool_call_id
-                .as_deref()
-                .filter(|id| !id.is_empty())
-                .ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "{PROVIDER}: a tool message has no tool_call_id (it must name the \
-                         call_id of the function call it answers)"
-                    ))
-                })?;
-            let mut output = m.content.clone();
-            for a in &m.attachments {
-                let name = a.name.as_deref().unwrap_or("unnamed");
-                if a.mime.starts_with("image/") {
-                    output.push_str(&format!(
-                        "\n[image {name} ({}): shown in the next message]",
-                        a.mime
-                    ));
-                } else {
-                    output.push_str(&format!(
-                        "\n[attachment {name} ({}, {} bytes) not shown: tool results carry text only]",
-                        a.mime,
-                        a.data.len()
-                    ));
-                }
-            }
-            out.push(json!({
-                "type": "function_call_output", "call_id": id, "output": output,
-            }));
-        }
+        Role::Tool => out.push(json!({
+            "type": "function_call_output",
+            "call_id": tool_call_id(PROVIDER, m)?,
+            "output": content::tool_output(m),
+        })),
     }
     Ok(())
 }
 
-/// The user message that shows the model the images tool calls returned.
-fn tool_images(images: Vec<Value>) -> Value {
-    let mut parts =
-        vec![json!({ "type": "input_text", "text": "Images returned by the tool calls above:" })];
-    parts.extend(images);
-    json!({ "type": "message", "role": "user", "content": parts })
-}
-
-/// A user message's content: text, or `input_*` parts with attachments.
-fn user_content(m: &Message) -> Value {
-    if m.attachments.is_empty() {
-        return m.content.clone().into();
-    }
-    let mut parts = Vec::new();
-    if !m.content.is_empty() {
-        parts.push(json!({ "type": "input_text", "text": m.content }));
-    }
-    for a in &m.attachments {
-        let name = a.name.as_deref().unwrap_or("attachment");
-        if a.mime.starts_with("image/") {
-            parts.push(json!({
-                "type": "input_image",
-                "image_url": openpista_sdk::base64::data_url(&a.mime, &a.data),
-            }));
-        } else if a.mime.starts_with("text/") || a.mime == "application/json" {
-            parts.push(json!({
-                "type": "input_text",
-                "text": format!("{name} ({}):\n{}", a.mime, String::from_utf8_lossy(&a.data)),
-            }));
-        } else {
-            parts.push(json!({
-                "type": "input_file",
-                "filename": name,
-                "file_data": openpista_sdk::base64::data_url(&a.mime, &a.data),
-            }));
-        }
-    }
-    parts.into()
+/// Content parts in the Responses API's `input_*` shape.
+fn parts(parts: Vec<Part>) -> Value {
+    parts
+        .into_iter()
+        .map(|part| match part {
+            Part::Text(text) => json!({ "type": "input_text", "text": text }),
+            Part::Image { data_url } => json!({ "type": "input_image", "image_url": data_url }),
+            Part::File { filename, data_url } => json!({
+                "type": "input_file", "filename": filename, "file_data": data_url,
+            }),
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// One tool in the wire format. `strict` is off: openpista's schemas are
 /// not written for strict mode (every property required, no extras).
 fn tool(spec: &ToolSpec, names: &ToolNames) -> Result<Value, Error> {
-    let parameters = if spec.parameters.trim().is_empty() {
-        json!({ "type": "object", "properties": {} })
-    } else {
-        let value: Value = serde_json::from_str(&spec.parameters).map_err(|e| {
-            Error::invalid_input(format!(
-                "{PROVIDER}: the parameters of tool `{}` are not valid JSON ({e})",
-                spec.name
-            ))
-        })?;
-        if !value.is_object() {
-            return Err(Error::invalid_input(format!(
-                "{PROVIDER}: the parameters of tool `{}` must be a JSON Schema object",
-                spec.name
-            )));
-        }
-        value
-    };
     Ok(json!({
         "type": "function",
         "name": names.to_wire(&spec.name),
         "description": spec.description,
-        "parameters": parameters,
+        "parameters": tool_parameters(PROVIDER, spec)?,
         "strict": false,
     }))
 }
 
 /// `usage` of a response object.
 pub fn usage(response: &Value) -> Option<Usage> {
-    let usage = response.get("usage").filter(|u| u.is_object())?;
-    let count = |key: &str| {
-        usage
-            .get(key)
-            .and_then(Value::as_u64)
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-            .unwrap_or(0)
-    };
-    Some(Usage::new(count("input_tokens"), count("output_tokens")))
-}
-
-/// The error of a failed response or an `error` event: `{code, message}`.
-pub fn service_error(error: &Value, what: &str) -> Error {
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| error.to_string());
-    let code = error.get("code").and_then(Value::as_str).unwrap_or("");
-    if code.contains("rate_limit") {
-        return Error::rate_limited(None, format!("{PROVIDER}: rate limited: {message}"));
-    }
-    let code = if code.is_empty() {
-        String::new()
-    } else {
-        format!(" ({code})")
-    };
-    Error::upstream(None, format!("{PROVIDER}: {what}{code}: {message}"))
+    openpista_sdk::openai_compat::wire::usage(response, "input_tokens", "output_tokens")
 }
 
 /// The finish reason of a finished response object (`status` with
@@ -313,14 +207,12 @@ pub fn output(response: &Value, names: &ToolNames) -> (String, Vec<ToolCall>, bo
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let mut arguments = item
-                    .get("arguments")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                if arguments.trim().is_empty() {
-                    arguments = "{}".into();
-                }
+                let arguments = complete_arguments(
+                    item.get("arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                );
                 calls.push(ToolCall::new(id, names.from_wire(name), arguments));
             }
             // Reasoning summaries, web search calls and the like carry
@@ -333,22 +225,14 @@ pub fn output(response: &Value, names: &ToolNames) -> (String, Vec<ToolCall>, bo
 
 /// A whole (non-streamed) response object.
 pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<ChatResponse, Error> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Error::upstream(
-            None,
-            format!(
-                "{PROVIDER}: the response is not JSON ({e}): {}",
-                excerpt(&String::from_utf8_lossy(body))
-            ),
-        )
-    })?;
+    let value = parse_json(PROVIDER, body)?;
     response_from_object(&value, names)
 }
 
 /// A `ChatResponse` from a finished response object.
 pub fn response_from_object(value: &Value, names: &ToolNames) -> Result<ChatResponse, Error> {
     if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
-        return Err(service_error(error, "the response failed"));
+        return Err(service_error(PROVIDER, error, "the response failed"));
     }
     if value.get("status").and_then(Value::as_str) == Some("failed") {
         return Err(Error::upstream(
@@ -375,16 +259,6 @@ pub fn response_from_object(value: &Value, names: &ToolNames) -> Result<ChatResp
     Ok(response)
 }
 
-/// The start of a text for an error message (at most 200 characters).
-pub fn excerpt(text: &str) -> String {
-    const MAX: usize = 200;
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,7 +268,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::load(|k| map.get(k).cloned()).unwrap()
+        Config::load(crate::API, |k| map.get(k).cloned()).unwrap()
     }
 
     fn request(messages: Vec<Message>, tools: Vec<ToolSpec>) -> ChatRequest {
@@ -508,11 +382,47 @@ mod tests {
     }
 
     #[test]
+    fn images_from_tools_follow_the_function_call_outputs() {
+        let names = ToolNames::default();
+        let mut shot = Message::tool("c1", "captured");
+        shot.attachments = vec![
+            Attachment::new("image/png", b"hi".to_vec()).with_name("s.png"),
+            // Text files were noted as "not shown" here; they are text.
+            Attachment::new("text/plain", b"notes".to_vec()).with_name("n.txt"),
+        ];
+        let messages = vec![
+            Message::user("screen?"),
+            Message::assistant_tool_calls("", vec![ToolCall::new("c1", "screen.capture", "{}")]),
+            shot,
+            Message::assistant("a window"),
+        ];
+        let body = request_body(&request(messages, vec![]), &config(&[]), &names, false).unwrap();
+        let input = body["input"].as_array().unwrap();
+        assert_eq!(input.len(), 5, "{input:#?}");
+        assert_eq!(
+            input[2]["output"],
+            "captured\n[image s.png (image/png): shown in the next message]\n\
+             n.txt (text/plain):\nnotes"
+        );
+        assert_eq!(
+            input[3],
+            json!({"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "Images returned by the tool calls above:"},
+                {"type": "input_image", "image_url": "data:image/png;base64,aGk="},
+            ]})
+        );
+        assert_eq!(input[4]["role"], "assistant");
+    }
+
+    #[test]
     fn attachments_and_bad_tools() {
         let names = ToolNames::default();
         let mut m = Message::user("see");
         m.attachments = vec![
             Attachment::new("image/jpeg", vec![1, 2, 3]),
+            // XML and YAML were sent as files here, as text by llm-openai.
+            Attachment::new("application/xml", b"<a/>".to_vec()).with_name("a.xml"),
+            Attachment::new("application/x-yaml", b"k: v".to_vec()).with_name("b.yaml"),
             Attachment::new("application/pdf", b"%PDF".to_vec()).with_name("x.pdf"),
         ];
         let body = request_body(&request(vec![m], vec![]), &config(&[]), &names, false).unwrap();
@@ -521,6 +431,8 @@ mod tests {
             json!([
                 {"type": "input_text", "text": "see"},
                 {"type": "input_image", "image_url": "data:image/jpeg;base64,AQID"},
+                {"type": "input_text", "text": "a.xml (application/xml):\n<a/>"},
+                {"type": "input_text", "text": "b.yaml (application/x-yaml):\nk: v"},
                 {"type": "input_file", "filename": "x.pdf", "file_data": "data:application/pdf;base64,JVBERg=="},
             ])
         );

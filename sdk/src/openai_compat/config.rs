@@ -1,12 +1,21 @@
-//! The component's configuration, read from `host::config`.
+//! The configuration of an OpenAI-style provider, read from
+//! `host::config`, and the HTTP requests it leads to.
 //!
-//! Shared by the OpenAI-family components (`llm-openai`, and `llm-responses`
-//! through `#[path]`): each crate root defines `PROVIDER` (its name, for
-//! messages) and `ENDPOINT_PATH` (appended to `base_url`).
+//! Both OpenAI-family components read the same keys with the same presets;
+//! what differs between them is only their [`Api`]: the name their messages
+//! carry and the endpoint below `base_url`.
 
-use openpista_sdk::Error;
+use crate::{Error, ModelInfo, host, http};
 
-pub use crate::{ENDPOINT_PATH, PROVIDER};
+/// What sets one OpenAI-style component apart from another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Api {
+    /// The component's name, which starts its error messages
+    /// (`llm-openai`).
+    pub provider: &'static str,
+    /// The endpoint below `base_url` (`/chat/completions`, `/responses`).
+    pub endpoint_path: &'static str,
+}
 
 /// A known service, which sets the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +47,7 @@ impl Preset {
         }
     }
 
-    fn parse(text: &str) -> Result<Preset, Error> {
+    fn parse(provider: &str, text: &str) -> Result<Preset, Error> {
         let text = text.trim();
         Preset::ALL
             .into_iter()
@@ -46,7 +55,7 @@ impl Preset {
             .ok_or_else(|| {
                 let known: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
                 Error::unavailable(format!(
-                    "{PROVIDER}: config `preset` is `{text}`, which is not one of {}",
+                    "{provider}: config `preset` is `{text}`, which is not one of {}",
                     known.join(", ")
                 ))
             })
@@ -75,6 +84,8 @@ impl Preset {
 /// Everything the component reads from its configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// Which component this is.
+    pub api: Api,
     pub preset: Preset,
     /// API root without a trailing slash, such as `https://api.openai.com/v1`.
     pub base_url: String,
@@ -91,23 +102,24 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the configuration through `get` (`host::config` in the
-    /// component, a map in tests). Empty values count as unset.
-    pub fn load(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    /// Reads the configuration of `api` through `get` (`host::config` in
+    /// the component, a map in tests). Empty values count as unset.
+    pub fn load(api: Api, get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let provider = api.provider;
         let get = |key: &str| {
             get(key)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let preset = match get("preset") {
-            Some(p) => Preset::parse(&p)?,
+            Some(p) => Preset::parse(provider, &p)?,
             None => Preset::OpenAi,
         };
         let base_url = match get("base_url") {
             Some(url) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(Error::unavailable(format!(
-                        "{PROVIDER}: config `base_url` is `{url}`; it must start with \
+                        "{provider}: config `base_url` is `{url}`; it must start with \
                          http:// or https:// (such as https://api.openai.com/v1)"
                     )));
                 }
@@ -117,7 +129,7 @@ impl Config {
                 .default_base_url()
                 .ok_or_else(|| {
                     Error::unavailable(format!(
-                        "{PROVIDER}: config `base_url` is required with preset `{}`; set it to \
+                        "{provider}: config `base_url` is required with preset `{}`; set it to \
                          the API root of the server, such as http://my-server:8000/v1",
                         preset.name()
                     ))
@@ -130,16 +142,16 @@ impl Config {
                 Some(t) => Some(t.parse::<f32>().ok().filter(|t| t.is_finite()).ok_or_else(
                     || {
                         Error::unavailable(format!(
-                            "{PROVIDER}: config `temperature` is `{t}`, not a number"
+                            "{provider}: config `temperature` is `{t}`, not a number"
                         ))
                     },
                 )?),
                 None => None,
             };
-        let max_tokens = parse_u64(&get, "max_tokens")?
+        let max_tokens = parse_u64(provider, &get, "max_tokens")?
             .map(|n| {
                 u32::try_from(n).map_err(|_| {
-                    Error::unavailable(format!("{PROVIDER}: config `max_tokens` is too large"))
+                    Error::unavailable(format!("{provider}: config `max_tokens` is too large"))
                 })
             })
             .transpose()?;
@@ -149,13 +161,15 @@ impl Config {
             Some(a) if a.eq_ignore_ascii_case("bearer") => true,
             Some(other) => {
                 return Err(Error::unavailable(format!(
-                    "{PROVIDER}: config `auth` is `{other}`; use `bearer` (send the `api_key` \
+                    "{provider}: config `auth` is `{other}`; use `bearer` (send the `api_key` \
                      secret) or `none`"
                 )));
             }
         };
-        let request_timeout_ms = parse_u64(&get, "request_timeout_ms")?.unwrap_or(110_000);
+        let request_timeout_ms =
+            parse_u64(provider, &get, "request_timeout_ms")?.unwrap_or(110_000);
         Ok(Config {
+            api,
             preset,
             base_url,
             model,
@@ -166,36 +180,63 @@ impl Config {
         })
     }
 
-    /// Reads the configuration from the host.
-    pub fn from_host() -> Result<Config, Error> {
-        Config::load(openpista_sdk::host::config)
+    /// Reads the configuration of `api` from the host.
+    pub fn from_host(api: Api) -> Result<Config, Error> {
+        Config::load(api, host::config)
+    }
+
+    /// What `Provider::models` lists: the configured model, with tools.
+    pub fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+        Ok(vec![ModelInfo::new(self.model_for(None)?).with_tools()])
     }
 
     /// The model for a request: the one it names, else the configured one.
     pub fn model_for(&self, requested: Option<&str>) -> Result<String, Error> {
+        let provider = self.api.provider;
         if let Some(model) = requested.map(str::trim).filter(|m| !m.is_empty()) {
             return Ok(model.to_string());
         }
         self.model.clone().ok_or_else(|| {
             Error::unavailable(format!(
-                "{PROVIDER}: config `model` is required with preset `{}` (no default model); \
+                "{provider}: config `model` is required with preset `{}` (no default model); \
                  set it to a model id the server offers",
                 self.preset.name()
             ))
         })
     }
 
-    /// `{base_url}` followed by the crate's `ENDPOINT_PATH`.
+    /// `{base_url}` followed by the API's endpoint path.
     pub fn endpoint(&self) -> String {
-        format!("{}{ENDPOINT_PATH}", self.base_url)
+        format!("{}{}", self.base_url, self.api.endpoint_path)
+    }
+
+    /// The HTTP request that posts `body` to the endpoint (built again for
+    /// each attempt of a retry): with the request timeout, the API key as
+    /// the `{{secret:api_key}}` placeholder the host fills in (unless
+    /// `auth` is `none`), and asking for server-sent events when `stream`.
+    pub fn http_request(&self, body: &serde_json::Value, stream: bool) -> http::Request {
+        let mut request = http::Request::post(self.endpoint())
+            .json(body)
+            .timeout_ms(self.request_timeout_ms);
+        if self.auth {
+            request = request.bearer("{{secret:api_key}}");
+        }
+        if stream {
+            request = request.header("accept", "text/event-stream");
+        }
+        request
     }
 }
 
-fn parse_u64(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<u64>, Error> {
+fn parse_u64(
+    provider: &str,
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<Option<u64>, Error> {
     match get(key) {
         Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
             Error::unavailable(format!(
-                "{PROVIDER}: config `{key}` is `{v}`, not a whole number"
+                "{provider}: config `{key}` is `{v}`, not a whole number"
             ))
         }),
         None => Ok(None),
@@ -207,12 +248,17 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    const API: Api = Api {
+        provider: "llm-test",
+        endpoint_path: "/chat/completions",
+    };
+
     fn load(pairs: &[(&str, &str)]) -> Result<Config, Error> {
         let map: BTreeMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::load(|k| map.get(k).cloned())
+        Config::load(API, |k| map.get(k).cloned())
     }
 
     #[test]
@@ -222,12 +268,30 @@ mod tests {
         assert_eq!(c.base_url, "https://api.openai.com/v1");
         assert_eq!(c.model.as_deref(), Some("gpt-4o-mini"));
         assert!(c.auth);
-        assert_eq!(
-            c.endpoint(),
-            format!("https://api.openai.com/v1{ENDPOINT_PATH}")
-        );
+        assert_eq!(c.endpoint(), "https://api.openai.com/v1/chat/completions");
         assert_eq!(c.model_for(None).unwrap(), "gpt-4o-mini");
         assert_eq!(c.model_for(Some("gpt-4o")).unwrap(), "gpt-4o");
+        assert_eq!(
+            c.models().unwrap(),
+            vec![ModelInfo::new("gpt-4o-mini").with_tools()]
+        );
+    }
+
+    #[test]
+    fn requests_carry_the_key_placeholder_unless_auth_is_none() {
+        let body = serde_json::json!({"model": "m"});
+        let c = load(&[("base_url", "http://x/v1")]).unwrap();
+        let r = c.http_request(&body, true);
+        assert_eq!(r.url(), "http://x/v1/chat/completions");
+        assert_eq!(
+            r.header_value("authorization"),
+            Some("Bearer {{secret:api_key}}")
+        );
+        assert_eq!(r.header_value("accept"), Some("text/event-stream"));
+        let c = load(&[("preset", "ollama")]).unwrap();
+        let r = c.http_request(&body, false);
+        assert_eq!(r.header_value("authorization"), None);
+        assert_eq!(r.header_value("accept"), None);
     }
 
     #[test]
@@ -284,7 +348,7 @@ mod tests {
         ] {
             let e = load(pairs).unwrap_err();
             assert!(
-                matches!(&e, Error::Unavailable(m) if m.contains(key)),
+                matches!(&e, Error::Unavailable(m) if m.contains(key) && m.starts_with("llm-test:")),
                 "{e}"
             );
         }
