@@ -120,12 +120,14 @@ fn serve_hot_swaps_and_reports_through_the_control_socket() {
             .contains("hosts: none")
     );
 
-    // A new component dropped into the watched folder is picked up.
+    // A new component dropped into the watched folder is picked up (a
+    // provider: a second copy of tool-basics would list tools another
+    // component already has, and be refused).
     let plugins = home.path().join("components");
     let manifest =
-        embedded_manifest("tool-basics").replace("name = \"tool-basics\"", "name = \"extra\"");
+        embedded_manifest("llm-echo").replace("name = \"llm-echo\"", "name = \"extra\"");
     std::fs::write(plugins.join("extra.toml"), &manifest).unwrap();
-    std::fs::write(plugins.join("extra.wasm"), embedded_wasm("tool-basics")).unwrap();
+    std::fs::write(plugins.join("extra.wasm"), embedded_wasm("llm-echo")).unwrap();
     wait_for(home.path(), "extra active", |rows| {
         row(rows, "extra").is_some_and(|r| r["state"] == "active")
     });
@@ -146,7 +148,7 @@ fn serve_hot_swaps_and_reports_through_the_control_socket() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("previous version keeps serving"));
 
     // Repaired, then reloaded on demand.
-    std::fs::write(plugins.join("extra.wasm"), embedded_wasm("tool-basics")).unwrap();
+    std::fs::write(plugins.join("extra.wasm"), embedded_wasm("llm-echo")).unwrap();
     let out = cmd(home.path(), &["component", "reload", "extra"]);
     assert!(
         out.status.success(),

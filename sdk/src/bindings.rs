@@ -17,7 +17,7 @@
 pub mod channel {
     wit_bindgen::generate!({
         world: "channel",
-        path: "../wit",
+        path: "../wit/since_v0.1.2",
         with: {
             "openpista:plugin/types@0.1.2/error": crate::error::Error,
             "openpista:plugin/types@0.1.2/upstream-error": crate::error::UpstreamError,
@@ -35,7 +35,7 @@ pub mod channel {
 pub mod tool {
     wit_bindgen::generate!({
         world: "tool",
-        path: "../wit",
+        path: "../wit/since_v0.1.2",
         with: {
             "openpista:plugin/types@0.1.2": crate::bindings::channel::openpista::plugin::types,
             "openpista:plugin/types@0.1.2/error": crate::error::Error,
@@ -56,7 +56,7 @@ pub mod tool {
 pub mod provider {
     wit_bindgen::generate!({
         world: "provider",
-        path: "../wit",
+        path: "../wit/since_v0.1.2",
         with: {
             "openpista:plugin/types@0.1.2": crate::bindings::channel::openpista::plugin::types,
             "openpista:plugin/types@0.1.2/error": crate::error::Error,
@@ -89,7 +89,7 @@ pub mod provider {
 /// [`channel`].
 pub mod live_channel {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/since_v0.1.2",
         inline: "
             package openpista:sdk;
 

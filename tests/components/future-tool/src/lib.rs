@@ -1,10 +1,10 @@
-//! Built against a hypothetical `openpista:plugin@0.2.0` whose `tools`
+//! Built against a hypothetical `openpista:plugin@0.3.0` whose `tools`
 //! interface changed shape. The host must refuse it before instantiation
 //! with a message naming both versions.
 
 wit_bindgen::generate!({
     inline: "
-        package openpista:plugin@0.2.0;
+        package openpista:plugin@0.3.0;
 
         interface host {
             log: func(message: string);

@@ -4,7 +4,7 @@
 
 wit_bindgen::generate!({
     world: "channel",
-    path: "../../../wit",
+    path: "../../../wit/since_v0.1.2",
 });
 
 use exports::openpista::plugin::messenger::{

@@ -4,7 +4,7 @@
 
 wit_bindgen::generate!({
     world: "tool",
-    path: "../../../wit",
+    path: "../../../wit/since_v0.1.2",
 });
 
 use exports::openpista::plugin::tools::{CallContext, Guest};
