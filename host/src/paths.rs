@@ -96,7 +96,7 @@ fn restrict(path: &Path, meta: &std::fs::Metadata, mode: u32) -> io::Result<Opti
 /// in the same folder, synced, then renamed over).
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = unique_temp(path);
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -109,6 +109,32 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// A temporary name beside `path` that no other writer, in this process
+/// or another, uses at the same time.
+fn unique_temp(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Creates `path` as a 0600 file holding `bytes` unless it already exists
+/// (atomically: a hard link of a finished temporary file). False when it
+/// existed, and then nothing was written.
+pub fn create_private(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let tmp = unique_temp(path);
+    write_private(&tmp, bytes)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Why `meta` (of `path`) cannot be trusted as ours alone: another owner,

@@ -71,28 +71,37 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 /// The install's cache key in `dir/key`: read when it is ours and private,
-/// made anew otherwise (which invalidates every entry, as it should).
+/// made anew otherwise (which invalidates every entry, as it should). Two
+/// runtimes starting at once agree on one key: it is created only if
+/// absent, and whoever loses the race reads the winner's.
 fn install_key(dir: &Path) -> Result<[u8; 32]> {
     let path = dir.join("key");
-    if let Ok(meta) = std::fs::symlink_metadata(&path) {
-        use std::os::unix::fs::MetadataExt;
-        let private =
-            meta.is_file() && paths::untrusted(&path, &meta).is_none() && meta.mode() & 0o077 == 0;
-        if private
-            && let Ok(bytes) = std::fs::read(&path)
-            && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    for _ in 0..3 {
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            use std::os::unix::fs::MetadataExt;
+            let private = meta.is_file()
+                && paths::untrusted(&path, &meta).is_none()
+                && meta.mode() & 0o077 == 0;
+            if private
+                && let Ok(bytes) = std::fs::read(&path)
+                && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+            {
+                return Ok(key);
+            }
+            tracing::warn!(
+                "cache key {} is not private to this user or is damaged; making a new one (every cached component will be compiled again)",
+                path.display()
+            );
+            let _ = std::fs::remove_file(&path);
+        }
+        let key: [u8; 32] = rand::random();
+        if paths::create_private(&path, &key)
+            .with_context(|| format!("cannot write cache key {}", path.display()))?
         {
             return Ok(key);
         }
-        tracing::warn!(
-            "cache key {} is not private to this user or is damaged; making a new one (every cached component will be compiled again)",
-            path.display()
-        );
     }
-    let key: [u8; 32] = rand::random();
-    paths::write_private(&path, &key)
-        .with_context(|| format!("cannot write cache key {}", path.display()))?;
-    Ok(key)
+    anyhow::bail!("cannot settle on a cache key in {}", dir.display())
 }
 
 impl CompileCache {
@@ -230,5 +239,42 @@ impl CompileCache {
         out.extend_from_slice(&body);
         paths::write_private(path, &out)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtimes_starting_at_once_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| install_key(dir.path()).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+        assert_eq!(std::fs::read(dir.path().join("key")).unwrap(), keys[0]);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "key")
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_key_readable_by_others_is_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = install_key(dir.path()).unwrap();
+        let path = dir.path().join("key");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let second = install_key(dir.path()).unwrap();
+        assert_ne!(first, second);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }
