@@ -232,35 +232,36 @@ mod tests {
         }
     }
 
+    /// Feeds `input` cut at `cuts` (ascending positions), then finishes:
+    /// the events and the parser afterwards.
+    pub(super) fn parse_in_pieces(input: &[u8], cuts: &[usize]) -> (Vec<SseEvent>, SseParser) {
+        let mut p = SseParser::new();
+        let mut got = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&input.len()]) {
+            got.extend(p.push(&input[from..cut]));
+            from = cut;
+        }
+        got.extend(p.finish());
+        (got, p)
+    }
+
     /// Parses `input` in one piece, then split at every byte boundary
     /// (two pieces), then byte by byte; all must give the same events.
     fn parse_all_ways(input: &[u8]) -> Vec<SseEvent> {
-        let mut whole = SseParser::new();
-        let mut expected = whole.push(input);
-        expected.extend(whole.finish());
+        let (expected, _) = parse_in_pieces(input, &[]);
         for cut in 0..=input.len() {
-            let mut p = SseParser::new();
-            let mut got = p.push(&input[..cut]);
-            got.extend(p.push(&input[cut..]));
-            got.extend(p.finish());
+            let (got, _) = parse_in_pieces(input, &[cut]);
             assert_eq!(got, expected, "split at {cut} of {:?}", input);
         }
-        let mut p = SseParser::new();
-        let mut got = Vec::new();
-        for b in input {
-            got.extend(p.push(std::slice::from_ref(b)));
-        }
-        got.extend(p.finish());
+        let every: Vec<usize> = (1..input.len()).collect();
+        let (got, _) = parse_in_pieces(input, &every);
         assert_eq!(got, expected, "byte by byte: {:?}", input);
         // Every split into three pieces too, for short inputs.
         if input.len() <= 80 {
             for a in 0..=input.len() {
                 for b in a..=input.len() {
-                    let mut p = SseParser::new();
-                    let mut got = p.push(&input[..a]);
-                    got.extend(p.push(&input[a..b]));
-                    got.extend(p.push(&input[b..]));
-                    got.extend(p.finish());
+                    let (got, _) = parse_in_pieces(input, &[a, b]);
                     assert_eq!(got, expected, "split at {a},{b}");
                 }
             }
@@ -409,3 +410,7 @@ data: {\"type\":\"response.completed\"}\r\n\r\n";
         );
     }
 }
+
+#[cfg(test)]
+#[path = "sse_fuzz.rs"]
+mod fuzz;

@@ -90,6 +90,11 @@ fn entity(rest: &str, before: Option<char>, out: &mut String, inside: Inside) ->
         && opens_italic(marker, before, rest)
         && let Some(end) = italic_end(rest, marker)
     {
+        // `_a_` right after `_b_` would read `__`, an underline marker:
+        // Telegram ignores a `\r` put between them.
+        if ends_with_italic_marker(out) {
+            out.push('\r');
+        }
         out.push('_');
         let italic = Inside {
             italic: true,
@@ -237,6 +242,13 @@ fn link(rest: &str) -> Option<(&str, &str, usize)> {
     None
 }
 
+/// Whether `out` ends with an italic marker: a `_` not escaped by an odd
+/// run of `\`.
+fn ends_with_italic_marker(out: &str) -> bool {
+    out.strip_suffix('_')
+        .is_some_and(|rest| rest.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 0)
+}
+
 fn push_escaped(out: &mut String, c: char) {
     if RESERVED.contains(c) {
         out.push('\\');
@@ -257,3 +269,7 @@ fn push_code(out: &mut String, code: &str) {
 #[cfg(test)]
 #[path = "markdown_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "markdown_fuzz.rs"]
+mod fuzz;

@@ -97,3 +97,14 @@ fn links_escape_only_paren_and_backslash_in_the_url() {
     assert_eq!(md("[x](has space)"), "\\[x\\]\\(has space\\)");
     assert_eq!(md("[](http://h)"), "\\[\\]\\(http://h\\)");
 }
+
+#[test]
+fn adjacent_italics_do_not_read_as_underline() {
+    // Found by fuzz_telegram_markdown: `_a__b_` is an underline marker in
+    // MarkdownV2, so Telegram refused the message.
+    assert_eq!(md("*a*_b_"), "_a_\r_b_");
+    assert_eq!(md("_\0__`_"), "_\0_\r_\\`_");
+    // An escaped `_` (here after an escaped `\`) before an italic needs
+    // nothing.
+    assert_eq!(md("a\\__b_"), "a\\\\\\__b_");
+}

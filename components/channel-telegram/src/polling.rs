@@ -36,13 +36,15 @@ pub fn request_timeout_ms(timeout_secs: u32) -> u64 {
 }
 
 /// The offset after `updates`: one past the highest `update_id` among
-/// them and `current`, or `None` when nothing moved it.
+/// them and `current`, or `None` when nothing moved it. An id of
+/// `i64::MAX` (from a broken or hostile API server) has no id past it:
+/// the offset stays at it rather than overflowing.
 pub fn next_offset(updates: &[Value], current: Option<i64>) -> Option<i64> {
     let highest = updates
         .iter()
         .filter_map(|u| u.get("update_id").and_then(Value::as_i64))
         .max()?;
-    let next = highest + 1;
+    let next = highest.saturating_add(1);
     (current.is_none_or(|c| next > c)).then_some(next)
 }
 
@@ -119,6 +121,14 @@ mod tests {
         assert_eq!(next_offset(&updates, None), Some(10));
         assert_eq!(next_offset(&updates, Some(10)), None);
         assert_eq!(next_offset(&[], Some(3)), None);
+    }
+
+    #[test]
+    fn the_largest_update_id_does_not_overflow() {
+        // Found by fuzz_telegram_update: `highest + 1` panicked.
+        let updates = [json!({"update_id": i64::MAX})];
+        assert_eq!(next_offset(&updates, None), Some(i64::MAX));
+        assert_eq!(next_offset(&updates, Some(i64::MAX)), None);
     }
 
     #[test]

@@ -229,3 +229,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "update_fuzz.rs"]
+mod fuzz;

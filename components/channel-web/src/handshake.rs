@@ -412,3 +412,7 @@ mod tests {
         assert!(!valid_client_id("abcdefg") && !valid_client_id("abcdefgh!"));
     }
 }
+
+#[cfg(test)]
+#[path = "handshake_fuzz.rs"]
+mod fuzz;

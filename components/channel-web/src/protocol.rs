@@ -246,6 +246,20 @@ mod tests {
     }
 
     #[test]
+    fn a_large_t_is_echoed_as_the_same_number() {
+        // Found by fuzz_web_client_frame: without correctly rounded float
+        // parsing, the pong's `t` read back as another number.
+        let ping = r#"{"type":"ping","t":17429496729632480000000}"#;
+        let ClientFrame::Ping { t } = parse_client_frame(ping).unwrap() else {
+            panic!("a ping")
+        };
+        let pong: Value = serde_json::from_str(&pong(&t)).unwrap();
+        assert_eq!(pong["t"], t);
+        let sent: Value = serde_json::from_str(ping).unwrap();
+        assert_eq!(pong["t"], sent["t"]);
+    }
+
+    #[test]
     fn parses_a_message_with_attachments() {
         let text = json!({
             "type": "message", "id": "m-17", "text": "look",
@@ -387,3 +401,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "protocol_fuzz.rs"]
+mod fuzz;

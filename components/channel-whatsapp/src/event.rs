@@ -264,3 +264,7 @@ pub fn excerpt(line: &str) -> String {
 #[cfg(test)]
 #[path = "event_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "event_fuzz.rs"]
+mod fuzz;

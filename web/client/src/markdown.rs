@@ -510,3 +510,7 @@ fn inline(s: &str, depth: u8, in_link: bool, out: &mut String) {
 #[cfg(test)]
 #[path = "markdown_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "markdown_fuzz.rs"]
+mod fuzz;

@@ -576,3 +576,7 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }
+
+#[cfg(test)]
+#[path = "protocol_fuzz.rs"]
+mod fuzz;

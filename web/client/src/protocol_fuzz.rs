@@ -1,0 +1,67 @@
+//! Fuzzing of the server frames as the browser reads them (target
+//! `web_server_frame`, seeds in fuzz/corpus/web_server_frame): a frame
+//! that parses, written back as JSON, parses to the same frame, and an
+//! attachment becomes an image only through a well-formed `data:` URL.
+
+use serde_json::{Value, json};
+
+use super::{AgentState, Attachment, ServerFrame, data_url, split_data_url};
+
+/// `frame` as the JSON the server would send for it.
+fn server_json(frame: &ServerFrame) -> Value {
+    match frame {
+        ServerFrame::Ready {
+            session,
+            client_id,
+            version,
+        } => {
+            json!({"type": "ready", "session": session, "client_id": client_id, "version": version})
+        }
+        ServerFrame::Ack { id } => json!({"type": "ack", "id": id}),
+        ServerFrame::Status { state } => {
+            let state = match state {
+                AgentState::Thinking => "thinking",
+                AgentState::Typing => "typing",
+                AgentState::Idle => "idle",
+                AgentState::Unknown => "some-future-state",
+            };
+            json!({"type": "status", "state": state})
+        }
+        ServerFrame::Delta { text } => json!({"type": "delta", "text": text}),
+        ServerFrame::Message {
+            text,
+            attachments,
+            error,
+        } => json!({"type": "message", "text": text, "attachments": attachments, "error": error}),
+        ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
+        ServerFrame::Error { message } => json!({"type": "error", "message": message}),
+        ServerFrame::Unknown => json!({"type": "some-future-frame"}),
+    }
+}
+
+/// What showing `a` as an image must satisfy.
+fn check_image(a: &Attachment) {
+    let Some(url) = data_url(a) else { return };
+    assert!(
+        !url.contains(|c: char| c.is_whitespace() || "\"'<>`\\".contains(c)),
+        "{url}"
+    );
+    assert_eq!(
+        split_data_url(&url),
+        Some((a.mime.as_str(), a.data.as_str()))
+    );
+}
+
+#[test]
+fn fuzz_web_server_frame() {
+    openpista_fuzz::run_str("web_server_frame", |text| {
+        let Ok(frame) = ServerFrame::parse(text) else {
+            return;
+        };
+        let again = server_json(&frame).to_string();
+        assert_eq!(ServerFrame::parse(&again), Ok(frame.clone()), "{again}");
+        if let ServerFrame::Message { attachments, .. } = &frame {
+            attachments.iter().for_each(check_image);
+        }
+    });
+}
