@@ -124,8 +124,7 @@ fn serve_hot_swaps_and_reports_through_the_control_socket() {
     // provider: a second copy of tool-basics would list tools another
     // component already has, and be refused).
     let plugins = home.path().join("components");
-    let manifest =
-        embedded_manifest("llm-echo").replace("name = \"llm-echo\"", "name = \"extra\"");
+    let manifest = embedded_manifest("llm-echo").replace("name = \"llm-echo\"", "name = \"extra\"");
     std::fs::write(plugins.join("extra.toml"), &manifest).unwrap();
     std::fs::write(plugins.join("extra.wasm"), embedded_wasm("llm-echo")).unwrap();
     wait_for(home.path(), "extra active", |rows| {

@@ -186,3 +186,37 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     );
     (status, body.to_string())
 }
+
+/// One message to the web chat at `addr` over its WebSocket (`/ws`, token
+/// by subprotocol) as client `client`; the text of the answer.
+pub async fn web_chat(addr: std::net::SocketAddr, token: &str, client: &str, text: &str) -> String {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws?client={client}")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("openpista, token.{token}").parse().unwrap(),
+    );
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
+    let frame = serde_json::json!({"type": "message", "id": "m1", "text": text});
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
+            .await
+            .expect("a frame within 20 s")
+            .expect("the connection is open")
+            .expect("a frame");
+        if let Message::Text(t) = frame {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "message" {
+                return v["text"].as_str().unwrap().to_string();
+            }
+        }
+    }
+}

@@ -6,14 +6,14 @@
 use openpista::agent::{Agent, AgentSettings};
 use openpista::config::CronEntry;
 use openpista::gateway::channels::{BoxFuture, Delivery};
-use openpista::gateway::{Dispatched, Gateway, GatewaySettings, Origin};
+use openpista::gateway::{Dispatched, Gateway, GatewaySettings, Incoming, Origin};
 use openpista::memory::MemoryStore;
 use openpista::native::env::EnvScrub;
 use openpista::native::settings::SystemSettings;
 use openpista::native::system::SystemRun;
 use openpista::runtime::CallError;
 use openpista::runtime::bindings::channel::exports::openpista::plugin::messenger::{
-    InboundEvent, Outbound, StatusKind,
+    Command, Outbound, StatusKind,
 };
 use openpista::runtime::{Runtime, RuntimeConfig};
 use openpista::tools::ToolRegistry;
@@ -60,10 +60,11 @@ impl Recorder {
 
 impl Delivery for Recorder {
     fn send(&self, m: Outbound) -> BoxFuture<'_, Result<(), CallError>> {
-        self.0
-            .lock()
-            .unwrap()
-            .push(Seen::Answer(m.session, m.text, m.is_error));
+        self.0.lock().unwrap().push(Seen::Answer(
+            format!("test:{}", m.conversation),
+            m.text,
+            m.is_error,
+        ));
         Box::pin(async { Ok(()) })
     }
     fn delta<'a>(
@@ -74,7 +75,7 @@ impl Delivery for Recorder {
         self.0
             .lock()
             .unwrap()
-            .push(Seen::Delta(session.into(), delta.into()));
+            .push(Seen::Delta(format!("test:{session}"), delta.into()));
         Box::pin(async { Ok(()) })
     }
     fn status<'a>(
@@ -85,7 +86,7 @@ impl Delivery for Recorder {
         self.0
             .lock()
             .unwrap()
-            .push(Seen::Status(session.into(), kind));
+            .push(Seen::Status(format!("test:{session}"), kind));
         Box::pin(async { Ok(()) })
     }
 }
@@ -123,13 +124,13 @@ async fn gateway_with(
     (gateway, recorder)
 }
 
-fn event(session: &str, text: &str) -> InboundEvent {
-    InboundEvent {
+fn event(session: &str, text: &str) -> Incoming {
+    Incoming {
         session: session.into(),
         sender: "tester".into(),
         text: text.into(),
         attachments: Vec::new(),
-        metadata: Vec::new(),
+        command: None,
     }
 }
 
@@ -215,11 +216,11 @@ async fn commands_and_unknown_channels() {
     let root = tempfile::tempdir().unwrap();
     let (gateway, recorder) = gateway(root.path()).await;
     let origin = Origin::channel("test");
-    let command = |name: &str, args: &str| InboundEvent {
-        metadata: vec![
-            ("command".into(), name.into()),
-            ("args".into(), args.into()),
-        ],
+    let command = |name: &str, args: &str| Incoming {
+        command: Some(Command {
+            name: name.into(),
+            args: args.into(),
+        }),
         ..event("test:c", &format!("/{name} {args}"))
     };
     gateway.dispatch(origin.clone(), event("test:c", "remember this"));

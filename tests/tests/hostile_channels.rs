@@ -5,17 +5,14 @@
 //! the refusal shows in the component status, and the web chat goes on
 //! working. A well-behaved channel gets its routes under its own prefix.
 
-use futures::{SinkExt, StreamExt};
 use openpista::cli::serve::{Running, start};
 use openpista::config::Config;
 use openpista::runtime::SlotState;
-use openpista_tests::{http_get, install, manifest, wasm};
-use serde_json::{Value, json};
+use openpista_tests::{http_get, install, manifest, wasm, web_chat};
+use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const TOKEN: &str = "hostile-channels-test-token-0123456789";
 const TOKEN_ENV: &str = "OPENPISTA_TEST_HOSTILE_CHANNELS_TOKEN";
@@ -88,40 +85,6 @@ fn refusal(running: &Running, name: &str) -> String {
     row.last_error.clone().unwrap()
 }
 
-/// One message over the web chat's WebSocket; the answer's text.
-async fn chat(running: &Running, client: &str, text: &str) -> String {
-    let addr = running.local_addr().unwrap();
-    let mut request = format!("ws://{addr}/ws?client={client}")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        format!("openpista, token.{TOKEN}").parse().unwrap(),
-    );
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp).await.unwrap();
-    ws.send(Message::Text(
-        json!({"type": "message", "id": "m1", "text": text})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a frame within 20 s")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(t) = frame {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "message" {
-                return v["text"].as_str().unwrap().to_string();
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_channels_are_refused_or_contained_and_the_web_chat_goes_on() {
     let root = tempfile::tempdir().unwrap();
@@ -185,7 +148,7 @@ async fn hostile_channels_are_refused_or_contained_and_the_web_chat_goes_on() {
 
     // The victim keeps working.
     assert_eq!(
-        chat(&running, "victim-1", "hi there").await,
+        web_chat(addr, TOKEN, "victim-1", "hi there").await,
         "echo: hi there"
     );
     assert!(memory.session("web:victim-1").unwrap().is_some());

@@ -4,6 +4,7 @@
 
 use openpista::cli::serve::{Running, start};
 use openpista::config::Config;
+use openpista::gateway::channels::with_fresh;
 use openpista_tests::doubles::telegram::{
     BOT_ID, BOT_USERNAME, TelegramDouble, api_error, malformed, too_many_requests, updates,
 };
@@ -160,7 +161,12 @@ async fn strangers_get_a_pairing_code_and_nothing_else_until_approved() {
     double.push_update(updates::text(1, STRANGER, "let me in"));
     let texts = wait_texts(&double, STRANGER, 1).await;
     assert!(texts[0].contains("pairing code"), "{}", texts[0]);
-    let (pending, approved) = openpista::gateway::pairing::list(&memory, "telegram").unwrap();
+    // The host asks the channel (its pairing export), never its storage.
+    let (pending, approved) = with_fresh(&running.runtime, "channel-telegram", async |i| {
+        i.list_pairings().await
+    })
+    .await
+    .unwrap();
     assert_eq!(pending.len(), 1);
     assert!(approved.is_empty());
     let code = pending[0].code.clone();
@@ -183,7 +189,12 @@ async fn strangers_get_a_pairing_code_and_nothing_else_until_approved() {
         .wait_for("answerCallbackQuery", 10, |c| !c.is_empty())
         .await;
 
-    openpista::gateway::pairing::approve(&memory, "telegram", &code.to_lowercase(), 1).unwrap();
+    let approved = with_fresh(&running.runtime, "channel-telegram", async |i| {
+        i.approve(&code.to_lowercase()).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(approved.user, STRANGER.to_string());
     double.push_update(updates::text(4, STRANGER, "now?"));
     let texts = wait_texts(&double, STRANGER, 3).await;
     assert_eq!(texts[2], "echo: now?");

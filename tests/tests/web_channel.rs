@@ -340,12 +340,12 @@ async fn two_tabs_both_hear_and_a_client_that_left_gets_its_answer_later() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     running.gateway.dispatch(
         openpista::gateway::Origin::channel("web"),
-        openpista::runtime::bindings::channel::exports::openpista::plugin::messenger::InboundEvent {
+        openpista::gateway::Incoming {
             session: "web:client-tabs-1".into(),
             sender: "cron".into(),
             text: "while you were away".into(),
             attachments: Vec::new(),
-            metadata: Vec::new(),
+            command: None,
         },
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -9,6 +9,7 @@
 
 use openpista::cli::serve::{Running, start};
 use openpista::config::Config;
+use openpista::gateway::channels::with_fresh;
 use openpista_tests::native::{require, which};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -214,9 +215,14 @@ async fn strangers_get_a_pairing_code_until_approved() {
     );
     let texts = sent_to(root.path(), STRANGER, 1).await;
     assert!(texts[0].contains("pairing code"), "{}", texts[0]);
-    let (pending, _) = openpista::gateway::pairing::list(&memory, "whatsapp").unwrap();
+    // The host asks the channel (its pairing export), never its storage.
+    let (pending, _) = with_fresh(&running.runtime, "channel-whatsapp", async |i| {
+        i.list_pairings().await
+    })
+    .await
+    .unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].user_id, STRANGER);
+    assert_eq!(pending[0].user, STRANGER);
     assert!(texts[0].contains(&pending[0].code));
     assert!(
         memory
@@ -225,7 +231,11 @@ async fn strangers_get_a_pairing_code_until_approved() {
             .is_empty()
     );
 
-    openpista::gateway::pairing::approve(&memory, "whatsapp", &pending[0].code, 1).unwrap();
+    with_fresh(&running.runtime, "channel-whatsapp", async |i| {
+        i.approve(&pending[0].code).await
+    })
+    .await
+    .unwrap();
     bridge_says(root.path(), &message("s2", STRANGER, "now?", Value::Null));
     let texts = sent_to(root.path(), STRANGER, 2).await;
     assert_eq!(texts[1], "echo: now?");

@@ -7,7 +7,7 @@ use openpista_sdk::base64::encode;
 use openpista_sdk::serde_json::{self, Value, json};
 
 use super::{ClientFrame, UserMessage, error, parse_client_frame, pong};
-use crate::b64;
+use openpista_sdk::base64 as b64;
 
 /// `m` as the frame a client would send.
 fn message_frame(m: &UserMessage) -> String {

@@ -1,15 +1,19 @@
-//! `openpista pairing ...` and `openpista telegram status`: the messenger
-//! channels' state. Their memory is the channel component's; while
-//! `serve` runs only it can open the database, so these go through its
-//! control socket then, and open the file themselves otherwise.
+//! `openpista pairing ...` and `openpista telegram status`: asked of the
+//! channel component itself (its `pairing` and `report` exports), never
+//! read from its storage. While `serve` runs only it can open the
+//! database, so these go through its control socket then, and load the
+//! component themselves otherwise.
 
 use super::control::{self, Request};
 use crate::config::Config;
-use crate::gateway::pairing;
-use crate::memory::MemoryStore;
-use anyhow::{Result, bail};
+use crate::gateway::channels::with_fresh;
+use crate::runtime::Runtime;
+use crate::runtime::bindings::channel::exports::openpista::plugin::pairing::PairingRequest;
+use crate::runtime::manifest::{World, channel_id};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 #[derive(Subcommand, Debug)]
 pub enum PairingCommand {
@@ -27,48 +31,101 @@ pub enum TelegramCommand {
     Status,
 }
 
-/// A pairing action as the control socket carries it.
+/// What a command asks of a channel, as the control socket carries it.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(rename_all = "lowercase")]
-pub enum PairingAction {
-    Approve { code: String },
+pub enum ChannelAction {
+    Approve {
+        code: String,
+    },
     List,
-    Revoke { user_id: String },
+    Revoke {
+        user_id: String,
+    },
+    /// `report.describe`.
+    Report,
 }
 
-/// Carries out `action` on `memory` (the server does this for a request on
-/// its control socket; the command line when no server runs).
-pub fn pairing_local(
-    memory: &MemoryStore,
+/// The component serving channel id `channel` (`telegram` →
+/// `channel-telegram`), among those `runtime` has loaded.
+fn component_of(runtime: &Runtime, channel: &str) -> Result<String> {
+    let channels: Vec<String> = runtime
+        .components()
+        .into_iter()
+        .filter(|c| c.world() == World::Channel)
+        .map(|c| c.name().to_string())
+        .collect();
+    channels
+        .iter()
+        .find(|c| channel_id(c) == channel)
+        .cloned()
+        .with_context(|| {
+            let ids: Vec<&str> = channels.iter().map(|c| channel_id(c)).collect();
+            format!(
+                "no channel {channel:?} is loaded (channels: {})",
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            )
+        })
+}
+
+fn call_error(e: crate::runtime::CallError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Carries out `action` through a fresh instance of the channel's own
+/// component: the channel keeps its pairing state and knows its state;
+/// the host only asks (the server does this for a request on its control
+/// socket, the command line when no server runs).
+pub async fn channel_action(
+    runtime: &Runtime,
     channel: &str,
-    action: &PairingAction,
-) -> Result<serde_json::Value> {
-    Ok(match action {
-        PairingAction::Approve { code } => {
-            let p = pairing::approve(memory, channel, code, crate::gateway::now_ms())?;
-            serde_json::to_value(p)?
-        }
-        PairingAction::List => {
-            let (pending, approved) = pairing::list(memory, channel)?;
-            serde_json::json!({ "pending": pending, "approved": approved })
-        }
-        PairingAction::Revoke { user_id } => {
-            serde_json::Value::Bool(pairing::revoke(memory, channel, user_id)?)
-        }
+    action: &ChannelAction,
+) -> Result<Value> {
+    let component = component_of(runtime, channel)?;
+    let request = |r: PairingRequest| json!({"code": r.code, "user": r.user, "name": r.name, "created_ms": r.created_ms});
+    with_fresh(runtime, &component, async |i| {
+        Ok(match action {
+            ChannelAction::Approve { code } => request(i.approve(code).await?),
+            ChannelAction::List => {
+                let (pending, approved) = i.list_pairings().await?;
+                json!({
+                    "pending": pending.into_iter().map(request).collect::<Vec<_>>(),
+                    "approved": approved
+                        .into_iter()
+                        .map(|u| json!({"user": u.user, "name": u.name, "approved_ms": u.approved_ms}))
+                        .collect::<Vec<_>>(),
+                })
+            }
+            ChannelAction::Revoke { user_id } => Value::Bool(i.revoke(user_id).await?),
+            ChannelAction::Report => {
+                let r = i.describe().await?;
+                json!({
+                    "state": r.state,
+                    "account": r.account,
+                    "link": r.link.map(|l| json!({"qr": l.qr, "code": l.code})),
+                    "details": r.details,
+                })
+            }
+        })
     })
+    .await
+    .map_err(call_error)
 }
 
-/// Sends `request` to the running server, or runs `local` on the memory
-/// file when none answers.
-async fn with_memory(
-    config: &Config,
-    request: Request,
-    local: impl FnOnce(&MemoryStore) -> Result<serde_json::Value>,
-) -> Result<serde_json::Value> {
+/// Runs `action` on the running server, or on a runtime of our own that
+/// loads just the channel's component when no server answers.
+pub async fn ask_channel(config: &Config, channel: &str, action: ChannelAction) -> Result<Value> {
+    let request = Request::Channel {
+        channel: channel.to_string(),
+        action: action.clone(),
+    };
     if let Some(response) = control::request(&super::control_socket_path(), &request).await? {
         return match (response.ok, response.data) {
-            (true, Some(data)) => Ok(data),
-            (true, None) => Ok(serde_json::Value::Null),
+            (true, data) => Ok(data.unwrap_or_default()),
             (false, _) => bail!(
                 "{}",
                 response
@@ -77,35 +134,38 @@ async fn with_memory(
             ),
         };
     }
-    let memory = MemoryStore::open(&crate::paths::expand(&config.memory.path))?;
-    local(&memory)
+    let runtime = super::build_runtime(config)?;
+    for name in [format!("channel-{channel}"), channel.to_string()] {
+        if runtime.reload(&name).await.is_ok() && runtime.get(&name).is_some() {
+            break;
+        }
+    }
+    channel_action(&runtime, channel, &action).await
+}
+
+fn name_of(v: &Value) -> String {
+    v["name"]
+        .as_str()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default()
 }
 
 pub async fn pairing(config: Config, cmd: PairingCommand) -> Result<i32> {
     let (channel, action) = match cmd {
-        PairingCommand::Approve { channel, code } => (channel, PairingAction::Approve { code }),
-        PairingCommand::List { channel } => (channel, PairingAction::List),
-        PairingCommand::Revoke { channel, user_id } => (channel, PairingAction::Revoke { user_id }),
+        PairingCommand::Approve { channel, code } => (channel, ChannelAction::Approve { code }),
+        PairingCommand::List { channel } => (channel, ChannelAction::List),
+        PairingCommand::Revoke { channel, user_id } => (channel, ChannelAction::Revoke { user_id }),
     };
-    pairing::component_of(&channel)?;
-    let request = Request::Pairing {
-        channel: channel.clone(),
-        action: action.clone(),
-    };
-    let data = with_memory(&config, request, |m| pairing_local(m, &channel, &action)).await?;
+    let data = ask_channel(&config, &channel, action.clone()).await?;
     match action {
-        PairingAction::Approve { .. } => {
-            let p: pairing::Pending = serde_json::from_value(data)?;
-            println!(
-                "approved {channel} user {}{}: their messages reach the agent now",
-                p.user_id,
-                p.username.map(|u| format!(" (@{u})")).unwrap_or_default()
-            );
-        }
-        PairingAction::List => {
-            let pending: Vec<pairing::Pending> = serde_json::from_value(data["pending"].clone())?;
-            let approved: Vec<pairing::Approved> =
-                serde_json::from_value(data["approved"].clone())?;
+        ChannelAction::Approve { .. } => println!(
+            "approved {channel} user {}{}: their messages reach the agent now",
+            data["user"].as_str().unwrap_or("?"),
+            name_of(&data)
+        ),
+        ChannelAction::List => {
+            let list = |k: &str| data[k].as_array().cloned().unwrap_or_default();
+            let (pending, approved) = (list("pending"), list("approved"));
             println!(
                 "{channel}: {} pending, {} approved",
                 pending.len(),
@@ -114,20 +174,20 @@ pub async fn pairing(config: Config, cmd: PairingCommand) -> Result<i32> {
             for p in pending {
                 println!(
                     "  pending  {}  user {}{}",
-                    p.code,
-                    p.user_id,
-                    p.username.map(|u| format!(" @{u}")).unwrap_or_default()
+                    p["code"].as_str().unwrap_or("?"),
+                    p["user"].as_str().unwrap_or("?"),
+                    name_of(&p)
                 );
             }
             for a in approved {
                 println!(
                     "  approved user {}{}",
-                    a.user_id,
-                    a.username.map(|u| format!(" @{u}")).unwrap_or_default()
+                    a["user"].as_str().unwrap_or("?"),
+                    name_of(&a)
                 );
             }
         }
-        PairingAction::Revoke { user_id } => {
+        ChannelAction::Revoke { user_id } => {
             if data.as_bool() == Some(true) {
                 println!("{channel} user {user_id} is no longer approved");
             } else {
@@ -135,14 +195,30 @@ pub async fn pairing(config: Config, cmd: PairingCommand) -> Result<i32> {
                 return Ok(1);
             }
         }
+        ChannelAction::Report => {}
     }
     Ok(0)
+}
+
+/// Prints a channel's report: state, account, and its details.
+pub fn print_report(report: &Value) {
+    println!(
+        "state:          {}",
+        report["state"].as_str().unwrap_or("unknown")
+    );
+    if let Some(account) = report["account"].as_str() {
+        println!("account:        {account}");
+    }
+    for pair in report["details"].as_array().into_iter().flatten() {
+        if let (Some(k), Some(v)) = (pair[0].as_str(), pair[1].as_str()) {
+            println!("{:<15} {v}", format!("{k}:"));
+        }
+    }
 }
 
 pub async fn telegram(config: Config, cmd: TelegramCommand) -> Result<i32> {
     let TelegramCommand::Status = cmd;
     let t = config.channels.telegram.resolve()?;
-    let component = crate::config::telegram::COMPONENT;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     println!("enabled:        {}", yes_no(t.enabled));
     println!(
@@ -164,33 +240,9 @@ pub async fn telegram(config: Config, cmd: TelegramCommand) -> Result<i32> {
     println!("allowed users:  {}", t.allowed_users.len());
     println!("pairing:        {}", if t.pairing { "on" } else { "off" });
     println!("api:            {}", t.api_url);
-    let request = Request::Kv {
-        component: component.into(),
-        key: "bot".into(),
-    };
-    let bot = with_memory(&config, request, |m| {
-        Ok(m.kv_get(component, "bot")?
-            .map(|b| serde_json::Value::String(String::from_utf8_lossy(&b).into_owned()))
-            .unwrap_or_default())
-    })
-    .await;
-    let bot = match bot {
-        Ok(serde_json::Value::String(text)) => {
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(b) => format!(
-                    "@{} (id {})",
-                    b["username"].as_str().unwrap_or("?"),
-                    b["id"]
-                        .as_i64()
-                        .map(|i| i.to_string())
-                        .unwrap_or("?".into())
-                ),
-                Err(_) => "unreadable (the channel will fetch it again at start)".into(),
-            }
-        }
-        Ok(_) => "unknown until the channel has started once".into(),
-        Err(e) => format!("unknown ({e:#})"),
-    };
-    println!("bot:            {bot}");
+    match ask_channel(&config, "telegram", ChannelAction::Report).await {
+        Ok(report) => print_report(&report),
+        Err(e) => println!("state:          unknown ({e:#})"),
+    }
     Ok(0)
 }

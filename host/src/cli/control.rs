@@ -1,8 +1,8 @@
 //! The control socket of a running `openpista serve`
 //! (`~/.openpista/control.sock`): `component list` and `component reload`
-//! talk to it, and so do `pairing` and `telegram status`, whose memory only
-//! the running server can open; one JSON request and one JSON answer per
-//! line.
+//! talk to it, and so do `pairing`, `telegram status` and `whatsapp
+//! status|pair`, whose channel's memory only the running server can open;
+//! one JSON request and one JSON answer per line.
 
 use crate::runtime::{ComponentStatus, Runtime};
 use anyhow::{Context, Result};
@@ -19,21 +19,17 @@ pub enum Request {
     Reload {
         name: String,
     },
-    /// A pairing action (`openpista pairing ...`), carried out on the
-    /// running server's memory, which only it can open.
-    Pairing {
+    /// A pairing action or a report (`openpista pairing ...`, `telegram
+    /// status`), carried out by the channel's component on the running
+    /// server, whose memory only it can open.
+    Channel {
         channel: String,
-        action: super::channel_cmds::PairingAction,
-    },
-    /// One value of a component's memory, as text.
-    Kv {
-        component: String,
-        key: String,
+        action: super::channel_cmds::ChannelAction,
     },
     /// The skills and whether each is available.
     Skills,
     /// A line for a component's bridge (`whatsapp pair --phone`), sent on
-    /// the connection the component recorded in its memory (`bridge/id`).
+    /// the connection the host holds for it.
     BridgeSend {
         component: String,
         line: String,
@@ -176,17 +172,9 @@ async fn answer(
                     data: None,
                 }
             }
-            Ok(Request::Pairing { channel, action }) => Response::data(match runtime.memory() {
-                Some(memory) => super::channel_cmds::pairing_local(memory, &channel, &action),
-                None => Err(anyhow::anyhow!("this server keeps no memory")),
-            }),
-            Ok(Request::Kv { component, key }) => Response::data(match runtime.memory() {
-                Some(memory) => memory.kv_get(&component, &key).map(|v| {
-                    v.map(|b| serde_json::Value::String(String::from_utf8_lossy(&b).into_owned()))
-                        .unwrap_or_default()
-                }),
-                None => Err(anyhow::anyhow!("this server keeps no memory")),
-            }),
+            Ok(Request::Channel { channel, action }) => Response::data(
+                super::channel_cmds::channel_action(&runtime, &channel, &action).await,
+            ),
             Ok(Request::BridgeSend { component, line }) => {
                 Response::data(bridge_send(&runtime, &component, line))
             }
@@ -208,10 +196,10 @@ async fn answer(
 fn bridge_send(runtime: &Runtime, component: &str, line: String) -> Result<serde_json::Value> {
     use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
     use crate::runtime::connections::Outgoing;
-    let memory = runtime.memory().context("this server keeps no memory")?;
-    let id: u64 = memory
-        .kv_get(component, "bridge/id")?
-        .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
+    let id = *runtime
+        .connections()
+        .owned_by(component)
+        .first()
         .with_context(|| format!("{component} has no bridge running"))?;
     runtime
         .connections()

@@ -85,8 +85,8 @@ async fn start_channels(
             None
         };
         let driver = ChannelDriver::new(runtime.clone(), component.name());
-        let info = match driver.start().await {
-            Ok(info) => info,
+        let started = match driver.start().await {
+            Ok(started) => started,
             Err(e) => {
                 notes.push(format!("channel {} failed to start: {e}", component.name()));
                 continue;
@@ -101,29 +101,34 @@ async fn start_channels(
         } else {
             server
         };
-        let claimed = if info.name != id {
-            Err(format!(
-                "it calls itself channel {:?}, but its manifest name {} makes it channel {id}",
-                info.name,
+        let claimed = match &started.claimed_name {
+            Some(name) if *name != id => Err(format!(
+                "it calls itself channel {name:?}, but its manifest name {} makes it channel {id}",
                 component.name()
-            ))
-        } else if gateway.has_channel(&id) {
-            Err(format!(
+            )),
+            _ if gateway.has_channel(&id) => Err(format!(
                 "channel id {id} is already served by another component"
-            ))
-        } else {
-            listener.claim_routes(&id, &info.routes, driver.clone())
+            )),
+            _ => listener.claim_routes(
+                &id,
+                &started.info.routes,
+                started.absolute_routes,
+                driver.clone(),
+            ),
         }
-        .and_then(|()| gateway.add_channel(&id, driver.clone()));
-        if let Err(why) = claimed {
-            runtime.refuse(component.name(), &why);
-            notes.push(format!("channel {} refused: {why}", component.name()));
-            driver.shutdown().await;
-            continue;
-        }
+        .and_then(|paths| gateway.add_channel(&id, driver.clone()).map(|()| paths));
+        let paths = match claimed {
+            Ok(paths) => paths,
+            Err(why) => {
+                runtime.refuse(component.name(), &why);
+                notes.push(format!("channel {} refused: {why}", component.name()));
+                driver.shutdown().await;
+                continue;
+            }
+        };
         drivers.push(driver.clone());
         tasks.push(driver.spawn_ticker());
-        if info.polls {
+        if started.info.polls {
             tasks.push(spawn_poller(driver.clone(), gateway.clone(), id.clone()));
         }
         if let Some(settings) = &bridge_settings {
@@ -135,10 +140,10 @@ async fn start_channels(
         notes.push(format!(
             "channel {id} ({}) started{}",
             component.name(),
-            if info.routes.is_empty() {
+            if paths.is_empty() {
                 String::new()
             } else {
-                format!(" on {}", info.routes.join(", "))
+                format!(" on {}", paths.join(", "))
             }
         ));
     }
@@ -191,7 +196,10 @@ fn spawn_poller(
                 Ok(events) => {
                     backoff = Duration::from_millis(500);
                     for event in events {
-                        gateway.dispatch(Origin::channel(&channel), event);
+                        gateway.dispatch(
+                            Origin::channel(&channel),
+                            crate::gateway::Incoming::from_channel(&channel, event),
+                        );
                     }
                 }
                 Err(e) => {

@@ -1,10 +1,11 @@
 //! `openpista whatsapp status` and `openpista whatsapp pair`: the linked
-//! device's state as the `channel-whatsapp` component records it
-//! (`bridge/state` in its memory), and pairing: through the running
+//! device's state as the `channel-whatsapp` component reports it (its
+//! `report` export), and pairing: through the running
 //! server's bridge when there is one, else with a bridge started here just
 //! for it. The credentials stay in the session folder, so `serve` uses them
 //! afterwards.
 
+use super::channel_cmds::ChannelAction;
 use super::control::{self, Request};
 use crate::config::Config;
 use crate::config::whatsapp::{COMPONENT, WhatsAppSettings};
@@ -48,26 +49,10 @@ pub async fn run(config: Config, cmd: WhatsAppCommand) -> Result<i32> {
     }
 }
 
-/// A value of the component's memory: from the server, or the file.
-async fn memory_value(config: &Config, key: &str) -> Result<Option<Value>> {
-    let request = Request::Kv {
-        component: COMPONENT.into(),
-        key: key.into(),
-    };
-    let text = match control::request(&super::control_socket_path(), &request).await? {
-        Some(r) if r.ok => r.data.and_then(|d| d.as_str().map(String::from)),
-        Some(r) => bail!("{}", r.error.unwrap_or_default()),
-        None => {
-            let memory =
-                crate::memory::MemoryStore::open(&crate::paths::expand(&config.memory.path))?;
-            memory
-                .kv_get(COMPONENT, key)?
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        }
-    };
-    Ok(text
-        .filter(|t| !t.is_empty())
-        .and_then(|t| serde_json::from_str(&t).ok()))
+/// The channel's report (`report.describe`): from the server, or a
+/// component loaded here.
+async fn report(config: &Config) -> Result<Value> {
+    super::channel_cmds::ask_channel(config, "whatsapp", ChannelAction::Report).await
 }
 
 async fn status(config: &Config, s: &WhatsAppSettings) -> Result<i32> {
@@ -90,29 +75,9 @@ async fn status(config: &Config, s: &WhatsAppSettings) -> Result<i32> {
     }
     println!("allowed users:  {}", s.allowed_users.len());
     println!("pairing:        {}", if s.pairing { "on" } else { "off" });
-    match memory_value(config, "bridge/state").await {
-        Ok(Some(state)) => {
-            let text = |k: &str| state[k].as_str().unwrap_or("-").to_string();
-            println!("state:          {}", text("state"));
-            println!("linked as:      {} {}", text("jid"), text("name"));
-            println!(
-                "bridge process: pid {}, restarts {}",
-                state["bridge_pid"],
-                state["bridge_restarts"].as_u64().unwrap_or(0)
-            );
-            if let Some(d) = state.get("last_disconnect").filter(|d| !d.is_null()) {
-                println!("last disconnect: {d}");
-            }
-        }
-        Ok(None) => println!("state:          unknown until the channel has run once"),
+    match report(config).await {
+        Ok(r) => super::channel_cmds::print_report(&r),
         Err(e) => println!("state:          unknown ({e:#})"),
-    }
-    if let Ok(Some(r)) = memory_value(config, "bridge/rejected").await {
-        println!(
-            "rejected lines: {} (last: {})",
-            r["count"],
-            r["last"].as_str().unwrap_or("-")
-        );
     }
     Ok(0)
 }
@@ -141,8 +106,8 @@ async fn pair(
     pair_here(s, phone, timeout).await
 }
 
-/// Pairs through the running server's bridge, reading the state the
-/// component records.
+/// Pairs through the running server's bridge, reading the channel's
+/// report.
 async fn pair_through_server(
     config: &Config,
     phone: Option<String>,
@@ -167,12 +132,13 @@ async fn pair_through_server(
     let deadline = Instant::now() + timeout;
     let mut shown = String::new();
     while Instant::now() < deadline {
-        if let Some(state) = memory_value(config, "bridge/state").await? {
-            if state["state"] == "open" {
-                println!("linked as {}", state["jid"].as_str().unwrap_or("?"));
+        if let Ok(state) = report(config).await {
+            if state["state"] == "connected" {
+                println!("linked as {}", state["account"].as_str().unwrap_or("?"));
                 return Ok(0);
             }
-            let now = match (&phone, state["pairing_code"].as_str(), state["qr"].as_str()) {
+            let link = &state["link"];
+            let now = match (&phone, link["code"].as_str(), link["qr"].as_str()) {
                 (Some(_), Some(code), _) => format!(
                     "pairing code: {code}\n(WhatsApp → Linked devices → Link with phone number)"
                 ),

@@ -212,8 +212,10 @@ impl Supervisor {
         match self.driver.handle_ws(self.id, Frame::Text(line)).await {
             Ok(events) => {
                 for event in events {
-                    self.gateway
-                        .dispatch(Origin::channel(&self.spec.channel), event);
+                    self.gateway.dispatch(
+                        Origin::channel(&self.spec.channel),
+                        super::Incoming::from_channel(&self.spec.channel, event),
+                    );
                 }
             }
             Err(e) => tracing::warn!(channel = %self.spec.channel, "bridge line not handled: {e}"),

@@ -2,10 +2,16 @@
 //! new version starts serving (hot swap) or after a trap; `start` on every
 //! new instance; the `live` calls; the poll and tick loops.
 
+use super::delivery::DeliveryLimits;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
-    ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
+    Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
+use crate::runtime::bindings::channel::exports::openpista::plugin::pairing::{
+    PairedUser, PairingRequest,
+};
+use crate::runtime::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
+use crate::runtime::channel::Started;
 use crate::runtime::{CallError, ChannelInstance, Runtime};
 use std::future::Future;
 use std::pin::Pin;
@@ -15,20 +21,25 @@ use std::time::Duration;
 /// Where the gateway delivers answers: a channel driver, or a test's
 /// recorder.
 pub trait Delivery: Send + Sync {
-    /// Delivers a whole answer.
+    /// Delivers one message of an answer (already fitted to
+    /// [`Delivery::limits`]).
     fn send(&self, message: Outbound) -> BoxFuture<'_, Result<(), CallError>>;
     /// Delivers a piece of an answer being generated.
     fn delta<'a>(
         &'a self,
-        session: &'a str,
+        conversation: &'a str,
         delta: &'a str,
     ) -> BoxFuture<'a, Result<(), CallError>>;
     /// Shows an indicator.
     fn status<'a>(
         &'a self,
-        session: &'a str,
+        conversation: &'a str,
         kind: StatusKind,
     ) -> BoxFuture<'a, Result<(), CallError>>;
+    /// What the channel can carry.
+    fn limits(&self) -> DeliveryLimits {
+        DeliveryLimits::default()
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,7 +52,7 @@ pub struct ChannelDriver {
     /// The poll loop's own instance: a long poll may wait half a minute,
     /// and answers must not queue behind it.
     poll_slot: tokio::sync::Mutex<Option<ChannelInstance>>,
-    info: RwLock<Option<ChannelInfo>>,
+    info: RwLock<Option<Started>>,
     /// Set by `shutdown`: no new instance is started after it.
     stopped: std::sync::atomic::AtomicBool,
 }
@@ -64,13 +75,13 @@ impl ChannelDriver {
     }
 
     /// What the running instance's `start` reported.
-    pub fn info(&self) -> Option<ChannelInfo> {
+    pub fn info(&self) -> Option<Started> {
         self.info.read().unwrap().clone()
     }
 
     /// Starts the instance now (it would start on first use otherwise) and
     /// returns what the channel reported.
-    pub async fn start(&self) -> Result<ChannelInfo, CallError> {
+    pub async fn start(&self) -> Result<Started, CallError> {
         self.call(async |_| Ok(())).await?;
         Ok(self.info().expect("set by a successful start"))
     }
@@ -136,6 +147,11 @@ impl ChannelDriver {
         self.call(async |i| i.tick(now_ms).await).await
     }
 
+    /// `report.describe` on the running instance.
+    pub async fn describe(&self) -> Result<ChannelReport, CallError> {
+        self.call(async |i| i.describe().await).await
+    }
+
     /// Polls on the poll loop's own instance (started like the other), so
     /// sends and webhooks are never held up by a long poll.
     pub async fn poll(&self) -> Result<Vec<InboundEvent>, CallError> {
@@ -184,17 +200,51 @@ impl Delivery for ChannelDriver {
 
     fn delta<'a>(
         &'a self,
-        session: &'a str,
+        conversation: &'a str,
         delta: &'a str,
     ) -> BoxFuture<'a, Result<(), CallError>> {
-        Box::pin(self.call(async |i| i.send_delta(session, delta).await))
+        Box::pin(self.call(async |i| i.send_delta(conversation, delta).await))
     }
 
     fn status<'a>(
         &'a self,
-        session: &'a str,
+        conversation: &'a str,
         kind: StatusKind,
     ) -> BoxFuture<'a, Result<(), CallError>> {
-        Box::pin(self.call(async move |i| i.status(session, kind).await))
+        Box::pin(self.call(async move |i| i.status(conversation, kind).await))
     }
+
+    fn limits(&self) -> DeliveryLimits {
+        match self.info() {
+            Some(s) => DeliveryLimits {
+                max_message_length: s.info.max_message_length,
+                typing: s.info.features.contains(Features::TYPING),
+                attachments: s.info.features.contains(Features::ATTACHMENTS),
+            },
+            None => DeliveryLimits::default(),
+        }
+    }
+}
+
+/// Pairing and reports through a fresh instance of channel `component`:
+/// what `openpista pairing …` and `… status` run, with or without a
+/// server (the channel keeps its state in its memory, not its instance).
+pub async fn with_fresh<R>(
+    runtime: &Runtime,
+    component: &str,
+    f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
+) -> Result<R, CallError> {
+    let loaded = runtime
+        .get(component)
+        .ok_or_else(|| CallError::NotLoaded(format!("channel {component}")))?;
+    let mut instance = loaded.channel_instance().await?;
+    f(&mut instance).await
+}
+
+/// `pairing.list-pairings` of channel `component`.
+pub async fn list_pairings(
+    runtime: &Runtime,
+    component: &str,
+) -> Result<(Vec<PairingRequest>, Vec<PairedUser>), CallError> {
+    with_fresh(runtime, component, async |i| i.list_pairings().await).await
 }

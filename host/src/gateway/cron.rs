@@ -3,9 +3,9 @@
 //! gateway like a user's message, so it is ordered with the session's
 //! other events and its answer goes to the session's channel.
 
+use super::Incoming;
 use super::{Gateway, Origin};
 use crate::config::CronEntry;
-use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::InboundEvent;
 use anyhow::Result;
 use chrono::{DateTime, Local};
 use croner::Cron;
@@ -33,13 +33,13 @@ pub fn next_after(cron: &Cron, after: &DateTime<Local>) -> Option<DateTime<Local
 }
 
 /// The event an entry dispatches.
-pub fn event(entry: &CronEntry) -> InboundEvent {
-    InboundEvent {
+pub fn event(entry: &CronEntry) -> Incoming {
+    Incoming {
         session: entry.session.clone(),
         sender: "cron".into(),
         text: entry.message.clone(),
         attachments: Vec::new(),
-        metadata: vec![("cron".into(), entry.schedule.clone())],
+        command: None,
     }
 }
 

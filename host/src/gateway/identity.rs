@@ -13,23 +13,59 @@
 //! `openpista component list`.
 
 /// Routes the host declares for first-party channels, outside their
-/// prefix, because operators and clients already expect them there.
-pub const HOST_DECLARED_ROUTES: &[(&str, &str)] = &[("/ws", "channel-web")];
+/// prefix, because operators and clients already expect them there:
+/// (path, component, the route the component declares for it).
+pub const HOST_DECLARED_ROUTES: &[(&str, &str, &str)] = &[("/ws", "channel-web", "ws")];
 
-/// The channel id of component `component`.
-pub fn channel_id(component: &str) -> &str {
-    component
-        .strip_prefix("channel-")
-        .filter(|rest| !rest.is_empty())
-        .unwrap_or(component)
+/// The paths the host serves for `component`'s declared `routes`, each with
+/// the route as declared: `/ID/ROUTE` (or `/ID` for the empty route), plus
+/// any host-declared path for it. With `absolute` (a 0.1 channel) each
+/// route is a path already and must lie under the prefix.
+pub fn route_paths(
+    component: &str,
+    routes: &[String],
+    absolute: bool,
+) -> Result<Vec<(String, String)>, String> {
+    let id = channel_id(component);
+    let mut paths = Vec::new();
+    for route in routes {
+        if absolute {
+            check_route(component, route)?;
+            paths.push((route.clone(), route.clone()));
+            continue;
+        }
+        if route.starts_with('/')
+            || route.split('/').any(|s| s == ".." || s == ".")
+            || route.contains(['?', '#', '\\'])
+            || route.contains("//")
+        {
+            return Err(format!(
+                "route {route:?} is not a plain path under the channel's prefix /{id}/"
+            ));
+        }
+        let path = if route.is_empty() {
+            format!("/{id}")
+        } else {
+            format!("/{id}/{route}")
+        };
+        paths.push((path, route.clone()));
+        for (alias, owner, declared) in HOST_DECLARED_ROUTES {
+            if *owner == component && declared == route {
+                paths.push((alias.to_string(), route.clone()));
+            }
+        }
+    }
+    Ok(paths)
 }
+
+pub use crate::runtime::manifest::channel_id;
 
 /// Whether `route` may be served for `component` (channel id `id`).
 pub fn check_route(component: &str, route: &str) -> Result<(), String> {
     let id = channel_id(component);
     if HOST_DECLARED_ROUTES
         .iter()
-        .any(|(r, owner)| *r == route && *owner == component)
+        .any(|(r, owner, _)| *r == route && *owner == component)
     {
         return Ok(());
     }
@@ -83,6 +119,38 @@ mod tests {
             let e = check_route(component, route).unwrap_err();
             assert!(e.contains("outside its own prefix /evil/"), "{route}: {e}");
         }
+    }
+
+    #[test]
+    fn relative_routes_live_under_the_prefix_and_aliases_are_the_hosts() {
+        let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            route_paths("channel-telegram", &r(&["webhook", ""]), false).unwrap(),
+            [
+                ("/telegram/webhook".to_string(), "webhook".to_string()),
+                ("/telegram".to_string(), String::new())
+            ]
+        );
+        assert_eq!(
+            route_paths("channel-web", &r(&["ws"]), false).unwrap(),
+            [
+                ("/web/ws".to_string(), "ws".to_string()),
+                ("/ws".to_string(), "ws".to_string())
+            ]
+        );
+        // Only channel-web gets the host's /ws.
+        assert_eq!(
+            route_paths("channel-evil", &r(&["ws"]), false)
+                .unwrap()
+                .len(),
+            1
+        );
+        for bad in ["/ws", "../health", "a/../../b", "x?y", "a//b"] {
+            let e = route_paths("channel-evil", &r(&[bad]), false).unwrap_err();
+            assert!(e.contains("not a plain path"), "{bad}: {e}");
+        }
+        assert!(route_paths("channel-evil", &r(&["/"]), true).is_err());
+        assert!(route_paths("channel-evil", &r(&["/evil/hook"]), true).is_ok());
     }
 
     #[test]

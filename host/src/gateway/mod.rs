@@ -16,12 +16,13 @@ pub mod bridge;
 pub mod channels;
 pub mod commands;
 pub mod cron;
+pub mod delivery;
 pub mod identity;
-pub mod pairing;
 
 use crate::agent::{Agent, TurnEvent, TurnInput};
+use crate::runtime::bindings::Attachment;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
-    InboundEvent, Outbound, StatusKind,
+    Command, InboundEvent, Outbound, StatusKind,
 };
 use channels::Delivery;
 use std::collections::{BTreeMap, HashMap};
@@ -101,9 +102,35 @@ impl Origin {
     }
 }
 
+/// An event as the gateway handles it: in a session the host named.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// `ID:CONVERSATION` for a channel's event.
+    pub session: String,
+    pub sender: String,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub command: Option<Command>,
+}
+
+impl Incoming {
+    /// A channel's event: its session is the channel's id, `:`, and the
+    /// conversation the channel named, so a channel cannot reach another
+    /// channel's sessions. An empty conversation stays invalid.
+    pub fn from_channel(id: &str, event: InboundEvent) -> Incoming {
+        Incoming {
+            session: format!("{id}:{}", event.conversation),
+            sender: event.sender,
+            text: event.text,
+            attachments: event.attachments,
+            command: event.command,
+        }
+    }
+}
+
 struct Job {
     origin: Origin,
-    event: InboundEvent,
+    event: Incoming,
 }
 
 /// Counters for status pages and tests.
@@ -190,7 +217,7 @@ impl Gateway {
     /// session already has `[gateway] session_queue` events waiting, the
     /// event is refused and its sender told the agent is busy: memory stays
     /// bounded whatever a sender does, and nothing accepted is lost.
-    pub fn dispatch(self: &Arc<Self>, origin: Origin, event: InboundEvent) -> Dispatched {
+    pub fn dispatch(self: &Arc<Self>, origin: Origin, event: Incoming) -> Dispatched {
         if self.closed.load(Ordering::Acquire) {
             tracing::warn!(session = %event.session, "the gateway is closed; event dropped");
             return Dispatched::Closed;
@@ -236,8 +263,9 @@ impl Gateway {
             self.queue
         );
         tokio::spawn(async move {
-            let message = outbound(&job.event.session, text, Vec::new(), true);
-            gateway.deliver(&job.origin, message).await;
+            gateway
+                .deliver(&job.origin, &job.event.session, text, Vec::new(), true)
+                .await;
         });
     }
 
@@ -260,50 +288,73 @@ impl Gateway {
         }
     }
 
-    async fn deliver(&self, origin: &Origin, message: Outbound) {
-        match self.delivery(&origin.channel) {
-            Some(d) => {
-                if let Err(e) = d.send(message).await {
-                    self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(channel = %origin.channel, "answer not delivered: {e}");
-                }
-            }
-            None => {
+    /// Delivers an answer for `session` to the channel of `origin`, cut
+    /// to what the channel can carry: text split at its
+    /// `max-message-length`, files only where it takes files (otherwise
+    /// named in the text).
+    async fn deliver(
+        &self,
+        origin: &Origin,
+        session: &str,
+        text: String,
+        attachments: Vec<Attachment>,
+        is_error: bool,
+    ) {
+        let Some(d) = self.delivery(&origin.channel) else {
+            self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                channel = %origin.channel,
+                %session,
+                "no channel {:?} is running; the answer is only in memory",
+                origin.channel
+            );
+            return;
+        };
+        let limits = d.limits();
+        let conversation = conversation_of(&origin.channel, session);
+        let (text, attachments) = delivery::fit_attachments(text, attachments, &limits);
+        let pieces = delivery::split(&text, limits.max_message_length);
+        let last = pieces.len() - 1;
+        let mut attachments = Some(attachments);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let message = Outbound {
+                conversation: conversation.to_string(),
+                text: piece,
+                // Files go with the last piece, after the text they belong to.
+                attachments: if i == last {
+                    attachments.take().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                is_error,
+            };
+            if let Err(e) = d.send(message).await {
                 self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    channel = %origin.channel,
-                    session = %message.session,
-                    "no channel {:?} is running; the answer is only in memory",
-                    origin.channel
-                );
+                tracing::warn!(channel = %origin.channel, "answer not delivered: {e}");
+                return;
             }
         }
     }
 
     async fn status(&self, origin: &Origin, session: &str, kind: StatusKind) {
         if let Some(d) = self.delivery(&origin.channel)
-            && let Err(e) = d.status(session, kind).await
+            && d.limits().typing
+            && let Err(e) = d
+                .status(conversation_of(&origin.channel, session), kind)
+                .await
         {
             tracing::debug!(channel = %origin.channel, "status not shown: {e}");
         }
-    }
-
-    fn metadata<'a>(event: &'a InboundEvent, key: &str) -> Option<&'a str> {
-        event
-            .metadata
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
     }
 
     /// One event: a command, or a turn of the agent.
     async fn handle(&self, job: Job) {
         let Job { origin, event } = job;
         let session = event.session.clone();
-        if let Some(command) = Self::metadata(&event, "command") {
-            let args = Self::metadata(&event, "args").unwrap_or("");
-            let (text, is_error) = commands::run(self, &session, command, args).await;
-            self.deliver(&origin, outbound(&session, text, Vec::new(), is_error))
+        if let Some(command) = &event.command {
+            let (text, is_error) =
+                commands::run(self, &session, &command.name, &command.args).await;
+            self.deliver(&origin, &session, text, Vec::new(), is_error)
                 .await;
             return;
         }
@@ -324,7 +375,9 @@ impl Gateway {
                     piece.push_str(&more);
                 }
                 if let Some(d) = &delivery
-                    && let Err(e) = d.delta(&session, &piece).await
+                    && let Err(e) = d
+                        .delta(conversation_of(&origin.channel, &session), &piece)
+                        .await
                 {
                     tracing::debug!("delta not delivered: {e}");
                 }
@@ -345,28 +398,25 @@ impl Gateway {
         };
         let (outcome, ()) = tokio::join!(turn, forward);
         self.stats.turns.fetch_add(1, Ordering::Relaxed);
-        let message = match outcome {
-            Ok(o) => outbound(&session, o.answer, o.attachments, false),
+        let (text, attachments, is_error) = match outcome {
+            Ok(o) => (o.answer, o.attachments, false),
             Err(e) => {
                 self.stats.failed_turns.fetch_add(1, Ordering::Relaxed);
-                outbound(&session, e.to_string(), Vec::new(), true)
+                (e.to_string(), Vec::new(), true)
             }
         };
-        self.deliver(&origin, message).await;
+        self.deliver(&origin, &session, text, attachments, is_error)
+            .await;
         self.status(&origin, &session, StatusKind::Idle).await;
     }
 }
 
-fn outbound(
-    session: &str,
-    text: String,
-    attachments: Vec<crate::runtime::bindings::Attachment>,
-    is_error: bool,
-) -> Outbound {
-    Outbound {
-        session: session.to_string(),
-        text,
-        attachments,
-        is_error,
-    }
+/// The conversation a channel knows `session` by: what follows its id.
+/// A session the operator chose outside the channel's names (a `[[cron]]`
+/// entry with its own `channel`) is passed whole.
+fn conversation_of<'a>(channel: &str, session: &'a str) -> &'a str {
+    session
+        .strip_prefix(channel)
+        .and_then(|r| r.strip_prefix(':'))
+        .unwrap_or(session)
 }

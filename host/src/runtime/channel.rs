@@ -5,58 +5,47 @@
 //! serial (`&mut self`); each re-arms the deadline. After a trap the
 //! instance is poisoned and its driver makes a new one.
 //!
-//! The optional `live` interface (world `live-channel`, WIT 0.1.2) is found
-//! by name in the component's exports at load time, so the same `channel`
-//! bindings serve both worlds.
+//! The calls speak WIT 0.2 whatever the component was built against: a
+//! 0.1.x channel is driven through the adapter in [`super::v0_1::channel`].
 
 use super::bindings::WitError;
+use super::bindings::channel;
 use super::bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
+use super::bindings::channel::exports::openpista::plugin::pairing::{PairedUser, PairingRequest};
+use super::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use super::bindings::channel::openpista::plugin::connections::Frame;
-use super::bindings::{WIT_VERSION, channel};
 use super::call::{self, CallError};
 use super::component::{LoadedComponent, Pre};
 use super::state::CallState;
+use super::v0_1;
 use std::time::Duration;
 use wasmtime::Store;
-use wasmtime::component::{ComponentExportIndex, TypedFunc};
 
-/// Where the `live` functions are in a component that exports them.
-#[derive(Clone)]
-pub struct LiveIndices {
-    send_delta: ComponentExportIndex,
-    ws_closed: ComponentExportIndex,
-    tick: ComponentExportIndex,
+/// What `start` told the host.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// In 0.2 terms; routes as the component declared them.
+    pub info: ChannelInfo,
+    /// A 0.1 channel's name for itself (0.2 channels have none: the host
+    /// names them).
+    pub claimed_name: Option<String>,
+    /// True for 0.1 channels, whose routes are absolute paths rather than
+    /// paths under their prefix.
+    pub absolute_routes: bool,
 }
 
-impl LiveIndices {
-    /// Finds `openpista:plugin/live` in `component`'s exports; `None` for
-    /// a plain channel.
-    pub fn find(component: &wasmtime::component::Component) -> Option<LiveIndices> {
-        let iface =
-            component.get_export_index(None, &*format!("openpista:plugin/live@{WIT_VERSION}"))?;
-        Some(LiveIndices {
-            send_delta: component.get_export_index(Some(&iface), "send-delta")?,
-            ws_closed: component.get_export_index(Some(&iface), "ws-closed")?,
-            tick: component.get_export_index(Some(&iface), "tick")?,
-        })
-    }
-}
-
-type SendDelta = TypedFunc<(String, String), (Result<(), WitError>,)>;
-
-struct LiveFuncs {
-    send_delta: SendDelta,
-    ws_closed: TypedFunc<(u64,), ()>,
-    tick: TypedFunc<(u64,), ()>,
+/// The bindings an instance is driven through.
+enum Bindings {
+    Now(channel::Channel),
+    Old(v0_1::channel::OldChannel),
 }
 
 /// One running instance of a channel component.
 pub struct ChannelInstance {
     store: Store<CallState>,
-    bindings: channel::Channel,
-    live: Option<LiveFuncs>,
+    bindings: Bindings,
     name: String,
     hash: String,
     timeout: Duration,
@@ -69,44 +58,35 @@ pub struct ChannelInstance {
 }
 
 impl LoadedComponent {
-    /// Starts this channel component's long-lived instance.
+    /// Starts this channel component's long-lived instance (`start` is
+    /// the caller's to call).
     pub async fn channel_instance(&self) -> Result<ChannelInstance, CallError> {
-        let Pre::Channel(pre, live) = &self.pre else {
-            return Err(CallError::NotLoaded(format!(
-                "{} is not a channel component",
-                self.name()
-            )));
-        };
         let (permit, mut store) = self.owned_store().await?;
         let classify = |e, store: &Store<CallState>| self.classify(e, store);
-        let instance = match pre.instance_pre().instantiate_async(&mut store).await {
-            Ok(i) => i,
-            Err(e) => return Err(classify(e, &store)),
-        };
-        let bindings = match channel::Channel::new(&mut store, &instance) {
-            Ok(b) => b,
-            Err(e) => return Err(classify(e, &store)),
-        };
-        let live = match live {
-            None => None,
-            Some(ix) => {
-                let funcs = (|| -> wasmtime::Result<LiveFuncs> {
-                    Ok(LiveFuncs {
-                        send_delta: instance.get_typed_func(&mut store, ix.send_delta)?,
-                        ws_closed: instance.get_typed_func(&mut store, ix.ws_closed)?,
-                        tick: instance.get_typed_func(&mut store, ix.tick)?,
-                    })
-                })();
-                match funcs {
-                    Ok(f) => Some(f),
+        let bindings = match &self.pre {
+            Pre::Channel(pre) => match pre.instantiate_async(&mut store).await {
+                Ok(b) => Bindings::Now(b),
+                Err(e) => return Err(classify(e, &store)),
+            },
+            Pre::Legacy(v0_1::Pre::Channel(pre, live)) => {
+                let id = super::manifest::channel_id(self.name()).to_string();
+                match v0_1::channel::OldChannel::instantiate(pre, live.as_ref(), id, &mut store)
+                    .await
+                {
+                    Ok(b) => Bindings::Old(b),
                     Err(e) => return Err(classify(e, &store)),
                 }
+            }
+            _ => {
+                return Err(CallError::NotLoaded(format!(
+                    "{} is not a channel component",
+                    self.name()
+                )));
             }
         };
         Ok(ChannelInstance {
             store,
             bindings,
-            live,
             name: self.name().to_string(),
             hash: self.hash.clone(),
             timeout: self.timeout(),
@@ -131,11 +111,6 @@ impl ChannelInstance {
         &self.hash
     }
 
-    /// Whether the component exports `live`.
-    pub fn is_live(&self) -> bool {
-        self.live.is_some()
-    }
-
     /// True after a trap: the instance must not be called again.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
@@ -144,7 +119,7 @@ impl ChannelInstance {
     /// Runs one call under the deadline; a trap poisons the instance.
     async fn run<R>(
         &mut self,
-        body: impl AsyncFnOnce(&channel::Channel, &mut Store<CallState>) -> wasmtime::Result<R>,
+        body: impl AsyncFnOnce(&Bindings, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         if self.poisoned {
             return Err(CallError::Trap {
@@ -175,18 +150,33 @@ impl ChannelInstance {
     }
 
     /// `messenger.start`.
-    pub async fn start(&mut self) -> Result<ChannelInfo, CallError> {
+    pub async fn start(&mut self) -> Result<Started, CallError> {
         flatten(
-            self.run(async |b, s| b.openpista_plugin_messenger().call_start(s).await)
-                .await,
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => {
+                    Ok(b.openpista_plugin_messenger()
+                        .call_start(s)
+                        .await?
+                        .map(|info| Started {
+                            info,
+                            claimed_name: None,
+                            absolute_routes: false,
+                        }))
+                }
+                Bindings::Old(b) => b.start(s).await,
+            })
+            .await,
         )
     }
 
     /// `messenger.poll`.
     pub async fn poll(&mut self) -> Result<Vec<InboundEvent>, CallError> {
         flatten(
-            self.run(async |b, s| b.openpista_plugin_messenger().call_poll(s).await)
-                .await,
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_messenger().call_poll(s).await,
+                Bindings::Old(b) => b.poll(s).await,
+            })
+            .await,
         )
     }
 
@@ -196,10 +186,13 @@ impl ChannelInstance {
         request: HttpRequest,
     ) -> Result<(HttpResponse, Vec<InboundEvent>), CallError> {
         flatten(
-            self.run(async |b, s| {
-                b.openpista_plugin_messenger()
-                    .call_handle_http(s, &request)
-                    .await
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => {
+                    b.openpista_plugin_messenger()
+                        .call_handle_http(s, &request)
+                        .await
+                }
+                Bindings::Old(b) => b.handle_http(s, request).await,
             })
             .await,
         )
@@ -212,10 +205,13 @@ impl ChannelInstance {
         frame: Frame,
     ) -> Result<Vec<InboundEvent>, CallError> {
         flatten(
-            self.run(async |b, s| {
-                b.openpista_plugin_messenger()
-                    .call_handle_ws(s, id, &frame)
-                    .await
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => {
+                    b.openpista_plugin_messenger()
+                        .call_handle_ws(s, id, &frame)
+                        .await
+                }
+                Bindings::Old(b) => b.handle_ws(s, id, frame).await,
             })
             .await,
         )
@@ -224,18 +220,24 @@ impl ChannelInstance {
     /// `messenger.send`.
     pub async fn send(&mut self, message: Outbound) -> Result<(), CallError> {
         flatten(
-            self.run(async |b, s| b.openpista_plugin_messenger().call_send(s, &message).await)
-                .await,
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_messenger().call_send(s, &message).await,
+                Bindings::Old(b) => b.send(s, message).await,
+            })
+            .await,
         )
     }
 
     /// `messenger.status`.
-    pub async fn status(&mut self, session: &str, kind: StatusKind) -> Result<(), CallError> {
+    pub async fn status(&mut self, conversation: &str, kind: StatusKind) -> Result<(), CallError> {
         flatten(
-            self.run(async |b, s| {
-                b.openpista_plugin_messenger()
-                    .call_status(s, session, kind)
-                    .await
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => {
+                    b.openpista_plugin_messenger()
+                        .call_status(s, conversation, kind)
+                        .await
+                }
+                Bindings::Old(b) => b.status(s, conversation, kind).await,
             })
             .await,
         )
@@ -243,41 +245,90 @@ impl ChannelInstance {
 
     /// `messenger.shutdown`.
     pub async fn shutdown(&mut self) -> Result<(), CallError> {
-        self.run(async |b, s| b.openpista_plugin_messenger().call_shutdown(s).await)
-            .await
+        self.run(async |b, s| match b {
+            Bindings::Now(b) => b.openpista_plugin_messenger().call_shutdown(s).await,
+            Bindings::Old(b) => b.shutdown(s).await,
+        })
+        .await
     }
 
-    /// `live.send-delta`; does nothing for a plain channel.
-    pub async fn send_delta(&mut self, session: &str, delta: &str) -> Result<(), CallError> {
-        let Some(f) = self.live.as_ref().map(|l| l.send_delta) else {
-            return Ok(());
-        };
-        let args = (session.to_string(), delta.to_string());
+    /// `live.send-delta`.
+    pub async fn send_delta(&mut self, conversation: &str, delta: &str) -> Result<(), CallError> {
         flatten(
-            self.run(async |_, s| {
-                let (r,) = f.call_async(&mut *s, args).await?;
-                Ok(r)
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => {
+                    b.openpista_plugin_live()
+                        .call_send_delta(s, conversation, delta)
+                        .await
+                }
+                Bindings::Old(b) => b.send_delta(s, conversation, delta).await,
             })
             .await,
         )
     }
 
-    /// `live.ws-closed`; does nothing for a plain channel.
+    /// `live.ws-closed`.
     pub async fn ws_closed(&mut self, id: u64) -> Result<(), CallError> {
-        let Some(f) = self.live.as_ref().map(|l| l.ws_closed) else {
-            return Ok(());
-        };
-        self.run(async |_, s| f.call_async(&mut *s, (id,)).await)
-            .await
+        self.run(async |b, s| match b {
+            Bindings::Now(b) => b.openpista_plugin_live().call_ws_closed(s, id).await,
+            Bindings::Old(b) => b.ws_closed(s, id).await,
+        })
+        .await
     }
 
-    /// `live.tick`; does nothing for a plain channel.
+    /// `live.tick`.
     pub async fn tick(&mut self, now_ms: u64) -> Result<(), CallError> {
-        let Some(f) = self.live.as_ref().map(|l| l.tick) else {
-            return Ok(());
-        };
-        self.run(async |_, s| f.call_async(&mut *s, (now_ms,)).await)
-            .await
+        self.run(async |b, s| match b {
+            Bindings::Now(b) => b.openpista_plugin_live().call_tick(s, now_ms).await,
+            Bindings::Old(b) => b.tick(s, now_ms).await,
+        })
+        .await
+    }
+
+    /// `pairing.list-pairings`.
+    pub async fn list_pairings(
+        &mut self,
+    ) -> Result<(Vec<PairingRequest>, Vec<PairedUser>), CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_pairing().call_list_pairings(s).await,
+                Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
+            })
+            .await,
+        )
+    }
+
+    /// `pairing.approve`.
+    pub async fn approve(&mut self, code: &str) -> Result<PairingRequest, CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_pairing().call_approve(s, code).await,
+                Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
+            })
+            .await,
+        )
+    }
+
+    /// `pairing.revoke`.
+    pub async fn revoke(&mut self, user: &str) -> Result<bool, CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_pairing().call_revoke(s, user).await,
+                Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
+            })
+            .await,
+        )
+    }
+
+    /// `report.describe`.
+    pub async fn describe(&mut self) -> Result<ChannelReport, CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(b) => b.openpista_plugin_report().call_describe(s).await,
+                Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("report"))),
+            })
+            .await,
+        )
     }
 }
 

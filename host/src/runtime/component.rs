@@ -35,15 +35,13 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The pre-instantiated component, typed by world.
+/// The pre-instantiated component, typed by world and contract version.
 pub enum Pre {
     Tool(tool::ToolPre<CallState>),
     Provider(provider::ProviderPre<CallState>),
-    /// A channel, with the `live` functions when it exports them.
-    Channel(
-        channel::ChannelPre<CallState>,
-        Option<super::channel::LiveIndices>,
-    ),
+    Channel(channel::ChannelPre<CallState>),
+    /// Built against WIT 0.1.x: driven through the adapter.
+    Legacy(super::v0_1::Pre),
 }
 
 /// One version of one component, ready to run.
@@ -153,17 +151,37 @@ impl LoadedComponent {
 
     /// Lists a tool component's tools (in a fresh instance).
     pub(crate) async fn list_tools(&self) -> Result<Vec<ToolSpec>, CallError> {
-        let Pre::Tool(pre) = &self.pre else {
-            return Ok(Vec::new());
-        };
-        self.with_fresh_store(async |store| {
-            let instance = pre.instantiate_async(&mut *store).await?;
-            instance
-                .openpista_plugin_tools()
-                .call_list_tools(&mut *store)
+        match &self.pre {
+            Pre::Tool(pre) => {
+                self.with_fresh_store(async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .openpista_plugin_tools()
+                        .call_list_tools(&mut *store)
+                        .await
+                })
                 .await
-        })
-        .await
+            }
+            Pre::Legacy(super::v0_1::Pre::Tool(pre)) => {
+                self.with_fresh_store(async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .openpista_plugin_tools()
+                        .call_list_tools(&mut *store)
+                        .await
+                })
+                .await
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Whether this is a tool component (of any contract version).
+    pub fn is_tool(&self) -> bool {
+        matches!(
+            self.pre,
+            Pre::Tool(_) | Pre::Legacy(super::v0_1::Pre::Tool(_))
+        )
     }
 
     /// Invokes tool `name` in a fresh instance.
@@ -173,13 +191,13 @@ impl LoadedComponent {
         arguments: &str,
         context: &CallContext,
     ) -> Result<ToolResult, CallError> {
-        let Pre::Tool(pre) = &self.pre else {
+        if !self.is_tool() {
             return Err(CallError::NotLoaded(format!(
                 "tool {name} (component {} is a {})",
                 self.name(),
                 self.world()
             )));
-        };
+        }
         let denials_note = |store: &Store<CallState>| {
             let denials = store.data().denials.lock().unwrap();
             (!denials.is_empty()).then(|| denials.join("; "))
@@ -187,11 +205,24 @@ impl LoadedComponent {
         let mut note = None;
         let result = self
             .with_fresh_store(async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let r = instance
-                    .openpista_plugin_tools()
-                    .call_invoke(&mut *store, name, arguments, context)
-                    .await;
+                let r = match &self.pre {
+                    Pre::Tool(pre) => {
+                        let instance = pre.instantiate_async(&mut *store).await?;
+                        instance
+                            .openpista_plugin_tools()
+                            .call_invoke(&mut *store, name, arguments, context)
+                            .await
+                    }
+                    Pre::Legacy(super::v0_1::Pre::Tool(pre)) => {
+                        let instance = pre.instantiate_async(&mut *store).await?;
+                        let context = super::v0_1::tool_context(context);
+                        instance
+                            .openpista_plugin_tools()
+                            .call_invoke(&mut *store, name, arguments, &context)
+                            .await
+                    }
+                    _ => unreachable!("checked above"),
+                };
                 note = denials_note(store);
                 r
             })
@@ -242,9 +273,10 @@ impl LoadedComponent {
         }
     }
 
-    fn provider_pre(&self) -> Result<&provider::ProviderPre<CallState>, CallError> {
+    fn provider_pre(&self) -> Result<ProviderPre<'_>, CallError> {
         match &self.pre {
-            Pre::Provider(pre) => Ok(pre),
+            Pre::Provider(pre) => Ok(ProviderPre::Now(pre)),
+            Pre::Legacy(super::v0_1::Pre::Provider(pre)) => Ok(ProviderPre::Old(pre)),
             _ => Err(CallError::NotLoaded(format!(
                 "provider {} (it is a {} component)",
                 self.name(),
@@ -264,12 +296,22 @@ impl LoadedComponent {
     pub async fn models(&self) -> Result<Vec<ModelInfo>, CallError> {
         let pre = self.provider_pre()?;
         let result = self
-            .with_fresh_store(async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance
-                    .openpista_plugin_llm()
-                    .call_models(&mut *store)
-                    .await
+            .with_fresh_store(async |store| match pre {
+                ProviderPre::Now(pre) => {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .openpista_plugin_llm()
+                        .call_models(&mut *store)
+                        .await
+                }
+                ProviderPre::Old(pre) => {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    Ok(instance
+                        .openpista_plugin_llm()
+                        .call_models(&mut *store)
+                        .await?
+                        .map(|m| m.into_iter().map(super::v0_1::model_info).collect()))
+                }
             })
             .await?;
         self.guest_result(result)
@@ -281,11 +323,23 @@ impl LoadedComponent {
         let mut note = None;
         let result = self
             .with_fresh_store(async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let r = instance
-                    .openpista_plugin_llm()
-                    .call_chat(&mut *store, request)
-                    .await;
+                let r = match pre {
+                    ProviderPre::Now(pre) => {
+                        let instance = pre.instantiate_async(&mut *store).await?;
+                        instance
+                            .openpista_plugin_llm()
+                            .call_chat(&mut *store, request)
+                            .await
+                    }
+                    ProviderPre::Old(pre) => {
+                        let instance = pre.instantiate_async(&mut *store).await?;
+                        instance
+                            .openpista_plugin_llm()
+                            .call_chat(&mut *store, &super::v0_1::chat_request(request))
+                            .await
+                            .map(|r| r.map(super::v0_1::chat_response))
+                    }
+                };
                 let denials = store.data().denials.lock().unwrap();
                 note = (!denials.is_empty()).then(|| denials.join("; "));
                 r
@@ -301,15 +355,23 @@ impl LoadedComponent {
         let pre = self.provider_pre()?;
         let (permit, mut store) = self.owned_store().await?;
         let classify = |e, store: &Store<CallState>| self.classify(e, store);
-        let instance = match pre.instantiate_async(&mut store).await {
+        let instance = match pre {
+            ProviderPre::Now(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(StreamInstance::Now),
+            ProviderPre::Old(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(StreamInstance::Old),
+        };
+        let instance = match instance {
             Ok(i) => i,
             Err(e) => return Err(classify(e, &store)),
         };
         let started = tokio::time::timeout(
             self.timeout() + Duration::from_millis(250),
-            instance
-                .openpista_plugin_llm()
-                .call_stream_chat(&mut store, request),
+            instance.start(&mut store, request),
         )
         .await
         .map_err(|_| call::backstop_timeout(self.name(), self.ctx.grants.timeout_ms))?;
@@ -338,7 +400,7 @@ impl LoadedComponent {
     pub async fn reusable(&self) -> Result<ReusableTool, CallError> {
         let Pre::Tool(pre) = &self.pre else {
             return Err(CallError::NotLoaded(format!(
-                "{} is not a tool component",
+                "{} is not a tool component of the current contract",
                 self.name()
             )));
         };
@@ -401,10 +463,64 @@ impl ReusableTool {
     }
 }
 
+/// A provider's pre-instantiated form, of either contract.
+enum ProviderPre<'a> {
+    Now(&'a provider::ProviderPre<CallState>),
+    Old(&'a super::v0_1::bindings::provider::ProviderPre<CallState>),
+}
+
+/// The instance a stream runs in, of either contract.
+enum StreamInstance {
+    Now(provider::Provider),
+    Old(super::v0_1::bindings::provider::Provider),
+}
+
+impl StreamInstance {
+    async fn start(
+        &self,
+        store: &mut Store<CallState>,
+        request: &ChatRequest,
+    ) -> wasmtime::Result<Result<wasmtime::component::ResourceAny, super::bindings::WitError>> {
+        match self {
+            StreamInstance::Now(i) => {
+                i.openpista_plugin_llm()
+                    .call_stream_chat(store, request)
+                    .await
+            }
+            StreamInstance::Old(i) => {
+                i.openpista_plugin_llm()
+                    .call_stream_chat(store, &super::v0_1::chat_request(request))
+                    .await
+            }
+        }
+    }
+
+    async fn next(
+        &self,
+        store: &mut Store<CallState>,
+        handle: wasmtime::component::ResourceAny,
+    ) -> wasmtime::Result<Result<Option<StreamEvent>, super::bindings::WitError>> {
+        match self {
+            StreamInstance::Now(i) => {
+                i.openpista_plugin_llm()
+                    .chat_stream()
+                    .call_next(store, handle)
+                    .await
+            }
+            StreamInstance::Old(i) => Ok(i
+                .openpista_plugin_llm()
+                .chat_stream()
+                .call_next(store, handle)
+                .await?
+                .map(|e| e.map(super::v0_1::stream_event))),
+        }
+    }
+}
+
 /// A streamed answer from a provider component.
 pub struct ChatStream {
     store: Store<CallState>,
-    instance: provider::Provider,
+    instance: StreamInstance,
     handle: Option<wasmtime::component::ResourceAny>,
     _permit: tokio::sync::OwnedSemaphorePermit,
     timeout: Duration,
@@ -424,10 +540,7 @@ impl ChatStream {
         call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
         let outcome = tokio::time::timeout(
             self.timeout + Duration::from_millis(250),
-            self.instance
-                .openpista_plugin_llm()
-                .chat_stream()
-                .call_next(&mut self.store, handle),
+            self.instance.next(&mut self.store, handle),
         )
         .await;
         let result = match outcome {

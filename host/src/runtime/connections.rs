@@ -68,6 +68,20 @@ impl ConnectionHub {
         self.conns.lock().unwrap().remove(&id);
     }
 
+    /// The open connections component `owner` holds (a WhatsApp bridge's).
+    pub fn owned_by(&self, owner: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, c)| c.owner == owner)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Open connections.
     pub fn len(&self) -> usize {
         self.conns.lock().unwrap().len()

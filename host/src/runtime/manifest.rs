@@ -104,6 +104,15 @@ impl Default for Limits {
     }
 }
 
+/// The channel id the host gives channel component `name`: its manifest
+/// name without a leading `channel-` (`channel-telegram` → `telegram`).
+/// Its sessions are `ID:…` and its routes live under `/ID/`.
+pub fn channel_id(name: &str) -> &str {
+    name.strip_prefix("channel-")
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(name)
+}
+
 /// A parsed, validated manifest.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod state;
 pub mod stdio;
 pub mod tool_spec;
+pub mod v0_1;
 pub mod version;
 pub mod watch;
 

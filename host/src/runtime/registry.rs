@@ -163,6 +163,9 @@ fn linker(engine: &Engine, world: World) -> Result<Linker<CallState>> {
     if world == World::Channel {
         connections::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
     }
+    // Components built against 0.1.x import the same services under
+    // their old names.
+    super::v0_1::add_to_linker(&mut linker, world == World::Channel)?;
     Ok(linker)
 }
 
@@ -348,13 +351,24 @@ impl Runtime {
                 super::bindings::WIT_VERSION
             )
         })?;
-        let pre = match manifest.world {
-            World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
-            World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
-            World::Channel => Pre::Channel(
-                channel::ChannelPre::new(instance_pre)?,
-                super::channel::LiveIndices::find(&component),
-            ),
+        let pre = if compat.is_v0_1() {
+            use super::v0_1::{self, bindings as old};
+            Pre::Legacy(match manifest.world {
+                World::Tool => v0_1::Pre::Tool(old::tool::ToolPre::new(instance_pre)?),
+                World::Provider => {
+                    v0_1::Pre::Provider(old::provider::ProviderPre::new(instance_pre)?)
+                }
+                World::Channel => v0_1::Pre::Channel(
+                    old::channel::ChannelPre::new(instance_pre)?,
+                    v0_1::channel::LiveIndices::find(&component),
+                ),
+            })
+        } else {
+            match manifest.world {
+                World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
+                World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
+                World::Channel => Pre::Channel(channel::ChannelPre::new(instance_pre)?),
+            }
         };
         let mut config = manifest.config_strings();
         for (k, v) in &policy.config {
@@ -464,7 +478,7 @@ impl Runtime {
         // Compiling is CPU work: keep it off the threads serving calls.
         let mut loaded =
             tokio::task::spawn_blocking(move || this.compile(&owned, &candidate)).await??;
-        if matches!(loaded.pre, Pre::Tool(_)) {
+        if loaded.is_tool() {
             loaded.tools = loaded
                 .list_tools()
                 .await

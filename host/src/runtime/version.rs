@@ -67,6 +67,17 @@ pub struct Compat {
     pub wit_version: Version,
 }
 
+impl Compat {
+    /// Whether the component speaks a 0.1.x contract, served through the
+    /// adapter in `runtime::v0_1`.
+    pub fn is_v0_1(&self) -> bool {
+        self.wit_version.major == 0 && self.wit_version.minor == 1
+    }
+}
+
+/// The 0.1 releases this host still serves through its adapter.
+const ADAPTED: &str = "0.1.2";
+
 /// Splits `openpista:plugin/NAME@VERSION` into name and version.
 fn plugin_interface(name: &str) -> Option<(&str, Option<&str>)> {
     let rest = name.strip_prefix(PACKAGE)?.strip_prefix('/')?;
@@ -87,6 +98,14 @@ pub fn compatible(component: &Version, host: &Version) -> bool {
     same_track && component <= host && component.pre.is_empty()
 }
 
+/// Whether this host runs a component built against `component`: the
+/// current track, or an older track it keeps an adapter for.
+pub fn supported(component: &Version) -> bool {
+    let host = Version::parse(WIT_VERSION).expect("valid WIT_VERSION");
+    let adapted = Version::parse(ADAPTED).expect("valid ADAPTED");
+    compatible(component, &host) || compatible(component, &adapted)
+}
+
 fn world_imports(world: World) -> &'static [&'static str] {
     match world {
         World::Tool | World::Provider => &["types", "host", "memory"],
@@ -98,7 +117,7 @@ fn world_imports(world: World) -> &'static [&'static str] {
 pub fn check(shape: &Shape) -> Result<Compat> {
     let host = Version::parse(WIT_VERSION).expect("valid WIT_VERSION");
     let offers = format!(
-        "this host offers {PACKAGE}@{WIT_VERSION} and loads components built against {OLDEST_SUPPORTED} to {WIT_VERSION}"
+        "this host offers {PACKAGE}@{WIT_VERSION} and loads components built against {OLDEST_SUPPORTED} to {ADAPTED} (through an adapter) and {WIT_VERSION}"
     );
     // Name the openpista interfaces; WASI ones only by count.
     let describe = || {
@@ -158,7 +177,7 @@ pub fn check(shape: &Shape) -> Result<Compat> {
             describe()
         ),
     };
-    if !compatible(&version, &host) {
+    if !supported(&version) {
         let hint = if version > host {
             "upgrade openpista, or rebuild the component against an older openpista-sdk"
         } else {
@@ -220,6 +239,17 @@ mod tests {
     }
 
     #[test]
+    fn the_current_track_and_the_adapted_one_are_supported() {
+        let v = |s| Version::parse(s).unwrap();
+        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.2.0"] {
+            assert!(supported(&v(ok)), "{ok}");
+        }
+        for no in ["0.1.3", "0.2.1", "0.3.0", "1.0.0", "0.0.1"] {
+            assert!(!supported(&v(no)), "{no}");
+        }
+    }
+
+    #[test]
     fn older_compatible_tool_is_accepted() {
         let c = check(&shape(
             &[
@@ -237,21 +267,21 @@ mod tests {
     #[test]
     fn incompatible_version_names_both_sides() {
         let err = check(&shape(
-            &["openpista:plugin/host@0.2.0"],
-            &["openpista:plugin/tools@0.2.0"],
+            &["openpista:plugin/host@0.3.0"],
+            &["openpista:plugin/tools@0.3.0"],
         ))
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("built against openpista:plugin@0.2.0"),
+            err.contains("built against openpista:plugin@0.3.0"),
             "{err}"
         );
         assert!(
-            err.contains("imports [openpista:plugin/host@0.2.0]"),
+            err.contains("imports [openpista:plugin/host@0.3.0]"),
             "{err}"
         );
         assert!(
-            err.contains("this host offers openpista:plugin@0.1.2"),
+            err.contains("this host offers openpista:plugin@0.2.0"),
             "{err}"
         );
         assert!(err.contains("upgrade openpista"), "{err}");
@@ -260,15 +290,15 @@ mod tests {
     #[test]
     fn world_mismatched_imports_and_strangers_are_refused() {
         let err = check(&shape(
-            &["openpista:plugin/connections@0.1.2"],
-            &["openpista:plugin/tools@0.1.2"],
+            &["openpista:plugin/connections@0.2.0"],
+            &["openpista:plugin/tools@0.2.0"],
         ))
         .unwrap_err()
         .to_string();
         assert!(err.contains("tool world does not offer"), "{err}");
         let err = check(&shape(
             &["acme:secret/backdoor@1.0.0"],
-            &["openpista:plugin/llm@0.1.2"],
+            &["openpista:plugin/llm@0.2.0"],
         ))
         .unwrap_err()
         .to_string();

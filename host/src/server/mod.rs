@@ -33,14 +33,24 @@ use std::sync::{Arc, RwLock};
 /// Largest request body passed to a channel route (webhooks).
 const MAX_BODY: usize = 2 * 1024 * 1024;
 
+/// A path a channel serves.
+#[derive(Clone)]
+struct RouteEntry {
+    /// The channel id.
+    channel: String,
+    driver: Arc<ChannelDriver>,
+    /// The route as the channel declared it: what its `handle-http` sees.
+    declared: String,
+}
+
 /// What request handling shares.
 pub struct ServerState {
     pub gateway: Arc<Gateway>,
     pub hub: Arc<ConnectionHub>,
     pub cors: cors::Cors,
     pub max_frame: usize,
-    /// Channel routes (`/ws`) → (channel name, driver).
-    routes: RwLock<BTreeMap<String, (String, Arc<ChannelDriver>)>>,
+    /// Channel routes: path → who serves it.
+    routes: RwLock<BTreeMap<String, RouteEntry>>,
     /// Set when the server stops: open WebSockets close (1001).
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     /// Whether the web page's files are served here; not on a listener
@@ -85,7 +95,7 @@ impl ServerState {
         !self.routes.read().unwrap().is_empty()
     }
 
-    /// Serves `driver`'s routes for channel `id` (component
+    /// Serves `driver`'s declared routes for channel `id` (component
     /// `driver.component()`), all or none: a route outside the channel's
     /// prefix, one another channel serves, or one the host serves itself
     /// refuses the lot, with the reason.
@@ -93,25 +103,33 @@ impl ServerState {
         &self,
         id: &str,
         routes: &[String],
+        absolute: bool,
         driver: Arc<ChannelDriver>,
-    ) -> Result<(), String> {
-        let component = driver.component().to_string();
+    ) -> Result<Vec<String>, String> {
+        let paths = crate::gateway::identity::route_paths(driver.component(), routes, absolute)?;
         let mut table = self.routes.write().unwrap();
-        for route in routes {
-            crate::gateway::identity::check_route(&component, route)?;
-            if let Some((owner, _)) = table.get(route) {
+        for (path, _) in &paths {
+            if let Some(owner) = table.get(path) {
                 return Err(format!(
-                    "route {route} is already served by channel {owner}"
+                    "route {path} is already served by channel {}",
+                    owner.channel
                 ));
             }
-            if self.host_serves(route) {
-                return Err(format!("route {route} is the host's own"));
+            if self.host_serves(path) {
+                return Err(format!("route {path} is the host's own"));
             }
         }
-        for route in routes {
-            table.insert(route.clone(), (id.to_string(), driver.clone()));
+        for (path, declared) in &paths {
+            table.insert(
+                path.clone(),
+                RouteEntry {
+                    channel: id.to_string(),
+                    driver: driver.clone(),
+                    declared: declared.clone(),
+                },
+            );
         }
-        Ok(())
+        Ok(paths.into_iter().map(|(p, _)| p).collect())
     }
 
     /// Whether the host itself answers `path` on this listener.
@@ -120,7 +138,7 @@ impl ServerState {
             || (self.serve_page && (path == pair_page::ROUTE || assets::is_asset(path)))
     }
 
-    fn route(&self, path: &str) -> Option<(String, Arc<ChannelDriver>)> {
+    fn route(&self, path: &str) -> Option<RouteEntry> {
         self.routes.read().unwrap().get(path).cloned()
     }
 
@@ -130,8 +148,9 @@ impl ServerState {
             .read()
             .unwrap()
             .values()
-            .map(|(n, _)| n.clone())
+            .map(|r| r.channel.clone())
             .collect();
+        names.sort();
         names.dedup();
         names
     }
@@ -257,7 +276,7 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
             "sessions": state.gateway.active_sessions(),
         });
         plain(StatusCode::OK, body.to_string(), "application/json")
-    } else if let Some((channel, driver)) = state.route(&path) {
+    } else if let Some(route) = state.route(&path) {
         if !state.cors.check(req.headers()) {
             plain(
                 StatusCode::FORBIDDEN,
@@ -266,14 +285,14 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
             )
         } else if is_upgrade(&req) {
             let on_upgrade = hyper::upgrade::on(&mut req);
-            upgrade(state.clone(), req, on_upgrade, channel, driver).await
+            upgrade(state.clone(), req, on_upgrade, route).await
         } else {
-            channel_request(&state, req, channel, driver).await
+            channel_request(&state, req, route).await
         }
     } else if !state.serve_page {
         plain(StatusCode::NOT_FOUND, "not found\n", "text/plain")
     } else if path == pair_page::ROUTE && req.method() == http::Method::GET {
-        pair_page::respond(&state, req.uri().query().unwrap_or(""))
+        pair_page::respond(&state, req.uri().query().unwrap_or("")).await
     } else if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
         let header = |h| {
             req.headers()
@@ -301,9 +320,11 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
     response
 }
 
-/// The request as the component sees it.
+/// The request as the component sees it: its path is the route as the
+/// channel declared it, then the query.
 fn component_request(
     req: &http::request::Parts,
+    declared: &str,
     body: Vec<u8>,
     extra: Option<(&str, String)>,
 ) -> HttpRequest {
@@ -324,11 +345,10 @@ fn component_request(
     }
     HttpRequest {
         method: req.method.as_str().to_string(),
-        path: req
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into()),
+        path: match req.uri.query() {
+            Some(q) => format!("{declared}?{q}"),
+            None => declared.to_string(),
+        },
         headers,
         body,
     }
@@ -366,9 +386,13 @@ fn component_failed(component: &str, e: crate::runtime::CallError) -> Response<F
 async fn channel_request(
     state: &Arc<ServerState>,
     req: Request<Incoming>,
-    channel: String,
-    driver: Arc<ChannelDriver>,
+    route: RouteEntry,
 ) -> Response<Full<Bytes>> {
+    let RouteEntry {
+        channel,
+        driver,
+        declared,
+    } = route;
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
@@ -380,11 +404,14 @@ async fn channel_request(
             );
         }
     };
-    let request = component_request(&parts, body, None);
+    let request = component_request(&parts, &declared, body, None);
     match driver.handle_http(request).await {
         Ok((response, events)) => {
             for event in events {
-                state.gateway.dispatch(Origin::channel(&channel), event);
+                state.gateway.dispatch(
+                    Origin::channel(&channel),
+                    crate::gateway::Incoming::from_channel(&channel, event),
+                );
             }
             component_response(response)
         }
@@ -398,9 +425,13 @@ async fn upgrade(
     state: Arc<ServerState>,
     req: Request<Incoming>,
     on_upgrade: hyper::upgrade::OnUpgrade,
-    channel: String,
-    driver: Arc<ChannelDriver>,
+    route: RouteEntry,
 ) -> Response<Full<Bytes>> {
+    let RouteEntry {
+        channel,
+        driver,
+        declared,
+    } = route;
     let key = req
         .headers()
         .get(http::header::SEC_WEBSOCKET_KEY)
@@ -420,6 +451,7 @@ async fn upgrade(
     let (parts, _) = req.into_parts();
     let request = component_request(
         &parts,
+        &declared,
         Vec::new(),
         Some(("x-openpista-connection", id.to_string())),
     );
@@ -428,7 +460,10 @@ async fn upgrade(
         Err(e) => return component_failed(driver.component(), e),
     };
     for event in events {
-        state.gateway.dispatch(Origin::channel(&channel), event);
+        state.gateway.dispatch(
+            Origin::channel(&channel),
+            crate::gateway::Incoming::from_channel(&channel, event),
+        );
     }
     if response.status != 101 {
         return component_response(response);

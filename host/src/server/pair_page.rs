@@ -1,7 +1,7 @@
 //! `/whatsapp/pair?token=WEB_TOKEN`: the WhatsApp pairing QR code in a
 //! browser, beside the chat page, for whoever holds the web chat's token.
-//! It shows what the `channel-whatsapp` component recorded in its memory
-//! (`bridge/state`): the current QR code as SVG, the pairing code asked
+//! It shows what the `channel-whatsapp` component reports (its `report`
+//! export): the current QR code as SVG, the pairing code asked
 //! for with `openpista whatsapp pair --phone`, or the linked account, and
 //! refreshes itself every few seconds while the bridge renews the code.
 
@@ -52,7 +52,7 @@ fn page(status: StatusCode, body: &str, refresh: bool) -> Response<Full<Bytes>> 
 }
 
 /// The page for a request with `query`.
-pub fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> {
+pub async fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> {
     let token = query
         .split('&')
         .find_map(|p| p.strip_prefix("token="))
@@ -72,28 +72,38 @@ pub fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> {
             false,
         );
     }
-    let state_json = agent
-        .memory
-        .kv_get(crate::config::whatsapp::COMPONENT, "bridge/state")
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    let Some(s) = state_json else {
+    let report = match agent.runtime.get(crate::config::whatsapp::COMPONENT) {
+        None => None,
+        Some(_) => crate::gateway::channels::with_fresh(
+            &agent.runtime,
+            crate::config::whatsapp::COMPONENT,
+            async |i| i.describe().await,
+        )
+        .await
+        .ok(),
+    };
+    let Some(s) = report else {
         return page(
             StatusCode::OK,
-            "<p>The WhatsApp channel has not run yet: enable <code>[channels.whatsapp]</code> and start <code>openpista serve</code>.</p>",
+            "<p>The WhatsApp channel is not running: enable <code>[channels.whatsapp]</code> and start <code>openpista serve</code>.</p>",
             true,
         );
     };
-    if s["state"] == "open" {
-        let who = escape(s["jid"].as_str().unwrap_or("?"));
+    if s.state == "connected" {
+        let who = escape(s.account.as_deref().unwrap_or("?"));
         return page(
             StatusCode::OK,
             &format!("<p>Linked as <b>{who}</b>.</p>"),
             false,
         );
     }
-    if let Some(code) = s["pairing_code"].as_str() {
+    let link = s.link.unwrap_or(
+        crate::runtime::bindings::channel::exports::openpista::plugin::report::LinkRequest {
+            qr: None,
+            code: None,
+        },
+    );
+    if let Some(code) = &link.code {
         return page(
             StatusCode::OK,
             &format!(
@@ -104,7 +114,7 @@ pub fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> {
             true,
         );
     }
-    if let Some(qr) = s["qr"].as_str()
+    if let Some(qr) = &link.qr
         && let Ok(code) = qrcode::QrCode::new(qr.as_bytes())
     {
         let svg = code
@@ -126,7 +136,7 @@ pub fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> {
         StatusCode::OK,
         &format!(
             "<p>Waiting for the bridge (state: {}).</p>",
-            escape(s["state"].as_str().unwrap_or("unknown"))
+            escape(&s.state)
         ),
         true,
     )

@@ -122,7 +122,10 @@ pub async fn run(
         match driver.handle_ws(id, frame).await {
             Ok(events) => {
                 for event in events {
-                    state.gateway.dispatch(Origin::channel(&channel), event);
+                    state.gateway.dispatch(
+                        Origin::channel(&channel),
+                        crate::gateway::Incoming::from_channel(&channel, event),
+                    );
                 }
             }
             Err(e) => tracing::warn!(id, component = driver.component(), "handle-ws failed: {e}"),
