@@ -173,3 +173,51 @@ async fn rejected_key_names_the_provider_and_what_to_fix() {
         Some(KEY)
     );
 }
+
+/// The model's context window, as the provider reports it from
+/// `models()` (here from `context_window` in the operator's config), is
+/// used for real: the oldest turns that no longer fit are not sent, and
+/// the history sent starts at a user message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_trimmed_to_the_models_context_window() {
+    use openpista_tests::doubles::anthropic::StreamBuilder;
+    let root = tempfile::tempdir().unwrap();
+    let double = AnthropicDouble::start().await;
+    let provider = format!(
+        "[providers.main]\npreset = \"claude\"\nbase_url = \"{}\"\nmodel = \"claude-test\"\napi_key_env = \"{KEY_ENV}\"\ncontext_window = 8000\n",
+        double.base_url()
+    );
+    let agent = agent(root.path(), &provider, 10).await;
+    // Each question is about 2000 tokens: three do not fit in the 6000
+    // the history may take of an 8000-token window.
+    let question = |n: usize| format!("question {n} {}", "word ".repeat(1600));
+    for n in 1..=3 {
+        double.push(StreamBuilder::new(5).text(&["ok"]).finish("end_turn", 1));
+        let outcome = agent
+            .turn("test:window", &question(n), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(outcome.answer, "ok");
+    }
+    let requests = double.requests();
+    assert_eq!(requests.len(), 3);
+    let sent = |i: usize| -> Vec<String> {
+        requests[i].body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
+    };
+    // The second turn still carries the first question...
+    assert!(sent(1).iter().any(|m| m.contains("question 1")));
+    // ...the third no longer does, and starts at a user message.
+    let third = sent(2);
+    assert!(!third.iter().any(|m| m.contains("question 1")), "{third:?}");
+    assert!(third.iter().any(|m| m.contains("question 2")));
+    assert!(third.iter().any(|m| m.contains("question 3")));
+    assert_eq!(requests[2].body["messages"][0]["role"], "user");
+    // Memory keeps everything.
+    let stored = agent.memory.messages("test:window", 100).unwrap();
+    assert_eq!(stored.len(), 6);
+}

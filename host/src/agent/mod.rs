@@ -4,6 +4,7 @@
 //! limit, and says so. Every message, call and result is stored.
 
 mod convert;
+pub mod window;
 
 use crate::memory::MemoryStore;
 use crate::memory::sessions::StoredMessage;
@@ -209,7 +210,27 @@ impl Agent {
                 at_ms: now_ms(),
             },
         )?;
-        let tools: Vec<_> = self.tools.list().into_iter().map(|e| e.spec).collect();
+        let model = input.model.clone().or_else(|| self.settings.model.clone());
+        let facts = provider.model_info(model.as_deref()).await;
+        // A model that takes no tools is offered none.
+        let tools: Vec<_> = match &facts {
+            Some(f) if !f.supports_tools => Vec::new(),
+            _ => self.tools.list().into_iter().map(|e| e.spec).collect(),
+        };
+        // What the history may take of the model's window, after the
+        // system prompt and the tool specs.
+        let history_budget = facts.as_ref().and_then(|f| f.context_window).map(|w| {
+            let fixed = window::tokens(&self.system_prompt())
+                + tools
+                    .iter()
+                    .map(|t| {
+                        window::tokens(&t.name)
+                            + window::tokens(&t.description)
+                            + window::tokens(&t.parameters)
+                    })
+                    .sum::<usize>();
+            window::budget(w, fixed)
+        });
         let mut tool_calls_run = 0;
         let mut round = 0u32;
         // Files tool calls of this turn returned, by call id. Memory keeps
@@ -223,6 +244,10 @@ impl Agent {
                 .memory
                 .messages(session, self.settings.history_limit)
                 .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
+            let history = match history_budget {
+                Some(budget) => &history[window::first_to_send(&history, budget)..],
+                None => &history[..],
+            };
             let mut messages = vec![convert::system(self.system_prompt())];
             // This turn's user message is the last user message stored.
             let this_turn = history.iter().rposition(|m| m.role == "user");
@@ -239,7 +264,7 @@ impl Agent {
                 m
             }));
             let request = ChatRequest {
-                model: input.model.clone().or_else(|| self.settings.model.clone()),
+                model: model.clone(),
                 messages,
                 tools: tools.clone(),
                 temperature: None,

@@ -145,6 +145,9 @@ pub struct ProviderSection {
     pub api_key_env: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    /// The model's context window in tokens, when the provider cannot say
+    /// (its `models()` reports it otherwise); history is trimmed to fit.
+    pub context_window: Option<u32>,
 }
 
 /// How the configured provider is wired into the runtime.
@@ -356,6 +359,9 @@ impl Config {
         }
         if let Some(t) = section.max_tokens {
             set("max_tokens", toml::Value::Integer(t as i64));
+        }
+        if let Some(w) = section.context_window {
+            set("context_window", toml::Value::Integer(w as i64));
         }
         match (&section.base_url, preset) {
             (None, Preset::Custom) => bail!("{origin}: preset \"custom\" needs base_url"),

@@ -57,6 +57,9 @@ pub struct LoadedComponent {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) metered: bool,
     pub(crate) permits: Arc<tokio::sync::Semaphore>,
+    /// A provider's `models()`, asked once per loaded version (`None`
+    /// when it failed).
+    pub(crate) models_cache: tokio::sync::OnceCell<Option<Vec<ModelInfo>>>,
 }
 
 impl LoadedComponent {
@@ -315,6 +318,27 @@ impl LoadedComponent {
             })
             .await?;
         self.guest_result(result)
+    }
+
+    /// What the provider says of `model` (or of its default, the first it
+    /// lists, when `None`): asked once per loaded version. `None` when the
+    /// provider cannot say.
+    pub async fn model_info(&self, model: Option<&str>) -> Option<ModelInfo> {
+        let models = self
+            .models_cache
+            .get_or_init(async || match self.models().await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::debug!(component = self.name(), "models() failed: {e}");
+                    None
+                }
+            })
+            .await
+            .as_ref()?;
+        match model {
+            Some(id) => models.iter().find(|m| m.id == id).cloned(),
+            None => models.first().cloned(),
+        }
     }
 
     /// One complete answer from a provider component (fresh instance).

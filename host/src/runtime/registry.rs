@@ -398,6 +398,7 @@ impl Runtime {
             engine: self.engine.clone(),
             metered: self.config.engine.fuel,
             permits: self.permits.clone(),
+            models_cache: Default::default(),
         })
     }
 
