@@ -22,3 +22,6 @@ pub mod runtime;
 pub mod server;
 pub mod skills;
 pub mod tools;
+
+#[cfg(test)]
+mod fuzz_tests;
