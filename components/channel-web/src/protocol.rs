@@ -382,7 +382,10 @@ mod tests {
             (event.conversation.as_str(), event.sender.as_str()),
             ("client-01", "client-01")
         );
-        assert_eq!((event.text.as_str(), event.attachments.len()), ("hello /help", 1));
+        assert_eq!(
+            (event.text.as_str(), event.attachments.len()),
+            ("hello /help", 1)
+        );
         assert_eq!(event.command, None);
         for (text, name, args) in [
             ("/model  gpt-5 mini ", "model", "gpt-5 mini"),
