@@ -32,44 +32,37 @@ pub mod channel {
     });
 }
 
+/// Generates the bindings of a world that imports nothing the `channel`
+/// world does not (`tool`, `provider`), reusing [`channel`]'s modules for
+/// those imports so that their types are one Rust type everywhere.
+macro_rules! generate_reusing_channel {
+    ($world:literal, $module:literal) => {
+        wit_bindgen::generate!({
+            world: $world,
+            path: "../wit",
+            with: {
+                "openpista:plugin/types@0.2.0": crate::bindings::channel::openpista::plugin::types,
+                "openpista:plugin/types@0.2.0/error": crate::error::Error,
+                "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
+                "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
+                "openpista:plugin/host@0.2.0": crate::bindings::channel::openpista::plugin::host,
+                "openpista:plugin/memory@0.2.0": crate::bindings::channel::openpista::plugin::memory,
+            },
+            additional_derives: [PartialEq],
+            pub_export_macro: true,
+            export_macro_name: "export",
+            default_bindings_module: $module,
+            runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
+        });
+    };
+}
+
 /// Bindings of the `tool` world.
 pub mod tool {
-    wit_bindgen::generate!({
-        world: "tool",
-        path: "../wit",
-        with: {
-            "openpista:plugin/types@0.2.0": crate::bindings::channel::openpista::plugin::types,
-            "openpista:plugin/types@0.2.0/error": crate::error::Error,
-            "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
-            "openpista:plugin/host@0.2.0": crate::bindings::channel::openpista::plugin::host,
-            "openpista:plugin/memory@0.2.0": crate::bindings::channel::openpista::plugin::memory,
-        },
-        additional_derives: [PartialEq],
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "openpista_sdk::bindings::tool",
-        runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
-    });
+    generate_reusing_channel!("tool", "openpista_sdk::bindings::tool");
 }
 
 /// Bindings of the `provider` world.
 pub mod provider {
-    wit_bindgen::generate!({
-        world: "provider",
-        path: "../wit",
-        with: {
-            "openpista:plugin/types@0.2.0": crate::bindings::channel::openpista::plugin::types,
-            "openpista:plugin/types@0.2.0/error": crate::error::Error,
-            "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
-            "openpista:plugin/host@0.2.0": crate::bindings::channel::openpista::plugin::host,
-            "openpista:plugin/memory@0.2.0": crate::bindings::channel::openpista::plugin::memory,
-        },
-        additional_derives: [PartialEq],
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "openpista_sdk::bindings::provider",
-        runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
-    });
+    generate_reusing_channel!("provider", "openpista_sdk::bindings::provider");
 }

@@ -28,7 +28,8 @@ use crate::{
 ///
 /// Only [`Channel::start`] and [`Channel::send`] are required. The other
 /// methods, the `live`, `pairing` and `report` exports among them, have
-/// defaults: doing nothing, having no pairing, reporting nothing special.
+/// defaults: doing nothing, having no pairing (or the SDK's, with
+/// [`Channel::SDK_PAIRING`]), reporting nothing special.
 ///
 /// The host keeps one long-lived instance of a channel and calls it one
 /// call at a time, so what the channel knows about its connections can live
@@ -129,28 +130,48 @@ pub trait Channel {
         let _ = now_ms;
     }
 
+    /// Whether the channel pairs unknown senders with the SDK's helper
+    /// ([`pairing::code_for`](crate::pairing::code_for) and
+    /// [`pairing::is_approved`](crate::pairing::is_approved)). When it
+    /// does, the defaults of the three pairing methods below answer the
+    /// host from the records that helper keeps in memory, so a channel
+    /// that pairs says so in one line: `const SDK_PAIRING: bool = true;`.
+    /// When it does not, they say the channel has no pairing; a channel
+    /// with pairing of its own overrides them instead.
+    const SDK_PAIRING: bool = false;
+
     /// Pending pairing requests and approved people
-    /// (`pairing.list-pairings`); [`pairing::list`](crate::pairing::list)
-    /// for a channel that pairs with the SDK's helper. The default says
-    /// the channel has no pairing.
+    /// (`pairing.list-pairings`). The default answers from the SDK's
+    /// helper with [`Channel::SDK_PAIRING`], else says the channel has no
+    /// pairing.
     fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
-        Err(no_pairing())
+        if Self::SDK_PAIRING {
+            crate::pairing::list()
+        } else {
+            Err(no_pairing())
+        }
     }
 
-    /// Lets the sender of the request with `code` in (`pairing.approve`);
-    /// [`pairing::approve`](crate::pairing::approve) with the SDK's helper.
-    /// The default says the channel has no pairing.
+    /// Lets the sender of the request with `code` in (`pairing.approve`).
+    /// The default approves with the SDK's helper with
+    /// [`Channel::SDK_PAIRING`], else says the channel has no pairing.
     fn approve_pairing(code: &str) -> Result<PairingRequest, Error> {
-        let _ = code;
-        Err(no_pairing())
+        if Self::SDK_PAIRING {
+            crate::pairing::approve(code)
+        } else {
+            Err(no_pairing())
+        }
     }
 
-    /// Withdraws `user`'s approval (`pairing.revoke`);
-    /// [`pairing::revoke`](crate::pairing::revoke) with the SDK's helper.
-    /// The default says the channel has no pairing.
+    /// Withdraws `user`'s approval (`pairing.revoke`). The default revokes
+    /// with the SDK's helper with [`Channel::SDK_PAIRING`], else says the
+    /// channel has no pairing.
     fn revoke_pairing(user: &str) -> Result<bool, Error> {
-        let _ = user;
-        Err(no_pairing())
+        if Self::SDK_PAIRING {
+            crate::pairing::revoke(user)
+        } else {
+            Err(no_pairing())
+        }
     }
 
     /// The channel's state for `openpista … status` (`report.describe`).

@@ -4,24 +4,18 @@
 //! A messenger channel never lets an unknown sender reach the agent. It
 //! answers with a code ([`code_for`]) and keeps the request; the owner runs
 //! `openpista pairing approve ID CODE`, which the host carries out by
-//! calling the channel's `pairing` export, whose methods are one line each
-//! with this module:
+//! calling the channel's `pairing` export. A channel that pairs with this
+//! module says so with one line, and the [`Channel`](crate::Channel)
+//! trait's pairing methods then answer from these records:
 //!
 //! ```no_run
 //! # use openpista_sdk::prelude::*;
 //! # struct Chat;
 //! impl Channel for Chat {
+//!     const SDK_PAIRING: bool = true;
 //! #   fn start() -> Result<ChannelInfo, Error> { Ok(ChannelInfo::new()) }
 //! #   fn send(_: Outbound) -> Result<(), Error> { Ok(()) }
-//!     fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
-//!         pairing::list()
-//!     }
-//!     fn approve_pairing(code: &str) -> Result<PairingRequest, Error> {
-//!         pairing::approve(code)
-//!     }
-//!     fn revoke_pairing(user: &str) -> Result<bool, Error> {
-//!         pairing::revoke(user)
-//!     }
+//!     // ...
 //! }
 //! ```
 //!

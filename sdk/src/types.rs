@@ -265,6 +265,14 @@ impl ChannelReport {
         self.details.push((label.into(), value.into()));
         self
     }
+
+    /// The value of the first detail labelled `label`.
+    pub fn detail(&self, label: &str) -> Option<&str> {
+        self.details
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl HttpResponse {
@@ -345,8 +353,10 @@ mod tests {
             .with_link(Some("2@qr".into()), None)
             .with_detail("bridge", "qr");
         assert_eq!(report.state, "linking");
-        assert_eq!(report.link.unwrap().qr.as_deref(), Some("2@qr"));
+        assert_eq!(report.link.as_ref().unwrap().qr.as_deref(), Some("2@qr"));
         assert_eq!(report.details, [("bridge".to_string(), "qr".to_string())]);
+        assert_eq!(report.detail("bridge"), Some("qr"));
+        assert_eq!(report.detail("jid"), None);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub const WEBHOOK_SECRET_NAME: &str = "telegram_webhook_secret";
 pub struct Telegram;
 
 impl Channel for Telegram {
+    // Pairing codes and approvals are the SDK's (`receive`), so the
+    // host's pairing calls are answered from the same records.
+    const SDK_PAIRING: bool = true;
+
     fn start() -> Result<ChannelInfo, Error> {
         let settings = state::settings()?;
         if settings.mode == Mode::Webhook {
@@ -230,18 +234,6 @@ impl Channel for Telegram {
             Ok(_) => host::info("telegram: webhook deleted"),
             Err(e) => host::error(&format!("{e}")),
         }
-    }
-
-    fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
-        pairing::list()
-    }
-
-    fn approve_pairing(code: &str) -> Result<PairingRequest, Error> {
-        pairing::approve(code)
-    }
-
-    fn revoke_pairing(user: &str) -> Result<bool, Error> {
-        pairing::revoke(user)
     }
 
     fn describe() -> Result<ChannelReport, Error> {

@@ -47,14 +47,6 @@ pub fn describe(settings: Result<&Settings, &Error>, bot: Option<&BotIdentity>) 
 mod tests {
     use super::*;
 
-    fn detail<'a>(report: &'a ChannelReport, label: &str) -> Option<&'a str> {
-        report
-            .details
-            .iter()
-            .find(|(l, _)| l == label)
-            .map(|(_, v)| v.as_str())
-    }
-
     #[test]
     fn a_started_bot_reports_its_identity_and_mode() {
         let bot = BotIdentity {
@@ -69,9 +61,9 @@ mod tests {
         let report = describe(Ok(&settings), Some(&bot));
         assert_eq!(report.state, "connected");
         assert_eq!(report.account.as_deref(), Some("@pista_bot (id 123)"));
-        assert_eq!(detail(&report, "mode"), Some("polling"));
-        assert_eq!(detail(&report, "allowed users"), Some("2"));
-        assert_eq!(detail(&report, "pairing"), Some("on"));
+        assert_eq!(report.detail("mode"), Some("polling"));
+        assert_eq!(report.detail("allowed users"), Some("2"));
+        assert_eq!(report.detail("pairing"), Some("on"));
         assert!(report.link.is_none());
     }
 
@@ -86,13 +78,13 @@ mod tests {
         let report = describe(Ok(&settings), None);
         assert_eq!(report.state, "stopped");
         assert_eq!(report.account, None);
-        assert!(detail(&report, "bot").unwrap().contains("started once"));
-        assert_eq!(detail(&report, "mode"), Some("webhook"));
+        assert!(report.detail("bot").unwrap().contains("started once"));
+        assert_eq!(report.detail("mode"), Some("webhook"));
         assert_eq!(
-            detail(&report, "webhook url"),
+            report.detail("webhook url"),
             Some("https://example.org/telegram/webhook")
         );
-        assert_eq!(detail(&report, "pairing"), Some("off"));
+        assert_eq!(report.detail("pairing"), Some("off"));
     }
 
     #[test]
@@ -101,9 +93,9 @@ mod tests {
         let report = describe(Err(&e), None);
         assert_eq!(report.state, "unconfigured");
         assert_eq!(
-            detail(&report, "configuration"),
+            report.detail("configuration"),
             Some("telegram: `mode` is `push`")
         );
-        assert_eq!(detail(&report, "mode"), None);
+        assert_eq!(report.detail("mode"), None);
     }
 }

@@ -45,6 +45,10 @@ use crate::event::Event;
 pub struct WhatsApp;
 
 impl Channel for WhatsApp {
+    // Pairing codes and approvals are the SDK's (`receive`), so the
+    // host's pairing calls are answered from the same records.
+    const SDK_PAIRING: bool = true;
+
     fn start() -> Result<ChannelInfo, Error> {
         let settings = Settings::from_lookup(host::config)?;
         let allowed = &settings.allowed_users;
@@ -97,18 +101,6 @@ impl Channel for WhatsApp {
 
     // `status` keeps the default (nothing to show: the bridge has no
     // typing command) and so does `shutdown` (the host stops the bridge).
-
-    fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
-        pairing::list()
-    }
-
-    fn approve_pairing(code: &str) -> Result<PairingRequest, Error> {
-        pairing::approve(code)
-    }
-
-    fn revoke_pairing(user: &str) -> Result<bool, Error> {
-        pairing::revoke(user)
-    }
 
     fn describe() -> Result<ChannelReport, Error> {
         let state = memory::get_json::<BridgeState>(bridge_state::KEY).unwrap_or_else(|e| {

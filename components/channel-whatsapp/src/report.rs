@@ -80,14 +80,6 @@ mod tests {
     use super::*;
     use crate::bridge_state::LastDisconnect;
 
-    fn detail<'a>(report: &'a ChannelReport, label: &str) -> Option<&'a str> {
-        report
-            .details
-            .iter()
-            .find(|(l, _)| l == label)
-            .map(|(_, v)| v.as_str())
-    }
-
     fn state(word: &str) -> BridgeState {
         BridgeState {
             state: word.into(),
@@ -107,10 +99,10 @@ mod tests {
         assert_eq!(report.state, "connected");
         assert_eq!(report.account.as_deref(), Some("+15551234567"));
         assert!(report.link.is_none());
-        assert_eq!(detail(&report, "name"), Some("Me"));
-        assert_eq!(detail(&report, "bridge pid"), Some("100"));
-        assert_eq!(detail(&report, "bridge state"), Some("open"));
-        assert_eq!(detail(&report, "rejected lines"), None);
+        assert_eq!(report.detail("name"), Some("Me"));
+        assert_eq!(report.detail("bridge pid"), Some("100"));
+        assert_eq!(report.detail("bridge state"), Some("open"));
+        assert_eq!(report.detail("rejected lines"), None);
     }
 
     #[test]
@@ -155,7 +147,7 @@ mod tests {
         }
         let report = describe(Some(&closed(true)), None);
         assert_eq!(
-            detail(&report, "last disconnect"),
+            report.detail("last disconnect"),
             Some("timed_out (code 408), reconnecting after 1000 ms")
         );
         assert!(report.link.is_none() && report.account.is_none());
@@ -165,7 +157,7 @@ mod tests {
     fn nothing_stored_yet_and_rejected_lines() {
         let report = describe(None, None);
         assert_eq!(report.state, "stopped");
-        assert!(detail(&report, "bridge").unwrap().contains("run once"));
+        assert!(report.detail("bridge").unwrap().contains("run once"));
         let rejected = Rejected {
             count: 3,
             last: "not JSON".into(),
@@ -178,7 +170,7 @@ mod tests {
         let report = describe(Some(&s), Some(&rejected));
         assert_eq!(report.account.as_deref(), Some("12345@lid"));
         assert_eq!(
-            detail(&report, "rejected lines"),
+            report.detail("rejected lines"),
             Some("3, the latest: not JSON")
         );
     }
