@@ -6,22 +6,23 @@
 //!
 //! The worlds import the same interfaces (`types`, `host`, `memory`, and
 //! `connections` for channels). They are generated once, with the `channel`
-//! world that imports all of them, and the `tool`, `provider` and
-//! `live-channel` worlds reuse those modules through `with:`, so a `Message`
-//! or an `Error` is one Rust type whichever world a component implements.
+//! world that imports all of them, and the `tool` and `provider` worlds
+//! reuse those modules through `with:`, so a `Message` or an `Error` is one
+//! Rust type whichever world a component implements.
 //!
-//! The `live-channel` world is `channel` plus one export; see
-//! [`live_channel`] for how it is put together from two modules.
+//! Since WIT 0.2.0 the `channel` world exports `messenger`, `live`,
+//! `pairing` and `report`, all generated in [`channel`]; the SDK's
+//! [`Channel`](crate::Channel) trait gives every one of them a default.
 
 /// Bindings of the `channel` world, and the home of every shared import.
 pub mod channel {
     wit_bindgen::generate!({
         world: "channel",
-        path: "../wit/since_v0.1.2",
+        path: "../wit",
         with: {
-            "openpista:plugin/types@0.1.2/error": crate::error::Error,
-            "openpista:plugin/types@0.1.2/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.1.2/rate-limit": crate::error::RateLimit,
+            "openpista:plugin/types@0.2.0/error": crate::error::Error,
+            "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
+            "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
         },
         additional_derives: [PartialEq],
         pub_export_macro: true,
@@ -31,85 +32,37 @@ pub mod channel {
     });
 }
 
+/// Generates the bindings of a world that imports nothing the `channel`
+/// world does not (`tool`, `provider`), reusing [`channel`]'s modules for
+/// those imports so that their types are one Rust type everywhere.
+macro_rules! generate_reusing_channel {
+    ($world:literal, $module:literal) => {
+        wit_bindgen::generate!({
+            world: $world,
+            path: "../wit",
+            with: {
+                "openpista:plugin/types@0.2.0": crate::bindings::channel::openpista::plugin::types,
+                "openpista:plugin/types@0.2.0/error": crate::error::Error,
+                "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
+                "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
+                "openpista:plugin/host@0.2.0": crate::bindings::channel::openpista::plugin::host,
+                "openpista:plugin/memory@0.2.0": crate::bindings::channel::openpista::plugin::memory,
+            },
+            additional_derives: [PartialEq],
+            pub_export_macro: true,
+            export_macro_name: "export",
+            default_bindings_module: $module,
+            runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
+        });
+    };
+}
+
 /// Bindings of the `tool` world.
 pub mod tool {
-    wit_bindgen::generate!({
-        world: "tool",
-        path: "../wit/since_v0.1.2",
-        with: {
-            "openpista:plugin/types@0.1.2": crate::bindings::channel::openpista::plugin::types,
-            "openpista:plugin/types@0.1.2/error": crate::error::Error,
-            "openpista:plugin/types@0.1.2/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.1.2/rate-limit": crate::error::RateLimit,
-            "openpista:plugin/host@0.1.2": crate::bindings::channel::openpista::plugin::host,
-            "openpista:plugin/memory@0.1.2": crate::bindings::channel::openpista::plugin::memory,
-        },
-        additional_derives: [PartialEq],
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "openpista_sdk::bindings::tool",
-        runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
-    });
+    generate_reusing_channel!("tool", "openpista_sdk::bindings::tool");
 }
 
 /// Bindings of the `provider` world.
 pub mod provider {
-    wit_bindgen::generate!({
-        world: "provider",
-        path: "../wit/since_v0.1.2",
-        with: {
-            "openpista:plugin/types@0.1.2": crate::bindings::channel::openpista::plugin::types,
-            "openpista:plugin/types@0.1.2/error": crate::error::Error,
-            "openpista:plugin/types@0.1.2/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.1.2/rate-limit": crate::error::RateLimit,
-            "openpista:plugin/host@0.1.2": crate::bindings::channel::openpista::plugin::host,
-            "openpista:plugin/memory@0.1.2": crate::bindings::channel::openpista::plugin::memory,
-        },
-        additional_derives: [PartialEq],
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "openpista_sdk::bindings::provider",
-        runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
-    });
-}
-
-/// Bindings of the `live` export of the `live-channel` world.
-///
-/// `live-channel` is `channel` plus an export of `live`. Generating it whole
-/// is not possible next to [`channel`]: `wit-bindgen` names the exported
-/// macro behind each exported interface after the interface, so a second
-/// world exporting `messenger` in this crate would define
-/// `__export_openpista_plugin_messenger_0_1_2_cabi` twice. So this module is
-/// generated for a world of the SDK's own that exports `live` and nothing
-/// else, and [`export_live_channel!`](crate::export_live_channel) exports
-/// `messenger` through [`channel`] and `live` through this module. Each
-/// export writes its world into the component, and `wit-component` merges
-/// them: the component built is exactly one of world `live-channel`.
-/// A bonus: `messenger`'s records stay the single Rust types of
-/// [`channel`].
-pub mod live_channel {
-    wit_bindgen::generate!({
-        path: "../wit/since_v0.1.2",
-        inline: "
-            package openpista:sdk;
-
-            /// The part of `openpista:plugin/live-channel` that
-            /// `openpista:plugin/channel` lacks.
-            world live-exports {
-                export openpista:plugin/live@0.1.2;
-            }
-        ",
-        world: "openpista:sdk/live-exports",
-        with: {
-            "openpista:plugin/types@0.1.2": crate::bindings::channel::openpista::plugin::types,
-            "openpista:plugin/types@0.1.2/error": crate::error::Error,
-            "openpista:plugin/types@0.1.2/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.1.2/rate-limit": crate::error::RateLimit,
-        },
-        additional_derives: [PartialEq],
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "openpista_sdk::bindings::live_channel",
-        runtime_path: "openpista_sdk::__private::wit_bindgen::rt",
-    });
+    generate_reusing_channel!("provider", "openpista_sdk::bindings::provider");
 }

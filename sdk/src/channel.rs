@@ -1,26 +1,43 @@
-//! The `channel` world: a messenger adapter (Telegram, a web page...), and
-//! the `live-channel` world: a channel that also holds live connections.
+//! The `channel` world: a messenger adapter (Telegram, a web page...).
 
 use std::marker::PhantomData;
 
-use crate::bindings::channel::exports::openpista::plugin::messenger;
-use crate::bindings::live_channel::exports::openpista::plugin::live;
+use crate::bindings::channel::exports::openpista::plugin::{live, messenger, pairing, report};
 use crate::{
-    ChannelInfo, Error, Frame, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
+    ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse, InboundEvent, Outbound,
+    PairedUser, PairingRequest, StatusKind,
 };
 
 /// A component that connects the agent to a messenger.
 ///
 /// The component owns the messenger's protocol; the host owns timers,
-/// listeners and long-lived connections and turns them into calls:
-/// [`Channel::poll`] in a loop when [`ChannelInfo::polls`] is set,
+/// listeners, long-lived connections and identity, and turns them into
+/// calls: [`Channel::poll`] in a loop when [`ChannelInfo::polls`] is set,
 /// [`Channel::handle_http`] for requests on [`ChannelInfo::routes`],
 /// [`Channel::handle_ws`] for frames on host-held WebSockets (answer them
 /// with [`connections::ws_send`]). Export it with
 /// [`export_channel!`](crate::export_channel).
 ///
-/// Only [`Channel::start`] and [`Channel::send`] are required; the other
-/// methods default to doing nothing.
+/// The host decides who the channel is: its id is its manifest name without
+/// a leading `channel-` (`channel-telegram` → `telegram`). The channel
+/// names only what is its own inside that: conversations (`42`, which the
+/// host makes the session `telegram:42`) and routes (`webhook`, served at
+/// `/telegram/webhook`). Slash commands are the host's: set
+/// [`InboundEvent::command`] with [`command::parse`](crate::command::parse)
+/// and let the host answer them.
+///
+/// Only [`Channel::start`] and [`Channel::send`] are required. The other
+/// methods, the `live`, `pairing` and `report` exports among them, have
+/// defaults: doing nothing, having no pairing (or the SDK's, with
+/// [`Channel::SDK_PAIRING`]), reporting nothing special.
+///
+/// The host keeps one long-lived instance of a channel and calls it one
+/// call at a time, so what the channel knows about its connections can live
+/// in a `static` between calls. It is lost when the instance is replaced
+/// (an upgrade, a crash): keep what must survive in
+/// [`memory`](crate::memory), and answer frames of connections it no longer
+/// knows by closing them so that their clients reconnect. The host may also
+/// call `pairing` and `report` on a fresh instance that was never started.
 ///
 /// ```no_run
 /// use openpista_sdk::prelude::*;
@@ -29,19 +46,20 @@ use crate::{
 ///
 /// impl Channel for Hook {
 ///     fn start() -> Result<ChannelInfo, Error> {
-///         let mut info = ChannelInfo::new("hook");
-///         info.routes.push("/hook".into());
+///         let mut info = ChannelInfo::new();
+///         info.routes.push("webhook".into());
 ///         Ok(info)
 ///     }
 ///
 ///     fn handle_http(req: HttpRequest) -> Result<(HttpResponse, Vec<InboundEvent>), Error> {
 ///         let text = String::from_utf8_lossy(&req.body).into_owned();
-///         let event = InboundEvent::new("hook:default", "webhook", text);
+///         let command = command::parse(&text, None);
+///         let event = InboundEvent::new("default", "webhook", text).with_command(command);
 ///         Ok((HttpResponse::text(200, "ok"), vec![event]))
 ///     }
 ///
 ///     fn send(message: Outbound) -> Result<(), Error> {
-///         host::info(&format!("answer for {}: {}", message.session, message.text));
+///         host::info(&format!("answer for {}: {}", message.conversation, message.text));
 ///         Ok(())
 ///     }
 /// }
@@ -59,8 +77,9 @@ pub trait Channel {
         Ok(Vec::new())
     }
 
-    /// Handles a request on one of the channel's routes. The default
-    /// answers `404 Not Found`, for channels without routes.
+    /// Handles a request on one of the channel's routes; its `path` is the
+    /// route as declared, then the query (`webhook`, `ws?client=abc`). The
+    /// default answers `404 Not Found`, for channels without routes.
     fn handle_http(request: HttpRequest) -> Result<(HttpResponse, Vec<InboundEvent>), Error> {
         let _ = request;
         Ok((HttpResponse::not_found(), Vec::new()))
@@ -73,21 +92,105 @@ pub trait Channel {
         Ok(Vec::new())
     }
 
-    /// Delivers an answer.
+    /// Delivers an answer, already split to
+    /// [`ChannelInfo::max_message_length`] by the host.
     fn send(message: Outbound) -> Result<(), Error>;
 
-    /// Shows or clears an indicator for `session`. The default does
-    /// nothing, for messengers without indicators.
-    fn status(session: &str, kind: StatusKind) -> Result<(), Error> {
-        let _ = (session, kind);
+    /// Shows or clears an indicator in `conversation`; called only for
+    /// channels with [`Features::TYPING`](crate::Features::TYPING). The
+    /// default does nothing.
+    fn status(conversation: &str, kind: StatusKind) -> Result<(), Error> {
+        let _ = (conversation, kind);
         Ok(())
     }
 
     /// Undoes what `start` set up. The default does nothing.
     fn shutdown() {}
+
+    /// The next piece of the answer for `conversation` as the model writes
+    /// it (`live.send-delta`). The whole answer follows through
+    /// [`Channel::send`], so the default ignores pieces.
+    fn send_delta(conversation: &str, delta: &str) -> Result<(), Error> {
+        let _ = (conversation, delta);
+        Ok(())
+    }
+
+    /// Connection `id` has closed (the peer left or the network failed);
+    /// the host forgets the id after this call (`live.ws-closed`). The
+    /// default does nothing.
+    fn ws_closed(id: u64) {
+        let _ = id;
+    }
+
+    /// The time, in milliseconds since the Unix epoch, about once a second
+    /// while the channel runs (`live.tick`): close silent connections here
+    /// with [`connections::ws_close`], since a component cannot keep a
+    /// timer of its own. The default does nothing.
+    fn tick(now_ms: u64) {
+        let _ = now_ms;
+    }
+
+    /// Whether the channel pairs unknown senders with the SDK's helper
+    /// ([`pairing::code_for`](crate::pairing::code_for) and
+    /// [`pairing::is_approved`](crate::pairing::is_approved)). When it
+    /// does, the defaults of the three pairing methods below answer the
+    /// host from the records that helper keeps in memory, so a channel
+    /// that pairs says so in one line: `const SDK_PAIRING: bool = true;`.
+    /// When it does not, they say the channel has no pairing; a channel
+    /// with pairing of its own overrides them instead.
+    const SDK_PAIRING: bool = false;
+
+    /// Pending pairing requests and approved people
+    /// (`pairing.list-pairings`). The default answers from the SDK's
+    /// helper with [`Channel::SDK_PAIRING`], else says the channel has no
+    /// pairing.
+    fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
+        if Self::SDK_PAIRING {
+            crate::pairing::list()
+        } else {
+            Err(no_pairing())
+        }
+    }
+
+    /// Lets the sender of the request with `code` in (`pairing.approve`).
+    /// The default approves with the SDK's helper with
+    /// [`Channel::SDK_PAIRING`], else says the channel has no pairing.
+    fn approve_pairing(code: &str) -> Result<PairingRequest, Error> {
+        if Self::SDK_PAIRING {
+            crate::pairing::approve(code)
+        } else {
+            Err(no_pairing())
+        }
+    }
+
+    /// Withdraws `user`'s approval (`pairing.revoke`). The default revokes
+    /// with the SDK's helper with [`Channel::SDK_PAIRING`], else says the
+    /// channel has no pairing.
+    fn revoke_pairing(user: &str) -> Result<bool, Error> {
+        if Self::SDK_PAIRING {
+            crate::pairing::revoke(user)
+        } else {
+            Err(no_pairing())
+        }
+    }
+
+    /// The channel's state for `openpista … status` (`report.describe`).
+    /// It may run on a fresh instance that was never started: report what
+    /// memory knows. The default reports `connected` and nothing else: a
+    /// channel with no connection of its own (a webhook, the web page) is
+    /// ready whenever the host runs it, and the host knows whether it does.
+    fn describe() -> Result<ChannelReport, Error> {
+        Ok(ChannelReport::new("connected"))
+    }
 }
 
-/// Adapts a [`Channel`] to the generated `messenger` interface; used by
+/// The error of the `pairing` defaults.
+fn no_pairing() -> Error {
+    Error::unavailable("this channel has no pairing")
+}
+
+/// Adapts a [`Channel`] to the generated `messenger`, `live`, `pairing`
+/// and `report` interfaces; used by
 /// [`export_channel!`](crate::export_channel).
 #[doc(hidden)]
 pub struct ChannelExport<T>(PhantomData<T>);
@@ -113,8 +216,8 @@ impl<T: Channel> messenger::Guest for ChannelExport<T> {
         T::send(message)
     }
 
-    fn status(session: String, kind: StatusKind) -> Result<(), Error> {
-        T::status(&session, kind)
+    fn status(conversation: String, kind: StatusKind) -> Result<(), Error> {
+        T::status(&conversation, kind)
     }
 
     fn shutdown() {
@@ -122,81 +225,9 @@ impl<T: Channel> messenger::Guest for ChannelExport<T> {
     }
 }
 
-/// A [`Channel`] that holds live connections (the web page's WebSockets):
-/// world `live-channel`, exported with
-/// [`export_live_channel!`](crate::export_live_channel).
-///
-/// Besides the [`Channel`] calls, the host tells it of each piece of an
-/// answer as the model writes it ([`LiveChannel::send_delta`]), of
-/// connections that closed ([`LiveChannel::ws_closed`]) and of the time,
-/// about once a second ([`LiveChannel::tick`]), so that it can run
-/// heartbeats: a component cannot keep a timer of its own. Every method
-/// has a default that does nothing, so a channel overrides only what it
-/// uses.
-///
-/// The host keeps one long-lived instance of a channel and calls it one
-/// call at a time, so what the channel knows about its connections can
-/// live in a `static` between calls. It is lost when the instance is
-/// replaced (an upgrade, a crash): keep what must survive in
-/// [`memory`](crate::memory), and answer frames of connections it no
-/// longer knows by closing them so that their clients reconnect.
-///
-/// ```no_run
-/// use openpista_sdk::prelude::*;
-///
-/// struct Page;
-///
-/// impl Channel for Page {
-///     fn start() -> Result<ChannelInfo, Error> {
-///         let mut info = ChannelInfo::new("page");
-///         info.routes.push("/ws".into());
-///         Ok(info)
-///     }
-///
-///     fn send(message: Outbound) -> Result<(), Error> {
-///         host::info(&format!("answer for {}", message.session));
-///         Ok(())
-///     }
-/// }
-///
-/// impl LiveChannel for Page {
-///     fn tick(now_ms: u64) {
-///         host::trace(&format!("tick at {now_ms}"));
-///     }
-/// }
-///
-/// openpista_sdk::export_live_channel!(Page);
-/// ```
-pub trait LiveChannel: Channel {
-    /// The next piece of the answer for `session`. The whole answer follows
-    /// through [`Channel::send`], so the default ignores pieces.
-    fn send_delta(session: &str, delta: &str) -> Result<(), Error> {
-        let _ = (session, delta);
-        Ok(())
-    }
-
-    /// Connection `id` has closed (the peer left or the network failed);
-    /// the host forgets the id after this call. The default does nothing.
-    fn ws_closed(id: u64) {
-        let _ = id;
-    }
-
-    /// The time, in milliseconds since the Unix epoch, about once a second
-    /// while the channel runs: close silent connections here with
-    /// [`connections::ws_close`]. The default does nothing.
-    fn tick(now_ms: u64) {
-        let _ = now_ms;
-    }
-}
-
-/// Adapts a [`LiveChannel`] to the generated `live` interface; used with
-/// [`ChannelExport`] by [`export_live_channel!`](crate::export_live_channel).
-#[doc(hidden)]
-pub struct LiveExport<T>(PhantomData<T>);
-
-impl<T: LiveChannel> live::Guest for LiveExport<T> {
-    fn send_delta(session: String, delta: String) -> Result<(), Error> {
-        T::send_delta(&session, &delta)
+impl<T: Channel> live::Guest for ChannelExport<T> {
+    fn send_delta(conversation: String, delta: String) -> Result<(), Error> {
+        T::send_delta(&conversation, &delta)
     }
 
     fn ws_closed(id: u64) {
@@ -205,6 +236,26 @@ impl<T: LiveChannel> live::Guest for LiveExport<T> {
 
     fn tick(now_ms: u64) {
         T::tick(now_ms)
+    }
+}
+
+impl<T: Channel> pairing::Guest for ChannelExport<T> {
+    fn list_pairings() -> Result<(Vec<PairingRequest>, Vec<PairedUser>), Error> {
+        T::list_pairings()
+    }
+
+    fn approve(code: String) -> Result<PairingRequest, Error> {
+        T::approve_pairing(&code)
+    }
+
+    fn revoke(user: String) -> Result<bool, Error> {
+        T::revoke_pairing(&user)
+    }
+}
+
+impl<T: Channel> report::Guest for ChannelExport<T> {
+    fn describe() -> Result<ChannelReport, Error> {
+        T::describe()
     }
 }
 
@@ -231,8 +282,8 @@ pub mod connections {
     }
 }
 
-/// Exports a [`Channel`] implementation as this component's `messenger`
-/// interface.
+/// Exports a [`Channel`] implementation as this component's `messenger`,
+/// `live`, `pairing` and `report` interfaces (world `channel`).
 ///
 /// Use it once, at the crate root of a `cdylib` crate:
 /// `openpista_sdk::export_channel!(MyChannel);`
@@ -248,24 +299,42 @@ macro_rules! export_channel {
     };
 }
 
-/// Exports a [`LiveChannel`] implementation as this component's `messenger`
-/// and `live` interfaces (world `live-channel`).
-///
-/// Use it once, at the crate root of a `cdylib` crate, instead of
-/// [`export_channel!`](crate::export_channel):
-/// `openpista_sdk::export_live_channel!(MyChannel);`
-#[macro_export]
-macro_rules! export_live_channel {
-    ($component:ty) => {
-        const _: () = {
-            type __OpenpistaChannelExport = $crate::channel::ChannelExport<$component>;
-            $crate::bindings::channel::export!(
-                __OpenpistaChannelExport with_types_in $crate::bindings::channel
-            );
-            type __OpenpistaLiveExport = $crate::channel::LiveExport<$component>;
-            $crate::bindings::live_channel::export!(
-                __OpenpistaLiveExport with_types_in $crate::bindings::live_channel
-            );
-        };
-    };
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Bare;
+
+    impl Channel for Bare {
+        fn start() -> Result<ChannelInfo, Error> {
+            Ok(ChannelInfo::new())
+        }
+
+        fn send(_: Outbound) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_defaults_have_no_pairing_and_report_connected() {
+        for e in [
+            Bare::list_pairings().unwrap_err(),
+            Bare::approve_pairing("ABCD2345").unwrap_err(),
+            Bare::revoke_pairing("42").map(|_| ()).unwrap_err(),
+        ] {
+            assert_eq!(e, Error::unavailable("this channel has no pairing"));
+        }
+        let report = Bare::describe().unwrap();
+        assert_eq!(report, ChannelReport::new("connected"));
+        assert!(report.account.is_none() && report.link.is_none());
+        assert_eq!(Bare::send_delta("c", "d"), Ok(()));
+        let (response, events) = Bare::handle_http(HttpRequest {
+            method: "GET".into(),
+            path: "x".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!((response.status, events.len()), (404, 0));
+    }
 }

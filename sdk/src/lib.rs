@@ -1,15 +1,14 @@
 //! # openpista-sdk
 //!
 //! Write openpista components in Rust. A component is a WebAssembly
-//! component run by the openpista host; it implements one of four worlds of
-//! the WIT package `openpista:plugin@0.1.2`:
+//! component run by the openpista host; it implements one of three worlds
+//! of the WIT package `openpista:plugin@0.2.0`:
 //!
 //! | world | what it is | implement | export with |
 //! | --- | --- | --- | --- |
 //! | `tool` | tools the agent can call | [`Tool`] | [`export_tool!`] |
 //! | `provider` | a language-model service | [`Provider`] | [`export_provider!`] |
-//! | `channel` | a messenger adapter | [`Channel`] | [`export_channel!`] |
-//! | `live-channel` | a channel holding live connections (WebSockets), told of answers as they are generated | [`Channel`] + [`LiveChannel`] | [`export_live_channel!`] |
+//! | `channel` | a messenger adapter: its protocol, live connections (WebSockets), pairing and a report of its state | [`Channel`] | [`export_channel!`] |
 //!
 //! This crate hides `wit-bindgen`: depend on it alone, implement the trait on
 //! a unit struct, call the export macro once, and build the `cdylib` crate
@@ -52,6 +51,9 @@
 //! [`tool_names`] (dotted tool names mapped to the names services accept)
 //! and [`base64`] (encoding, and strict decoding); OpenAI-style providers
 //! share their configuration and message mapping in [`openai_compat`].
+//! Channels get [`command`] (the one reading of slash commands, which the
+//! host answers) and [`pairing`] (pairing codes and approvals kept in the
+//! channel's memory, and what its `pairing` export answers).
 
 // The generated bindings and the export macros name this crate by its
 // public name so that they work from a component's crate; this makes the
@@ -62,11 +64,13 @@ mod args;
 pub mod base64;
 pub mod bindings;
 pub mod channel;
+pub mod command;
 mod error;
 pub mod host;
 pub mod http;
 pub mod memory;
 pub mod openai_compat;
+pub mod pairing;
 pub mod provider;
 pub mod retry;
 pub mod sse;
@@ -76,14 +80,16 @@ pub mod tool_names;
 mod types;
 
 pub use args::Args;
-pub use channel::{Channel, LiveChannel};
+pub use channel::Channel;
 pub use error::{Error, RateLimit, UpstreamError};
 pub use provider::{ChatStream, EventStream, Provider};
 pub use tool::Tool;
 
 pub use bindings::channel::exports::openpista::plugin::messenger::{
-    ChannelInfo, Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
+    ChannelInfo, Command, Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
+pub use bindings::channel::exports::openpista::plugin::pairing::{PairedUser, PairingRequest};
+pub use bindings::channel::exports::openpista::plugin::report::{ChannelReport, LinkRequest};
 pub use bindings::channel::openpista::plugin::connections::Frame;
 pub use bindings::channel::openpista::plugin::types::{
     Attachment, Message, Role, ToolCall, ToolResult, ToolSpec,
@@ -102,13 +108,14 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::channel::connections;
     pub use crate::{
-        Args, Attachment, CallContext, Channel, ChannelInfo, ChatRequest, ChatResponse, ChatStream,
-        Error, EventStream, Features, FinishReason, Frame, HttpRequest, HttpResponse, InboundEvent,
-        LiveChannel, Message, ModelInfo, Outbound, Provider, Role, StatusKind, StreamEnd,
-        StreamEvent, Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
+        Args, Attachment, CallContext, Channel, ChannelInfo, ChannelReport, ChatRequest,
+        ChatResponse, ChatStream, Command, Error, EventStream, Features, FinishReason, Frame,
+        HttpRequest, HttpResponse, InboundEvent, LinkRequest, Message, ModelInfo, Outbound,
+        PairedUser, PairingRequest, Provider, Role, StatusKind, StreamEnd, StreamEvent, Tool,
+        ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
     };
-    pub use crate::{export_channel, export_live_channel, export_provider, export_tool};
-    pub use crate::{host, http, memory, retry, sse, tool_names};
+    pub use crate::{command, host, http, memory, pairing, retry, sse, tool_names};
+    pub use crate::{export_channel, export_provider, export_tool};
     pub use serde_json::json;
 }
 

@@ -3,6 +3,14 @@
 //! An instance keeps nothing between calls, so anything that must last goes
 //! here. Two components never see each other's keys; values survive
 //! restarts and upgrades of the component.
+//!
+//! The functions here call the host. Logic that only reads and writes keys
+//! can be written against the [`Store`] trait instead, so that it runs on
+//! the component's memory ([`Component`]) in the component and on a
+//! [`MapStore`] in native unit tests, where the host is not there.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -58,9 +66,105 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
     })
 }
 
+/// Key-value storage as logic that must be testable natively sees it: the
+/// component's memory in the component ([`Component`]), a map in tests
+/// ([`MapStore`]). The methods mean what the functions of this module of
+/// the same names mean.
+pub trait Store {
+    /// The value stored under `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+    /// Stores `value` under `key`, replacing what was there.
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error>;
+    /// Removes `key`; `true` when something was removed.
+    fn delete(&self, key: &str) -> Result<bool, Error>;
+    /// Keys that start with `prefix`, in byte order, at most `limit`.
+    fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, Error>;
+}
+
+/// The component's own memory, through the host.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Component;
+
+impl Store for Component {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        set(key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, Error> {
+        delete(key)
+    }
+
+    fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, Error> {
+        list_keys(prefix, limit)
+    }
+}
+
+/// A [`Store`] in a map, for native unit tests of logic written against
+/// [`Store`]. It never fails.
+#[derive(Debug, Default)]
+pub struct MapStore {
+    entries: RefCell<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MapStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MapStore::default()
+    }
+
+    /// Every key, in byte order, to check what a test left behind.
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.borrow().keys().cloned().collect()
+    }
+}
+
+impl Store for MapStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.entries.borrow().get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.entries
+            .borrow_mut()
+            .insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, Error> {
+        Ok(self.entries.borrow_mut().remove(key).is_some())
+    }
+
+    fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, Error> {
+        let entries = self.entries.borrow();
+        let keys = entries.keys().filter(|k| k.starts_with(prefix)).cloned();
+        Ok(keys.take(limit as usize).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_map_store_lists_by_prefix_in_order_and_up_to_the_limit() {
+        let store = MapStore::new();
+        for key in ["b/2", "a/1", "b/1", "b/3", "c"] {
+            store.set(key, key.as_bytes()).unwrap();
+        }
+        assert_eq!(store.list_keys("b/", 10).unwrap(), ["b/1", "b/2", "b/3"]);
+        assert_eq!(store.list_keys("b/", 2).unwrap(), ["b/1", "b/2"]);
+        assert_eq!(
+            store.get("a/1").unwrap().as_deref(),
+            Some(b"a/1".as_slice())
+        );
+        assert!(store.delete("a/1").unwrap());
+        assert!(!store.delete("a/1").unwrap());
+        assert_eq!(store.keys(), ["b/1", "b/2", "b/3", "c"]);
+    }
 
     #[test]
     fn decode_names_the_key() {

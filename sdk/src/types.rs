@@ -5,8 +5,9 @@
 //! components leave empty, so the common cases read as one line.
 
 use crate::{
-    Attachment, ChannelInfo, ChatResponse, Features, FinishReason, HttpResponse, InboundEvent,
-    Message, ModelInfo, Role, ToolCall, ToolResult, ToolSpec, Usage,
+    Attachment, ChannelInfo, ChannelReport, ChatResponse, Command, Features, FinishReason,
+    HttpResponse, InboundEvent, LinkRequest, Message, ModelInfo, Role, ToolCall, ToolResult,
+    ToolSpec, Usage,
 };
 
 impl ToolSpec {
@@ -190,11 +191,11 @@ impl ChatResponse {
 }
 
 impl ChannelInfo {
-    /// A channel named `name` (the prefix of its session ids) with no
-    /// routes, no polling, no length limit and no extra features.
-    pub fn new(name: impl Into<String>) -> Self {
+    /// A channel with no routes, no polling, no length limit and no extra
+    /// features. Its id is the host's business (the manifest name without
+    /// `channel-`), so there is nothing to name here.
+    pub fn new() -> Self {
         ChannelInfo {
-            name: name.into(),
             routes: Vec::new(),
             polls: false,
             max_message_length: None,
@@ -203,20 +204,74 @@ impl ChannelInfo {
     }
 }
 
+impl Default for ChannelInfo {
+    fn default() -> Self {
+        ChannelInfo::new()
+    }
+}
+
 impl InboundEvent {
-    /// A text message in `session` from `sender`.
+    /// A text message in `conversation` (the part of the session after
+    /// `ID:`, such as `42`) from `sender`, with no attachments and no
+    /// command.
     pub fn new(
-        session: impl Into<String>,
+        conversation: impl Into<String>,
         sender: impl Into<String>,
         text: impl Into<String>,
     ) -> Self {
         InboundEvent {
-            session: session.into(),
+            conversation: conversation.into(),
             sender: sender.into(),
             text: text.into(),
             attachments: Vec::new(),
-            metadata: Vec::new(),
+            command: None,
         }
+    }
+
+    /// Sets the slash command the text is, as
+    /// [`command::parse`](crate::command::parse) read it.
+    pub fn with_command(mut self, command: Option<Command>) -> Self {
+        self.command = command;
+        self
+    }
+}
+
+impl ChannelReport {
+    /// A report of the one-word `state` (`connected`, `connecting`,
+    /// `linking`, `stopped`, `unconfigured`) and nothing else.
+    pub fn new(state: impl Into<String>) -> Self {
+        ChannelReport {
+            state: state.into(),
+            account: None,
+            link: None,
+            details: Vec::new(),
+        }
+    }
+
+    /// Sets who the channel speaks as (`@my_bot`, a phone number).
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
+        self
+    }
+
+    /// Sets the device link waiting for the owner.
+    pub fn with_link(mut self, qr: Option<String>, code: Option<String>) -> Self {
+        self.link = Some(LinkRequest { qr, code });
+        self
+    }
+
+    /// Adds a detail to show, as label and value.
+    pub fn with_detail(mut self, label: impl Into<String>, value: impl Into<String>) -> Self {
+        self.details.push((label.into(), value.into()));
+        self
+    }
+
+    /// The value of the first detail labelled `label`.
+    pub fn detail(&self, label: &str) -> Option<&str> {
+        self.details
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -281,6 +336,27 @@ mod tests {
         );
         assert!(ToolResult::error("x").is_error);
         assert!(!ToolResult::text("x").is_error);
+    }
+
+    #[test]
+    fn channel_records_start_empty() {
+        let info = ChannelInfo::new();
+        assert!(info.routes.is_empty() && !info.polls && info.features.is_empty());
+        let event = InboundEvent::new("42:7", "ann", "/model x").with_command(Some(Command {
+            name: "model".into(),
+            args: "x".into(),
+        }));
+        assert_eq!(event.conversation, "42:7");
+        assert_eq!(event.command.unwrap().name, "model");
+        let report = ChannelReport::new("linking")
+            .with_account("+1555")
+            .with_link(Some("2@qr".into()), None)
+            .with_detail("bridge", "qr");
+        assert_eq!(report.state, "linking");
+        assert_eq!(report.link.as_ref().unwrap().qr.as_deref(), Some("2@qr"));
+        assert_eq!(report.details, [("bridge".to_string(), "qr".to_string())]);
+        assert_eq!(report.detail("bridge"), Some("qr"));
+        assert_eq!(report.detail("jid"), None);
     }
 
     #[test]

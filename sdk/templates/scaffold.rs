@@ -9,6 +9,9 @@
 //! - `{{name}}`: the component and crate name (`my-tool`);
 //! - `{{crate_name}}`: the same with underscores (`my_tool`), as Rust and
 //!   the built `.wasm` file spell it;
+//! - `{{channel_id}}`: the id the host gives a channel of that name, the
+//!   name without a leading `channel-` (`channel-chat` → `chat`): its
+//!   sessions are `ID:CONVERSATION` and its routes are served under `/ID/`;
 //! - `{{sdk_dependency}}`: the value of the `openpista-sdk` dependency line,
 //!   such as `{ path = "/abs/path/to/sdk" }` or `"0.1"`.
 //!
@@ -204,9 +207,11 @@ pub fn write_component_template(
         .map_err(|e| format!("cannot create {}: {e}", crate_dir.display()))?;
 
     let crate_name = name.replace('-', "_");
+    let channel_id = name.strip_prefix("channel-").unwrap_or(name);
     let values = [
         ("name", name),
         ("crate_name", crate_name.as_str()),
+        ("channel_id", channel_id),
         ("sdk_dependency", sdk_dependency.trim()),
     ];
     let written = files.iter().try_for_each(|file| {
@@ -317,7 +322,12 @@ mod tests {
                 ".gitignore",
             ] {
                 let text = std::fs::read_to_string(dir.join(file)).unwrap();
-                for placeholder in ["{{name}}", "{{crate_name}}", "{{sdk_dependency}}"] {
+                for placeholder in [
+                    "{{name}}",
+                    "{{crate_name}}",
+                    "{{channel_id}}",
+                    "{{sdk_dependency}}",
+                ] {
                     assert!(
                         !text.contains(placeholder),
                         "{kind}/{file} still has {placeholder}"
@@ -346,6 +356,11 @@ mod tests {
                 "{readme}"
             );
         }
+        // A channel's id is its name without `channel-`.
+        let dir = write_component_template("channel", "channel-chat", &tmp.0, DEP).unwrap();
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("`/chat/webhook`"), "{lib}");
+        assert!(!lib.contains("/channel-chat/"), "{lib}");
         // Secret placeholders in the examples survive, with the name filled in.
         let lib = std::fs::read_to_string(tmp.0.join("my-provider/src/lib.rs")).unwrap();
         assert!(lib.contains("{{secret:my_provider_api_key}}"), "{lib}");

@@ -1,23 +1,24 @@
-//! Slash commands.
+//! Slash commands: the few Telegram's own, and the texts the channel
+//! answers with itself.
 //!
-//! `/start`, `/help` and `/status` are answered by the component; the
-//! gateway runs `/clear`, `/session` and `/model`, so those travel on as
-//! events with `command` and `args` metadata (channel-web's convention).
-//! `/cmd@bot_username` is the same command; a command addressed to another
-//! bot, or a name that is no command here (`/etc/hosts`...), is ordinary
-//! text. Nothing here calls the host.
+//! A text is a command as `openpista_sdk::command` reads it, addressed to
+//! this bot or to nobody (`/cmd@other_bot` is text). `/start` (Telegram's
+//! greeting when a chat opens) and `/status` (who the bot is, and whether
+//! the sender may use it) are answered here; every other command, `/help`
+//! included, goes to the host, which owns the commands and their help.
+//! Nothing here calls the host.
 
+use openpista_sdk::pairing;
 use serde_json::{Value, json};
 
 use crate::bot::BotIdentity;
-
-/// The commands the gateway runs, as the names in the `command` metadata.
-pub const FORWARDED: [&str; 3] = ["clear", "session", "model"];
+use crate::conversation::CHANNEL;
 
 /// The menu registered with `setMyCommands`: (command, description).
+/// `/help` is the host's; it is in the menu so that people find it.
 pub const MENU: [(&str, &str); 3] = [
     ("start", "Start talking to the assistant"),
-    ("help", "What this bot does and its commands"),
+    ("help", "The assistant's commands"),
     ("status", "The bot's identity and whether you may use it"),
 ];
 
@@ -30,47 +31,26 @@ pub fn menu_body() -> Value {
     json!({ "commands": commands })
 }
 
-/// A command of this channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command<'a> {
+/// What a text means to the channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
     /// Answer with [`start_text`].
     Start,
-    /// Answer with [`help_text`].
-    Help,
     /// Answer with [`status_text`].
     Status,
-    /// For the gateway: `name` is one of [`FORWARDED`], lower case;
-    /// `args` is the rest of the text, trimmed.
-    Forward {
-        /// The command's name.
-        name: &'static str,
-        /// What followed it.
-        args: &'a str,
-    },
+    /// A command for the host.
+    Host(openpista_sdk::Command),
 }
 
-/// The command in `text`, or `None` for ordinary text.
-pub fn parse<'a>(text: &'a str, bot_username: &str) -> Option<Command<'a>> {
-    let rest = text.trim_start().strip_prefix('/')?;
-    let (word, args) = match rest.find(char::is_whitespace) {
-        Some(i) => (&rest[..i], rest[i..].trim()),
-        None => (rest, ""),
-    };
-    let name = match word.split_once('@') {
-        Some((name, to)) if to.eq_ignore_ascii_case(bot_username) => name,
-        Some(_) => return None,
-        None => word,
-    };
-    let name = name.to_ascii_lowercase();
-    match name.as_str() {
-        "start" => Some(Command::Start),
-        "help" => Some(Command::Help),
-        "status" => Some(Command::Status),
-        _ => FORWARDED
-            .iter()
-            .find(|c| **c == name)
-            .map(|name| Command::Forward { name, args }),
-    }
+/// The command in `text` (a message's text, mention removed), or `None`
+/// for ordinary text; `bot_username` is this bot's, without `@`.
+pub fn parse(text: &str, bot_username: &str) -> Option<Command> {
+    let command = openpista_sdk::command::parse(text, Some(bot_username))?;
+    Some(match command.name.as_str() {
+        "start" => Command::Start,
+        "status" => Command::Status,
+        _ => Command::Host(command),
+    })
 }
 
 /// The greeting for `/start`.
@@ -80,21 +60,6 @@ pub fn start_text(bot: &BotIdentity) -> String {
          send /help to see what I can do.",
         display_name(bot)
     )
-}
-
-/// What the bot does and its commands, for `/help`.
-pub fn help_text() -> String {
-    "I am an AI assistant run by openpista. Send me a message, a photo, a \
-     document or a voice note and I will answer here.\n\n\
-     Commands:\n\
-     /start: greeting\n\
-     /help: this text\n\
-     /status: who I am and whether you may use me\n\
-     /clear: forget this conversation and start afresh\n\
-     /session: show this conversation's id and size\n\
-     /model [NAME]: show the model, or use NAME for this conversation\n\n\
-     In groups, mention me or reply to my messages."
-        .to_string()
 }
 
 /// The answer to `/status`: the bot from the cached `getMe`, and whether
@@ -111,6 +76,11 @@ pub fn status_text(bot: &BotIdentity, user_id: i64, allowed: bool) -> String {
     )
 }
 
+/// The reply to an unknown private user who was given `code`.
+pub fn pairing_text(code: &str) -> String {
+    format!("This bot is private. {}", pairing::ask_owner(CHANNEL, code))
+}
+
 fn display_name(bot: &BotIdentity) -> &str {
     if bot.first_name.is_empty() {
         &bot.username
@@ -125,44 +95,35 @@ mod tests {
 
     const BOT: &str = "pista_bot";
 
+    fn host(name: &str, args: &str) -> Option<Command> {
+        Some(Command::Host(openpista_sdk::Command {
+            name: name.into(),
+            args: args.into(),
+        }))
+    }
+
     #[test]
-    fn local_commands() {
+    fn telegrams_own_commands() {
         assert_eq!(parse("/start", BOT), Some(Command::Start));
-        assert_eq!(parse("  /HELP please", BOT), Some(Command::Help));
-        assert_eq!(parse("/status", BOT), Some(Command::Status));
+        assert_eq!(parse("  /STATUS please", BOT), Some(Command::Status));
         assert_eq!(parse("/start@Pista_Bot", BOT), Some(Command::Start));
     }
 
     #[test]
-    fn forwarded_commands_keep_their_arguments() {
-        assert_eq!(
-            parse("/clear", BOT),
-            Some(Command::Forward {
-                name: "clear",
-                args: ""
-            })
-        );
+    fn every_other_command_is_the_hosts() {
+        assert_eq!(parse("/help", BOT), host("help", ""));
+        assert_eq!(parse("/clear", BOT), host("clear", ""));
         assert_eq!(
             parse("/Model@pista_bot  gpt-5 mini ", BOT),
-            Some(Command::Forward {
-                name: "model",
-                args: "gpt-5 mini"
-            })
+            host("model", "gpt-5 mini")
         );
-        assert_eq!(
-            parse("/session", BOT),
-            Some(Command::Forward {
-                name: "session",
-                args: ""
-            })
-        );
+        assert_eq!(parse("/models", BOT), host("models", ""));
     }
 
     #[test]
-    fn other_bots_and_unknown_names_are_text() {
+    fn other_bots_and_paths_are_text() {
         assert_eq!(parse("/start@other_bot", BOT), None);
         assert_eq!(parse("/etc/hosts is missing", BOT), None);
-        assert_eq!(parse("/models", BOT), None);
         assert_eq!(parse("hello /help", BOT), None);
         assert_eq!(parse("/", BOT), None);
     }
@@ -175,14 +136,15 @@ mod tests {
             first_name: "Pista".into(),
         };
         assert!(start_text(&bot).contains("Pista"));
-        let help = help_text();
-        for c in ["/start", "/help", "/status", "/clear", "/session", "/model"] {
-            assert!(help.contains(c), "{c} missing");
-        }
         let yes = status_text(&bot, 42, true);
         assert!(yes.contains("@pista_bot") && yes.contains("123") && yes.contains("42"));
         assert!(yes.contains("are allowed"));
         assert!(status_text(&bot, 42, false).contains("not allowed"));
+        assert_eq!(
+            pairing_text("ABCD2345"),
+            "This bot is private. Your pairing code is ABCD2345. Ask the owner to run: \
+             openpista pairing approve telegram ABCD2345"
+        );
         for (name, _) in MENU {
             assert!(parse(&format!("/{name}"), BOT).is_some());
         }

@@ -8,9 +8,9 @@ use openpista_sdk::{Attachment, Error, Outbound, host};
 use crate::api::Api;
 use crate::api_error::ApiError;
 use crate::config::Settings;
+use crate::conversation::ChatRef;
 use crate::multipart::{self, FilePart};
 use crate::outbound::{self, Chunk};
-use crate::session::ChatRef;
 use crate::state;
 
 /// Delivers an answer: its text (split, MarkdownV2, buttons when

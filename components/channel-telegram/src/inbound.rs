@@ -9,18 +9,19 @@
 //!   button presses too.
 //! - Groups: only replies to the bot's messages and messages mentioning
 //!   `@bot_username` pass; the mention is removed from the text.
-//! - `/start`, `/help`, `/status` are answered here; `/clear`, `/session`
-//!   and `/model` become events with `command` and `args` metadata.
+//! - `/start` and `/status` are answered here; every other command
+//!   (`/help`, `/clear`, `/model`...) becomes an event with its `command`
+//!   set, for the host.
 //! - A button press is always answered (so the client stops its spinner)
 //!   and, for a permitted sender, becomes `[callback:DATA]`.
 
 use crate::bot::BotIdentity;
 use crate::commands::{self, Command};
 use crate::config::Settings;
+use crate::conversation::ChatRef;
 use crate::media::Media;
 use crate::mention;
-use crate::session::ChatRef;
-use crate::update::{CallbackQuery, Chat, Message, Update, User};
+use crate::update::{CallbackQuery, Message, Update};
 
 /// What the decision needs besides the update.
 pub struct Context<'a> {
@@ -29,25 +30,27 @@ pub struct Context<'a> {
 }
 
 /// An event to hand to the agent, once its file (if any) is fetched.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
-    pub session: String,
+    pub conversation: String,
     pub sender: String,
     /// The text or caption, mention removed.
     pub text: String,
-    pub metadata: Vec<(String, String)>,
+    /// The command the text is, for the host.
+    pub command: Option<openpista_sdk::Command>,
     /// The message's file, to download or describe.
     pub media: Option<Media>,
 }
 
 /// What the glue does with an update.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Nothing; the reason is logged at debug level.
     Ignore(String),
     /// Answer in `chat` with plain `text`; no event.
     Reply { chat: ChatRef, text: String },
-    /// Give this unknown private user a pairing code; no event.
+    /// Give this unknown private user a pairing code, sent to `chat`; no
+    /// event.
     Pair {
         chat: ChatRef,
         user_id: i64,
@@ -58,7 +61,7 @@ pub enum Action {
 }
 
 /// The decision about one update.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// `answerCallbackQuery` this id first (button presses only).
     pub answer_callback: Option<String>,
@@ -143,35 +146,27 @@ fn on_message(m: &Message, ctx: &Context, approved: bool) -> Action {
             username: from.username.clone(),
         };
     }
-    let mut metadata = metadata(&m.chat, m.message_id, from);
-    match command {
+    let command = match command {
         Some(Command::Start) => {
             let text = commands::start_text(ctx.bot);
-            return Action::Reply { chat, text };
-        }
-        Some(Command::Help) => {
-            let text = commands::help_text();
             return Action::Reply { chat, text };
         }
         Some(Command::Status) => {
             let text = commands::status_text(ctx.bot, from.id, true);
             return Action::Reply { chat, text };
         }
-        Some(Command::Forward { name, args }) => {
-            metadata.push(("command".into(), name.into()));
-            metadata.push(("args".into(), args.into()));
-        }
-        None => {}
-    }
+        Some(Command::Host(command)) => Some(command),
+        None => None,
+    };
     let media = Media::of(m);
     if text.is_empty() && media.is_none() {
         return ignore("nothing the agent can read (no text, caption or file)");
     }
     Action::Forward(Draft {
-        session: chat.session(),
+        conversation: chat.conversation(),
         sender: from.id.to_string(),
         text,
-        metadata,
+        command,
         media,
     })
 }
@@ -188,26 +183,12 @@ fn on_callback(q: &CallbackQuery, ctx: &Context, approved: bool) -> Action {
         return ignore("no callback data");
     };
     Action::Forward(Draft {
-        session: message.chat_ref().session(),
+        conversation: message.chat_ref().conversation(),
         sender: q.from.id.to_string(),
         text: format!("[callback:{data}]"),
-        metadata: metadata(&message.chat, message.message_id, &q.from),
+        command: None,
         media: None,
     })
-}
-
-/// The metadata every event carries.
-fn metadata(chat: &Chat, message_id: i64, from: &User) -> Vec<(String, String)> {
-    let mut out = vec![
-        ("chat_id".to_string(), chat.id.to_string()),
-        ("message_id".to_string(), message_id.to_string()),
-        ("user_id".to_string(), from.id.to_string()),
-    ];
-    if let Some(username) = &from.username {
-        out.push(("username".into(), username.clone()));
-    }
-    out.push(("chat_type".into(), chat.kind.clone()));
-    out
 }
 
 #[cfg(test)]

@@ -63,28 +63,13 @@ fn is_ignored(d: &Decision) -> bool {
 }
 
 #[test]
-fn allowed_private_text_is_forwarded_with_metadata() {
+fn allowed_private_text_is_forwarded_in_the_chats_conversation() {
     let d = forward(private("hello"), &settings(&[42], true));
     assert_eq!(
-        (d.session.as_str(), d.sender.as_str(), d.text.as_str()),
-        ("telegram:42", "42", "hello")
+        (d.conversation.as_str(), d.sender.as_str(), d.text.as_str()),
+        ("42", "42", "hello")
     );
-    let meta: Vec<(&str, &str)> = d
-        .metadata
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(
-        meta,
-        vec![
-            ("chat_id", "42"),
-            ("message_id", "10"),
-            ("user_id", "42"),
-            ("username", "ann"),
-            ("chat_type", "private")
-        ]
-    );
-    assert!(d.media.is_none());
+    assert!(d.command.is_none() && d.media.is_none());
 }
 
 #[test]
@@ -149,8 +134,8 @@ fn groups_pass_only_mentions_and_replies_to_the_bot() {
     )));
     let d = forward(group(json!({"text": "hey @Pista_Bot what's up"})), &s);
     assert_eq!(
-        (d.session.as_str(), d.text.as_str()),
-        ("telegram:-100", "hey what's up")
+        (d.conversation.as_str(), d.text.as_str()),
+        ("-100", "hey what's up")
     );
     let reply = json!({"text": "and then?", "reply_to_message": {
         "message_id": 3, "chat": {"id": -100, "type": "supergroup"}, "from": {"id": BOT_ID, "is_bot": true}}});
@@ -178,8 +163,14 @@ fn group_commands_need_the_bot_suffix_or_a_reply() {
         Action::Reply { .. }
     ));
     let d = forward(group(json!({"text": "/model@pista_bot gpt-5"})), &s);
-    assert!(d.metadata.contains(&("command".into(), "model".into())));
-    assert!(d.metadata.contains(&("args".into(), "gpt-5".into())));
+    let command = d.command.unwrap();
+    assert_eq!(
+        (command.name.as_str(), command.args.as_str()),
+        ("model", "gpt-5")
+    );
+    // Addressed to another bot (and mentioning this one): text.
+    let d = forward(group(json!({"text": "/model@other_bot @pista_bot"})), &s);
+    assert_eq!((d.text.as_str(), d.command), ("/model@other_bot", None));
 }
 
 #[test]
@@ -189,17 +180,13 @@ fn topics_get_their_own_session() {
         group(json!({"text": "@pista_bot hi", "is_topic_message": true, "message_thread_id": 7})),
         &s,
     );
-    assert_eq!(d.session, "telegram:-100:7");
+    assert_eq!(d.conversation, "-100:7");
 }
 
 #[test]
 fn local_commands_are_answered() {
     let s = settings(&[42], true);
-    for (text, needle) in [
-        ("/start", "Pista"),
-        ("/help", "/model"),
-        ("/status", "@pista_bot"),
-    ] {
+    for (text, needle) in [("/start", "Pista"), ("/status", "@pista_bot")] {
         match run(private(text), &s, false).action {
             Action::Reply { chat, text: answer } => {
                 assert_eq!(chat, ChatRef::chat(42));
@@ -215,27 +202,26 @@ fn local_commands_are_answered() {
 }
 
 #[test]
-fn gateway_commands_become_events() {
+fn host_commands_become_events() {
     let s = settings(&[42], true);
     for (text, name, args) in [
+        ("/help", "help", ""),
         ("/clear", "clear", ""),
         ("/session", "session", ""),
         ("/model  big one", "model", "big one"),
+        ("/nonsense", "nonsense", ""),
     ] {
         let d = forward(private(text), &s);
         assert_eq!(d.text, text.trim());
-        let tail: Vec<_> = d.metadata[d.metadata.len() - 2..].to_vec();
+        let command = d.command.expect(text);
         assert_eq!(
-            tail,
-            vec![
-                ("command".into(), name.into()),
-                ("args".into(), args.into())
-            ],
+            (command.name.as_str(), command.args.as_str()),
+            (name, args),
             "{text}"
         );
     }
     let d = forward(private("/etc/hosts is gone"), &s);
-    assert!(!d.metadata.iter().any(|(k, _)| k == "command"));
+    assert_eq!(d.command, None);
 }
 
 #[test]
@@ -246,7 +232,7 @@ fn commands_in_captions_are_text() {
         "document": {"file_id": "d", "file_size": 1}}});
     let d = forward(u, &s);
     assert_eq!(d.text, "/start");
-    assert!(d.media.is_some());
+    assert!(d.media.is_some() && d.command.is_none());
 }
 
 #[test]
@@ -280,9 +266,9 @@ fn button_presses_are_always_answered() {
         panic!("{d:?}")
     };
     assert_eq!(draft.text, "[callback:approve:7]");
-    assert_eq!(draft.session, "telegram:-100:4");
+    assert_eq!(draft.conversation, "-100:4");
     assert_eq!(draft.sender, "42");
-    assert!(draft.metadata.contains(&("message_id".into(), "30".into())));
+    assert_eq!(draft.command, None);
     // Denied users' presses are answered but go nowhere.
     let d = run(press(5), &s, false);
     assert_eq!(d.answer_callback.as_deref(), Some("cb1"));

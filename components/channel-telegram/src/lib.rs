@@ -6,11 +6,17 @@
 //! on the way out, and the webhook's secret token is checked with
 //! `host.secret-matches("telegram_webhook_secret", …)`.
 //!
+//! The host calls it `telegram`: it names conversations (`42`, `42:7` for
+//! a forum topic) and the route `webhook` (served at `/telegram/webhook`).
+//! Pairing requests and approvals are kept by `openpista_sdk::pairing`,
+//! which also answers the host's `pairing` calls; `report` describes the
+//! bot from what memory and configuration hold.
+//!
 //! This file is the glue the host calls; [`receive`], [`deliver`],
 //! [`state`] and the transport in [`api`] call the host too. What can be
 //! decided without it lives in modules that do not call it and are
-//! unit-tested natively: [`config`], [`session`], [`update`],
-//! [`inbound`], [`commands`], [`mention`], [`media`], [`pairing`],
+//! unit-tested natively: [`config`], [`conversation`], [`update`],
+//! [`inbound`], [`commands`], [`mention`], [`media`], [`report`],
 //! [`webhook`], [`polling`], [`outbound`], [`keyboard`], [`split`],
 //! [`markdown`], [`multipart`], [`ratelimit`], [`bot`], [`api_error`] and
 //! the retry decisions of [`api`].
@@ -20,6 +26,7 @@ pub mod api_error;
 pub mod bot;
 pub mod commands;
 pub mod config;
+pub mod conversation;
 pub mod deliver;
 pub mod inbound;
 pub mod keyboard;
@@ -28,11 +35,10 @@ pub mod media;
 pub mod mention;
 pub mod multipart;
 pub mod outbound;
-pub mod pairing;
 pub mod polling;
 pub mod ratelimit;
 pub mod receive;
-pub mod session;
+pub mod report;
 pub mod split;
 pub mod state;
 pub mod update;
@@ -43,8 +49,9 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::api_error::ApiError;
+use crate::bot::BotIdentity;
 use crate::config::Mode;
-use crate::session::{CHANNEL, ChatRef};
+use crate::conversation::ChatRef;
 
 /// The secret Telegram presents on webhook requests.
 pub const WEBHOOK_SECRET_NAME: &str = "telegram_webhook_secret";
@@ -53,6 +60,10 @@ pub const WEBHOOK_SECRET_NAME: &str = "telegram_webhook_secret";
 pub struct Telegram;
 
 impl Channel for Telegram {
+    // Pairing codes and approvals are the SDK's (`receive`), so the
+    // host's pairing calls are answered from the same records.
+    const SDK_PAIRING: bool = true;
+
     fn start() -> Result<ChannelInfo, Error> {
         let settings = state::settings()?;
         if settings.mode == Mode::Webhook {
@@ -66,9 +77,12 @@ impl Channel for Telegram {
         if let Err(e) = api.call("setMyCommands", &commands::menu_body()) {
             host::warn(&format!("{e}; the command menu stays as it was"));
         }
-        let mut info = ChannelInfo::new(CHANNEL);
+        let mut info = ChannelInfo::new();
+        // Telegram counts UTF-16 units; the host's split comes first, and
+        // `outbound::plan` splits again in Telegram's measure (a no-op for
+        // text that already fits) so that nothing is ever refused.
         info.max_message_length = Some(split::MAX_UNITS as u32);
-        info.features = Features::TYPING | Features::BUTTONS | Features::ATTACHMENTS;
+        info.features = Features::TYPING | Features::ATTACHMENTS;
         match settings.mode {
             Mode::Webhook => {
                 let url = settings.require_webhook_url()?;
@@ -172,7 +186,7 @@ impl Channel for Telegram {
     }
 
     fn send(message: Outbound) -> Result<(), Error> {
-        let chat = ChatRef::parse(&message.session)?;
+        let chat = ChatRef::parse(&message.conversation)?;
         let settings = state::settings()?;
         let api = Api {
             base: &settings.api_url,
@@ -180,7 +194,7 @@ impl Channel for Telegram {
         deliver::answer(&api, &settings, chat, &message)
     }
 
-    fn status(session: &str, kind: StatusKind) -> Result<(), Error> {
+    fn status(conversation: &str, kind: StatusKind) -> Result<(), Error> {
         if matches!(kind, StatusKind::Idle) {
             return Ok(());
         }
@@ -191,7 +205,7 @@ impl Channel for Telegram {
                 return Ok(());
             }
         };
-        match ChatRef::parse(session) {
+        match ChatRef::parse(conversation) {
             Ok(chat) => deliver::typing(
                 &Api {
                     base: &settings.api_url,
@@ -220,6 +234,15 @@ impl Channel for Telegram {
             Ok(_) => host::info("telegram: webhook deleted"),
             Err(e) => host::error(&format!("{e}")),
         }
+    }
+
+    fn describe() -> Result<ChannelReport, Error> {
+        let settings = state::settings();
+        let bot = memory::get_json::<BotIdentity>(bot::MEMORY_KEY).unwrap_or_else(|e| {
+            host::warn(&format!("telegram: ignoring the stored bot identity: {e}"));
+            None
+        });
+        Ok(report::describe(settings.as_ref(), bot.as_ref()))
     }
 }
 

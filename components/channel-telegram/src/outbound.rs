@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
+use crate::conversation::ChatRef;
 use crate::keyboard;
 use crate::markdown;
-use crate::session::ChatRef;
 use crate::split::{self, MAX_UNITS};
 
 /// What error reports start with.

@@ -1,24 +1,20 @@
 //! Carrying out what [`inbound::decide`] says about an update: the
 //! approval look-up, button answers, the component's own replies, pairing
-//! codes, and fetching files into attachments. Shared by polling and the
-//! webhook.
+//! codes (kept by `openpista_sdk::pairing`, user ids as decimal text), and
+//! fetching files into attachments. Shared by polling and the webhook.
 
-use openpista_sdk::{Attachment, Error, InboundEvent, host, memory};
+use openpista_sdk::{Attachment, Error, InboundEvent, host, pairing};
 use serde_json::json;
 
 use crate::api::Api;
 use crate::bot::BotIdentity;
+use crate::commands;
 use crate::config::Settings;
+use crate::conversation::ChatRef;
 use crate::deliver;
 use crate::inbound::{self, Action, Context, Draft};
 use crate::media::{self, Media, Skipped};
-use crate::pairing::{self, Pending};
-use crate::session::ChatRef;
-use crate::state;
 use crate::update::{TgFile, Update};
-
-/// Attempts at drawing a pairing code not already in use.
-const CODE_TRIES: usize = 5;
 
 /// The event `update` gives the agent, if any. Failures to answer
 /// Telegram are logged; only memory failures are errors.
@@ -29,7 +25,7 @@ pub fn process(
     update: &Update,
 ) -> Result<Option<InboundEvent>, Error> {
     let approved = match inbound::sender_id(update) {
-        Some(id) if !settings.is_allowed(id) => memory::get(&pairing::approved_key(id))?.is_some(),
+        Some(id) if !settings.is_allowed(id) => pairing::is_approved(&id.to_string())?,
         _ => false,
     };
     let ctx = Context { bot, settings };
@@ -53,11 +49,11 @@ pub fn process(
             user_id,
             username,
         } => {
-            let code = pairing_code(user_id, chat.chat_id, username)?;
+            let code = pairing::code_for(&user_id.to_string(), username.as_deref())?;
             host::info(&format!(
                 "telegram: user {user_id} asked for access; pairing code {code}"
             ));
-            reply(api, chat, &pairing::reply_text(&code));
+            reply(api, chat, &commands::pairing_text(&code));
             Ok(None)
         }
         Action::Forward(draft) => Ok(Some(event(api, settings, draft))),
@@ -68,36 +64,6 @@ fn reply(api: &Api, chat: ChatRef, text: &str) {
     if let Err(e) = deliver::plain(api, chat, text) {
         host::warn(&format!("{e}"));
     }
-}
-
-/// This user's pairing code: the existing one while it is pending, else
-/// a new one, stored with its reverse key.
-fn pairing_code(user_id: i64, chat_id: i64, username: Option<String>) -> Result<String, Error> {
-    let user_key = pairing::user_key(user_id);
-    let existing = memory::get(&user_key)?.and_then(|b| String::from_utf8(b).ok());
-    if let Some(code) = existing.as_deref() {
-        let pending =
-            memory::get_json::<Pending>(&pairing::pending_key(code.trim())).unwrap_or(None);
-        if let Some(code) = pairing::reusable(Some(code), pending.as_ref(), user_id) {
-            return Ok(code);
-        }
-    }
-    let mut code = pairing::code_from_bytes(&state::random_bytes());
-    for _ in 1..CODE_TRIES {
-        if memory::get(&pairing::pending_key(&code))?.is_none() {
-            break;
-        }
-        code = pairing::code_from_bytes(&state::random_bytes());
-    }
-    let record = Pending {
-        user_id,
-        chat_id,
-        username,
-        created_ms: host::now_ms(),
-    };
-    memory::set_json(&pairing::pending_key(&code), &record)?;
-    memory::set(&user_key, code.as_bytes())?;
-    Ok(code)
 }
 
 /// The event of a draft, with its file attached or described.
@@ -117,11 +83,11 @@ fn event(api: &Api, settings: &Settings, draft: Draft) -> InboundEvent {
         },
     };
     InboundEvent {
-        session: draft.session,
+        conversation: draft.conversation,
         sender: draft.sender,
         text: media::compose(description.as_deref(), &draft.text),
         attachments,
-        metadata: draft.metadata,
+        command: draft.command,
     }
 }
 

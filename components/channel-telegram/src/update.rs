@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::session::ChatRef;
+use crate::conversation::ChatRef;
 
 /// One update.
 #[derive(Clone, Debug, Deserialize, PartialEq)]

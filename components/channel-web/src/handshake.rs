@@ -12,8 +12,10 @@
 use openpista_sdk::serde_json::json;
 use openpista_sdk::{HttpRequest, HttpResponse};
 
-/// The only path the channel serves.
-pub const ROUTE: &str = "/ws";
+/// The only route the channel declares: served at `/web/ws` and at the
+/// host's first-party alias `/ws`, it reaches `handle-http` as `ws` (then
+/// the query) either way.
+pub const ROUTE: &str = "ws";
 /// The header carrying the id the host gives the connection.
 pub const CONNECTION_HEADER: &str = "x-openpista-connection";
 /// The subprotocol the client offers and the server selects.
@@ -126,7 +128,7 @@ pub fn valid_client_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// `/ws?client=x` → (`/ws`, `client=x`); no `?` gives an empty query.
+/// `ws?client=x` → (`ws`, `client=x`); no `?` gives an empty query.
 pub fn split_path(path: &str) -> (&str, &str) {
     path.split_once('?').unwrap_or((path, ""))
 }
@@ -258,7 +260,7 @@ mod tests {
     #[test]
     fn accepts_a_token_in_the_subprotocol_list_and_selects_openpista() {
         let req = upgrade(
-            &format!("/ws?client={CLIENT}"),
+            &format!("ws?client={CLIENT}"),
             &[("Sec-WebSocket-Protocol", "openpista, token.s3cret token/+")],
         );
         let Decision::Accept {
@@ -280,7 +282,7 @@ mod tests {
     #[test]
     fn accepts_a_percent_encoded_token_in_the_query_without_subprotocols() {
         let req = upgrade(
-            &format!("/ws?token=s3cret%20token%2F%2B&client={CLIENT}"),
+            &format!("ws?token=s3cret%20token%2F%2B&client={CLIENT}"),
             &[],
         );
         let decision = decide_with_token(&req);
@@ -293,13 +295,13 @@ mod tests {
     #[test]
     fn refuses_a_missing_or_wrong_token_with_401() {
         for req in [
-            upgrade(&format!("/ws?client={CLIENT}"), &[]),
-            upgrade(&format!("/ws?client={CLIENT}&token=nope"), &[]),
+            upgrade(&format!("ws?client={CLIENT}"), &[]),
+            upgrade(&format!("ws?client={CLIENT}&token=nope"), &[]),
             upgrade(
-                &format!("/ws?client={CLIENT}"),
+                &format!("ws?client={CLIENT}"),
                 &[("sec-websocket-protocol", "openpista, token.nope")],
             ),
-            upgrade(&format!("/ws?client={CLIENT}&token="), &[]),
+            upgrade(&format!("ws?client={CLIENT}&token="), &[]),
         ] {
             let decision = decide_with_token(&req);
             assert_eq!(status(&decision), 401, "{}", req.path);
@@ -311,7 +313,7 @@ mod tests {
     fn never_asks_about_an_empty_token_and_tries_at_most_two() {
         let asked = std::cell::RefCell::new(Vec::new());
         let req = upgrade(
-            &format!("/ws?client={CLIENT}&token=b&token=c"),
+            &format!("ws?client={CLIENT}&token=b&token=c"),
             &[(
                 "sec-websocket-protocol",
                 "openpista, token., token.a, token.z",
@@ -328,10 +330,10 @@ mod tests {
     #[test]
     fn refuses_a_bad_client_id_with_400_and_a_reason() {
         for path in [
-            "/ws?token=x",
-            "/ws?client=short&token=x",
-            "/ws?client=has%20space1&token=x",
-            &format!("/ws?client={}", "a".repeat(65)),
+            "ws?token=x",
+            "ws?client=short&token=x",
+            "ws?client=has%20space1&token=x",
+            &format!("ws?client={}", "a".repeat(65)),
         ] {
             let decision = decide_with_token(&upgrade(path, &[]));
             assert_eq!(status(&decision), 400, "{path}");
@@ -342,7 +344,7 @@ mod tests {
     #[test]
     fn refuses_an_offer_without_the_openpista_subprotocol() {
         let req = upgrade(
-            &format!("/ws?client={CLIENT}"),
+            &format!("ws?client={CLIENT}"),
             &[("sec-websocket-protocol", "chat, token.s3cret token/+")],
         );
         assert_eq!(status(&decide_with_token(&req)), 400);
@@ -352,7 +354,7 @@ mod tests {
     fn the_probe_gets_426_for_a_good_token_and_401_for_a_bad_one() {
         let good = request(
             "GET",
-            &format!("/ws?client={CLIENT}&token=s3cret+token%2F%2B"),
+            &format!("ws?client={CLIENT}&token=s3cret+token%2F%2B"),
             &[],
         );
         let decision = decide_with_token(&good);
@@ -361,15 +363,15 @@ mod tests {
             panic!()
         };
         assert_eq!(header(&response.headers, "Upgrade"), Some("websocket"));
-        let bad = request("GET", &format!("/ws?client={CLIENT}&token=x"), &[]);
+        let bad = request("GET", &format!("ws?client={CLIENT}&token=x"), &[]);
         assert_eq!(status(&decide_with_token(&bad)), 401);
     }
 
     #[test]
     fn other_paths_and_methods_are_refused() {
-        let path = format!("/ws/x?client={CLIENT}&token=x");
+        let path = format!("ws/x?client={CLIENT}&token=x");
         assert_eq!(status(&decide_with_token(&request("GET", &path, &[]))), 404);
-        let post = request("POST", &format!("/ws?client={CLIENT}"), &[]);
+        let post = request("POST", &format!("ws?client={CLIENT}"), &[]);
         assert_eq!(status(&decide_with_token(&post)), 405);
     }
 
@@ -377,7 +379,7 @@ mod tests {
     fn an_upgrade_without_a_connection_id_is_a_bad_request() {
         let req = request(
             "GET",
-            &format!("/ws?client={CLIENT}&token=s3cret%20token%2F%2B"),
+            &format!("ws?client={CLIENT}&token=s3cret%20token%2F%2B"),
             &[("upgrade", "websocket")],
         );
         assert_eq!(status(&decide_with_token(&req)), 400);
@@ -385,7 +387,7 @@ mod tests {
 
     #[test]
     fn parses_queries_headers_and_escapes() {
-        assert_eq!(split_path("/ws"), ("/ws", ""));
+        assert_eq!(split_path("ws"), ("ws", ""));
         assert_eq!(
             query_param("a=1&b=%41%zz+c&b=2", "b").as_deref(),
             Some("A%zz c")

@@ -1,20 +1,22 @@
 //! `channel-web`: the web chat page's channel (`docs/WEB_PROTOCOL.md`).
 //!
 //! The host holds the HTTP listener and the WebSockets; this component owns
-//! the protocol. It accepts or refuses handshakes on `/ws` (the client's
+//! the protocol. It accepts or refuses handshakes on its route `ws` (served
+//! at `/web/ws`, and at `/ws`, the host's first-party alias; the client's
 //! token is checked with `host.secret-matches("web_token", …)`, so it never
 //! sees the token's value), answers frames, turns messages into inbound
-//! events of the session `web:CLIENT_ID`, sends answers, deltas and status
-//! to every open connection of a session, keeps answers for sessions with
-//! none in memory until they come back, and closes silent connections on
-//! `live.tick`.
+//! events of the conversation `CLIENT_ID` (the host's session
+//! `web:CLIENT_ID`), sends answers, deltas and status to every open
+//! connection of a conversation, keeps answers for conversations with none
+//! in memory until they come back, and closes silent connections on
+//! `live.tick`. Slash commands are the host's: a message that is one
+//! travels with its `command` set, and the host answers it.
 //!
 //! This file is the glue that calls the host. The protocol itself is in
 //! modules that do not, and are unit-tested natively: [`handshake`],
-//! [`protocol`], [`commands`], [`registry`] and [`pending`] (attachments'
-//! base64 is `openpista_sdk::base64`).
+//! [`protocol`], [`registry`] and [`pending`] (attachments' base64 is
+//! `openpista_sdk::base64`, commands are `openpista_sdk::command`).
 
-pub mod commands;
 pub mod handshake;
 pub mod pending;
 pub mod protocol;
@@ -24,15 +26,12 @@ use std::sync::{Mutex, PoisonError};
 
 use openpista_sdk::prelude::*;
 
-use crate::commands::Command;
 use crate::handshake::Decision;
 use crate::protocol::{ClientFrame, UserMessage};
 use crate::registry::Registry;
 
 /// The secret clients authenticate with.
 pub const TOKEN_SECRET: &str = "web_token";
-/// The channel's name, the prefix of its sessions.
-pub const CHANNEL: &str = "web";
 
 /// The connections this instance knows. The host calls a channel's one
 /// long-lived instance serially, so the lock is never contended; it makes
@@ -51,9 +50,9 @@ pub struct Web;
 
 impl Channel for Web {
     fn start() -> Result<ChannelInfo, Error> {
-        let mut info = ChannelInfo::new(CHANNEL);
+        let mut info = ChannelInfo::new();
         info.routes.push(handshake::ROUTE.into());
-        info.features = Features::EDITS | Features::TYPING | Features::ATTACHMENTS;
+        info.features = Features::TYPING | Features::ATTACHMENTS;
         Ok(info)
     }
 
@@ -131,11 +130,12 @@ impl Channel for Web {
 
     fn send(message: Outbound) -> Result<(), Error> {
         let frame = protocol::message(&message.text, &message.attachments, message.is_error);
-        let ids = with_registry(|r| r.ready_of(&message.session));
+        let session = registry::session_of(&message.conversation);
+        let ids = with_registry(|r| r.ready_of(&session));
         if !ids.is_empty() {
             // Answers kept earlier go first; if some cannot be sent, this
             // one is kept behind them rather than overtaking them.
-            let earlier_delivered = flush_pending(&message.session, &ids).unwrap_or_else(|e| {
+            let earlier_delivered = flush_pending(&session, &ids).unwrap_or_else(|e| {
                 host::warn(&format!("cannot read the kept answers: {e}"));
                 true
             });
@@ -143,11 +143,11 @@ impl Channel for Web {
                 return Ok(());
             }
         }
-        keep(&message.session, &frame)
+        keep(&session, &frame)
     }
 
-    fn status(session: &str, kind: StatusKind) -> Result<(), Error> {
-        let ids = with_registry(|r| r.ready_of(session));
+    fn status(conversation: &str, kind: StatusKind) -> Result<(), Error> {
+        let ids = with_registry(|r| r.ready_of(&registry::session_of(conversation)));
         broadcast(&ids, &protocol::status(kind));
         Ok(())
     }
@@ -158,13 +158,11 @@ impl Channel for Web {
             let _ = connections::ws_close(id, 1001, "channel stopping");
         }
     }
-}
 
-impl LiveChannel for Web {
-    fn send_delta(session: &str, delta: &str) -> Result<(), Error> {
+    fn send_delta(conversation: &str, delta: &str) -> Result<(), Error> {
         // Deltas only matter while someone watches: not kept when offline,
         // since the whole answer follows through `send`.
-        let ids = with_registry(|r| r.ready_of(session));
+        let ids = with_registry(|r| r.ready_of(&registry::session_of(conversation)));
         broadcast(&ids, &protocol::delta(delta));
         Ok(())
     }
@@ -194,36 +192,12 @@ impl LiveChannel for Web {
     }
 }
 
-openpista_sdk::export_live_channel!(Web);
+openpista_sdk::export_channel!(Web);
 
-/// Answers a validated `message` frame: an `ack`, then either an inbound
-/// event or, for `/help` and unknown commands, an answer of its own.
+/// Answers a validated `message` frame with an `ack`, and passes it on.
 fn on_message(id: u64, touched: &registry::Touched, message: UserMessage) -> Vec<InboundEvent> {
     send_to(id, protocol::ack(message.id.as_deref()));
-    let mut metadata = vec![("connection".to_string(), id.to_string())];
-    match commands::parse(&message.text) {
-        Some(Command::Help) => {
-            send_to(id, protocol::message(&commands::help_text(), &[], false));
-            return Vec::new();
-        }
-        Some(Command::Unknown(name)) => {
-            let text = commands::unknown_text(name);
-            send_to(id, protocol::message(&text, &[], true));
-            return Vec::new();
-        }
-        Some(Command::Forward { name, args }) => {
-            metadata.push(("command".into(), name.into()));
-            metadata.push(("args".into(), args.into()));
-        }
-        None => {}
-    }
-    vec![InboundEvent {
-        session: touched.session.clone(),
-        sender: touched.client_id.clone(),
-        text: message.text,
-        attachments: message.attachments,
-        metadata,
-    }]
+    vec![protocol::event(&touched.client_id, message)]
 }
 
 /// Answers a frame of a connection this instance does not know (it was

@@ -8,7 +8,7 @@
 //! whoever is debugging it. Nothing here calls the host.
 
 use openpista_sdk::serde_json::{self, Map, Value, json};
-use openpista_sdk::{Attachment, StatusKind, base64};
+use openpista_sdk::{Attachment, InboundEvent, StatusKind, base64, command};
 
 /// The longest message text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_000;
@@ -162,6 +162,21 @@ fn parse_attachment(item: &Value) -> Result<Attachment, String> {
     }
     let data = base64::decode(data).map_err(|e| format!("`data` is not base64: {e}"))?;
     Ok(Attachment { mime, name, data })
+}
+
+/// The inbound event of a validated message from client `client_id`: its
+/// conversation is the client id, and a slash command (`/model gpt-5`) is
+/// marked as one for the host, which answers it (`/help`, an unknown
+/// name...). Commands are never addressed to anyone here, so `/x@y` is text.
+pub fn event(client_id: &str, message: UserMessage) -> InboundEvent {
+    let command = command::parse(&message.text, None);
+    InboundEvent {
+        conversation: client_id.to_string(),
+        sender: client_id.to_string(),
+        text: message.text,
+        attachments: message.attachments,
+        command,
+    }
 }
 
 /// `ready`: the connection is accepted; `session` is where its messages go.
@@ -367,6 +382,46 @@ mod tests {
             let e = refused(&frame.to_string());
             assert!(e.message.starts_with(expected), "{e:?} vs {expected}");
         }
+    }
+
+    #[test]
+    fn messages_become_events_of_the_clients_conversation() {
+        let message = |text: &str| UserMessage {
+            id: None,
+            text: text.into(),
+            attachments: vec![Attachment::new("text/plain", b"x".to_vec())],
+        };
+        let event = event("client-01", message("hello /help"));
+        assert_eq!(
+            (event.conversation.as_str(), event.sender.as_str()),
+            ("client-01", "client-01")
+        );
+        assert_eq!(
+            (event.text.as_str(), event.attachments.len()),
+            ("hello /help", 1)
+        );
+        assert_eq!(event.command, None);
+        for (text, name, args) in [
+            ("/model  gpt-5 mini ", "model", "gpt-5 mini"),
+            ("/HELP", "help", ""),
+            ("/frobnicate", "frobnicate", ""),
+        ] {
+            let event = super::event("client-01", message(text));
+            let command = event.command.expect(text);
+            assert_eq!((command.name.as_str(), command.args.as_str()), (name, args));
+            assert_eq!(event.text, text, "the text travels as typed");
+        }
+        assert_eq!(event_command("/etc/hosts"), None);
+        assert_eq!(event_command("/help@someone"), None);
+    }
+
+    fn event_command(text: &str) -> Option<String> {
+        let message = UserMessage {
+            id: None,
+            text: text.into(),
+            attachments: Vec::new(),
+        };
+        event("client-01", message).command.map(|c| c.name)
     }
 
     #[test]

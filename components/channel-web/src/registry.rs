@@ -24,8 +24,12 @@ pub const UNKNOWN_CLOSE_CODE: u16 = 4000;
 /// The close reason for a connection the component does not know.
 pub const UNKNOWN_CLOSE_REASON: &str = "unknown connection, reconnect";
 
-/// The session of a client: `web:CLIENT_ID`, so that a reload or another
-/// tab of the same browser continues the conversation.
+/// The host's session of a client's conversation, `web:CLIENT_ID`: one
+/// conversation per client id, so that a reload or another tab of the same
+/// browser continues it. The channel names only the conversation (the
+/// client id); this is what `ready` shows and what kept answers are stored
+/// under, as before WIT 0.2, so answers kept by an earlier version are
+/// still delivered.
 pub fn session_of(client_id: &str) -> String {
     format!("web:{client_id}")
 }

@@ -1,6 +1,7 @@
-//! What the CLI shows about the bridge: `bridge/state`, kept up to date
-//! from the events, and `bridge/rejected`, the count of lines that could
-//! not be understood. Nothing here calls the host.
+//! What the channel knows about the bridge, and `report` tells the host
+//! (for the CLI and the link page): `bridge/state`, kept up to date from
+//! the events, and `bridge/rejected`, the count of lines that could not be
+//! understood. Nothing here calls the host.
 //!
 //! `bridge_restarts` counts the starts that follow an exit after which the
 //! host said it would restart the bridge (`restart_in_ms` set); the glue

@@ -1,19 +1,19 @@
 //! What to do with an incoming `message` event: ignore it, answer it
-//! here (a pairing code, `/help`), or hand it to the agent. Decided from
-//! the event, the settings and whether the sender was approved, without
+//! here with a pairing code, or hand it to the agent. Decided from the
+//! event, the settings and whether the sender was approved, without
 //! calling the host; [`event`] then builds the agent's event, attaching
-//! or describing the file.
+//! or describing the file. Slash commands are all the host's (`/help`
+//! included): they go on with the event's `command` set.
 
-use openpista_sdk::InboundEvent;
+use openpista_sdk::{InboundEvent, command, pairing};
 
-use crate::commands::{self, Command};
 use crate::config::Settings;
 use crate::event::{Incoming, Media};
 use crate::jid;
 use crate::media::{self, Outcome};
 
 /// The decision about one message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Nothing reaches the agent; the reason is for the debug log.
     Ignore(String),
@@ -24,19 +24,19 @@ pub enum Action {
         user_id: String,
         username: Option<String>,
     },
-    /// Answer in `chat` with `text`, and pass nothing on.
-    Reply { chat: String, text: String },
     /// Pass it to the agent.
     Forward(Draft),
 }
 
 /// An event for the agent, before its file is attached or described.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
-    pub session: String,
+    /// The sender's JID, which answers go back to.
+    pub conversation: String,
     pub sender: String,
     pub text: String,
-    pub metadata: Vec<(String, String)>,
+    /// The command the text is, for the host.
+    pub command: Option<openpista_sdk::Command>,
     pub media: Option<Media>,
 }
 
@@ -63,20 +63,6 @@ pub fn decide(m: &Incoming, settings: &Settings, approved: bool) -> Action {
             username: m.push_name.clone(),
         };
     }
-    let mut metadata = metadata(m);
-    match commands::parse(&m.text) {
-        Some(Command::Help) => {
-            return Action::Reply {
-                chat: m.chat.clone(),
-                text: commands::help_text(),
-            };
-        }
-        Some(Command::Forward { name, args }) => {
-            metadata.push(("command".into(), name.into()));
-            metadata.push(("args".into(), args.into()));
-        }
-        None => {}
-    }
     if m.text.trim().is_empty() && m.media.is_none() {
         return Action::Ignore(format!(
             "a message from {} with neither text nor file",
@@ -84,25 +70,20 @@ pub fn decide(m: &Incoming, settings: &Settings, approved: bool) -> Action {
         ));
     }
     Action::Forward(Draft {
-        session: jid::session(&m.sender),
+        conversation: m.sender.clone(),
         sender: m.sender.clone(),
         text: m.text.clone(),
-        metadata,
+        command: command::parse(&m.text, None),
         media: m.media.clone(),
     })
 }
 
-/// The metadata every forwarded event carries.
-fn metadata(m: &Incoming) -> Vec<(String, String)> {
-    let mut out = vec![("chat".to_string(), m.chat.clone())];
-    if let Some(id) = &m.id {
-        out.push(("message_id".into(), id.clone()));
-    }
-    out.push(("sender".into(), m.sender.clone()));
-    if let Some(name) = &m.push_name {
-        out.push(("push_name".into(), name.clone()));
-    }
-    out
+/// The reply to an unknown sender who was given `code`.
+pub fn pairing_text(code: &str) -> String {
+    format!(
+        "This assistant is private. {}",
+        pairing::ask_owner(jid::CHANNEL, code)
+    )
 }
 
 /// The agent's event for `draft`, its file attached when it fits in
@@ -122,11 +103,11 @@ pub fn event(draft: Draft, max_media_bytes: u64) -> InboundEvent {
         Some(Outcome::Describe(d)) => Some(d),
     };
     InboundEvent {
-        session: draft.session,
+        conversation: draft.conversation,
         sender: draft.sender,
         text: media::compose(description.as_deref(), &draft.text),
         attachments,
-        metadata: draft.metadata,
+        command: draft.command,
     }
 }
 

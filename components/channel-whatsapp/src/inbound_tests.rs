@@ -34,31 +34,16 @@ fn forwarded(action: Action) -> Draft {
 }
 
 #[test]
-fn allowed_senders_reach_the_agent_with_metadata() {
+fn allowed_senders_reach_the_agent_in_their_own_conversation() {
     let d = forwarded(decide(
         &message("hello"),
         &settings("+1 555 123 4567", true),
         false,
     ));
-    assert_eq!(d.session, "whatsapp:15551234567@s.whatsapp.net");
+    assert_eq!(d.conversation, ANN);
     assert_eq!(d.sender, ANN);
     assert_eq!(d.text, "hello");
-    assert_eq!(
-        d.metadata,
-        vec![
-            ("chat".to_string(), ANN.to_string()),
-            ("message_id".into(), "3EB0A".into()),
-            ("sender".into(), ANN.into()),
-            ("push_name".into(), "Ann".into()),
-        ]
-    );
-    let bare = Incoming {
-        id: None,
-        push_name: None,
-        ..message("hi")
-    };
-    let d = forwarded(decide(&bare, &settings("15551234567", true), false));
-    assert_eq!(d.metadata.len(), 2);
+    assert_eq!(d.command, None);
 }
 
 #[test]
@@ -80,7 +65,7 @@ fn approval_or_the_lid_also_admit() {
         ..message("x")
     };
     let d = forwarded(decide(&lid_sender, &by_lid, false));
-    assert_eq!(d.session, "whatsapp:999@lid");
+    assert_eq!(d.conversation, "999@lid");
 }
 
 #[test]
@@ -122,30 +107,35 @@ fn groups_are_ignored_even_from_allowed_senders() {
 }
 
 #[test]
-fn help_is_answered_and_gateway_commands_are_marked() {
+fn commands_go_to_the_host_help_included() {
     let s = settings("15551234567", true);
-    assert_eq!(
-        decide(&message(" /Help"), &s, false),
-        Action::Reply {
-            chat: ANN.into(),
-            text: commands::help_text()
-        }
-    );
     for (text, name, args) in [
+        (" /Help", "help", ""),
         ("/clear", "clear", ""),
         ("/session", "session", ""),
         ("/model gpt-5", "model", "gpt-5"),
+        ("/whatever", "whatever", ""),
     ] {
         let d = forwarded(decide(&message(text), &s, false));
         assert_eq!(d.text, text);
-        assert!(
-            d.metadata.contains(&("command".into(), name.into())),
+        let command = d.command.expect(text);
+        assert_eq!(
+            (command.name.as_str(), command.args.as_str()),
+            (name, args),
             "{text}"
         );
-        assert!(d.metadata.contains(&("args".into(), args.into())), "{text}");
     }
     let d = forwarded(decide(&message("/etc/hosts?"), &s, false));
-    assert!(!d.metadata.iter().any(|(k, _)| k == "command"));
+    assert_eq!(d.command, None);
+}
+
+#[test]
+fn the_pairing_reply_names_the_command() {
+    assert_eq!(
+        pairing_text("ABCD2345"),
+        "This assistant is private. Your pairing code is ABCD2345. Ask the owner to run: \
+         openpista pairing approve whatsapp ABCD2345"
+    );
 }
 
 #[test]
@@ -199,5 +189,5 @@ fn files_are_attached_or_described() {
         e.text,
         "[image dot.png, image/png, 2 B — not attached: download timed out]"
     );
-    assert_eq!(e.session, "whatsapp:15551234567@s.whatsapp.net");
+    assert_eq!(e.conversation, ANN);
 }

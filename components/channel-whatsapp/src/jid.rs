@@ -1,15 +1,18 @@
-//! WhatsApp addresses (JIDs) and the channel's session ids.
+//! WhatsApp addresses (JIDs) and the channel's conversations.
 //!
 //! A JID is `user[:device]@server`: `15551234567@s.whatsapp.net` for a
 //! phone number, `12345@lid` for a LID (WhatsApp's privacy alias),
-//! `1203…@g.us` for a group. One conversation per sender:
-//! `whatsapp:{sender JID}`, and an answer goes back to that JID. Phone
+//! `1203…@g.us` for a group. One conversation per sender, named by the
+//! sender's JID (the host makes it the session `whatsapp:{JID}`), and an
+//! answer goes back to that JID. Phone
 //! numbers are compared as digits only, so `+1 555-123 4567`,
 //! `15551234567` and `15551234567:12@s.whatsapp.net` are the same person.
 
 use openpista_sdk::Error;
 
-/// The channel's name, the prefix of its sessions.
+/// The channel's id as the host gives it (the manifest name without
+/// `channel-`), for the texts that name it (`openpista pairing approve
+/// whatsapp CODE`). The channel never prefixes anything with it.
 pub const CHANNEL: &str = "whatsapp";
 
 /// Servers whose JIDs are phone numbers (`c.us` is the older spelling).
@@ -91,24 +94,16 @@ pub fn phone_digits(written: &str) -> Option<String> {
     is_phone_digits(&digits).then_some(digits)
 }
 
-/// The session of a conversation with `sender` (a JID).
-pub fn session(sender: &str) -> String {
-    format!("{CHANNEL}:{sender}")
-}
-
-/// The JID a session's answers go to; an [`Error::InvalidInput`] naming
-/// the session when it is not `whatsapp:{JID}`.
-pub fn recipient(session: &str) -> Result<&str, Error> {
-    session
-        .strip_prefix(CHANNEL)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .filter(|jid| Jid::parse(jid).is_some())
-        .ok_or_else(|| {
-            Error::invalid_input(format!(
-                "`{session}` is not a WhatsApp session (whatsapp:JID, such as \
-                 whatsapp:15551234567@s.whatsapp.net)"
-            ))
-        })
+/// The JID a conversation's answers go to: the conversation itself, when
+/// it is a JID; an [`Error::InvalidInput`] naming it otherwise.
+pub fn recipient(conversation: &str) -> Result<&str, Error> {
+    match Jid::parse(conversation) {
+        Some(_) => Ok(conversation),
+        None => Err(Error::invalid_input(format!(
+            "`{conversation}` is not a WhatsApp conversation (a JID, such as \
+             15551234567@s.whatsapp.net)"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -177,27 +172,19 @@ mod tests {
     }
 
     #[test]
-    fn sessions_round_trip() {
+    fn conversations_are_the_senders_jids() {
         for jid in [
             "15551234567@s.whatsapp.net",
             "12345@lid",
             "1555:3@s.whatsapp.net",
         ] {
-            assert_eq!(recipient(&session(jid)).unwrap(), jid);
+            assert_eq!(recipient(jid).unwrap(), jid);
         }
-        assert_eq!(session("12345@lid"), "whatsapp:12345@lid");
     }
 
     #[test]
-    fn other_sessions_are_refused_by_name() {
-        for bad in [
-            "telegram:42",
-            "whatsapp",
-            "whatsapp:",
-            "whatsapp:15551234567",
-            "whatsappx:1555@s.whatsapp.net",
-            "whatsapp:a b@lid",
-        ] {
+    fn other_conversations_are_refused_by_name() {
+        for bad in ["42", "", "15551234567", "a b@lid"] {
             let e = recipient(bad).unwrap_err();
             assert_eq!(e.kind(), "invalid-input");
             assert!(e.message().contains(&format!("`{bad}`")), "{e}");

@@ -9,14 +9,19 @@
 //! with `connections::ws_send`. The protocol is JSON lines, described in
 //! `bridges/whatsapp/README.md`.
 //!
+//! The host calls it `whatsapp`: a conversation is the sender's JID.
+//! Slash commands all go to the host. Pairing requests and approvals are
+//! kept by `openpista_sdk::pairing`, which also answers the host's
+//! `pairing` calls, and `report` tells the host the bridge's state, the QR
+//! code or pairing code to link with, and the linked account.
+//!
 //! This file is the glue the host calls; [`receive`], [`link`] and
 //! [`track`] call the host too. What can be decided without it lives in
 //! modules that do not call it and are unit-tested natively: [`config`],
-//! [`jid`], [`event`], [`inbound`], [`commands`], [`media`],
-//! [`pairing`], [`outbound`], [`split`], [`outbox`] and [`bridge_state`].
+//! [`jid`], [`event`], [`inbound`], [`media`], [`outbound`], [`split`],
+//! [`outbox`], [`bridge_state`] and [`report`].
 
 pub mod bridge_state;
-pub mod commands;
 pub mod config;
 pub mod event;
 pub mod inbound;
@@ -25,13 +30,14 @@ pub mod link;
 pub mod media;
 pub mod outbound;
 pub mod outbox;
-pub mod pairing;
 pub mod receive;
+pub mod report;
 pub mod split;
 pub mod track;
 
 use openpista_sdk::prelude::*;
 
+use crate::bridge_state::{BridgeState, Rejected};
 use crate::config::Settings;
 use crate::event::Event;
 
@@ -39,6 +45,10 @@ use crate::event::Event;
 pub struct WhatsApp;
 
 impl Channel for WhatsApp {
+    // Pairing codes and approvals are the SDK's (`receive`), so the
+    // host's pairing calls are answered from the same records.
+    const SDK_PAIRING: bool = true;
+
     fn start() -> Result<ChannelInfo, Error> {
         let settings = Settings::from_lookup(host::config)?;
         let allowed = &settings.allowed_users;
@@ -48,7 +58,7 @@ impl Channel for WhatsApp {
             allowed.jids.len(),
             if settings.pairing { "on" } else { "off" }
         ));
-        let mut info = ChannelInfo::new(jid::CHANNEL);
+        let mut info = ChannelInfo::new();
         info.max_message_length = Some(split::MAX_CHARS as u32);
         info.features = Features::ATTACHMENTS;
         Ok(info)
@@ -78,7 +88,7 @@ impl Channel for WhatsApp {
     }
 
     fn send(message: Outbound) -> Result<(), Error> {
-        let to = jid::recipient(&message.session)?;
+        let to = jid::recipient(&message.conversation)?;
         let plan = outbound::plan(to, &message, link::next_ref);
         if plan.empty_attachments > 0 {
             host::warn(&format!(
@@ -91,6 +101,17 @@ impl Channel for WhatsApp {
 
     // `status` keeps the default (nothing to show: the bridge has no
     // typing command) and so does `shutdown` (the host stops the bridge).
+
+    fn describe() -> Result<ChannelReport, Error> {
+        let state = memory::get_json::<BridgeState>(bridge_state::KEY).unwrap_or_else(|e| {
+            host::warn(&format!("whatsapp: ignoring {}: {e}", bridge_state::KEY));
+            None
+        });
+        let rejected = memory::get_json::<Rejected>(bridge_state::REJECTED_KEY)
+            .ok()
+            .flatten();
+        Ok(report::describe(state.as_ref(), rejected.as_ref()))
+    }
 }
 
 openpista_sdk::export_channel!(WhatsApp);

@@ -174,7 +174,7 @@ mod tests {
 
     fn outbound(text: &str, is_error: bool, attachments: Vec<Attachment>) -> Outbound {
         Outbound {
-            session: format!("whatsapp:{TO}"),
+            conversation: TO.into(),
             text: text.into(),
             attachments,
             is_error,

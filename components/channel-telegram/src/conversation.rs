@@ -1,12 +1,16 @@
-//! Session ids: one conversation per chat, or per forum topic.
+//! Conversations: one per chat, or per forum topic.
 //!
-//! `telegram:{chat_id}` for a chat, `telegram:{chat_id}:{thread_id}` for a
-//! topic of a forum supergroup, so that every topic is its own
-//! conversation and answers land in the topic they came from.
+//! The channel names `{chat_id}` for a chat and `{chat_id}:{thread_id}` for
+//! a topic of a forum supergroup, so that every topic is its own
+//! conversation and answers land in the topic they came from. The host
+//! makes them the sessions `telegram:{chat_id}` and
+//! `telegram:{chat_id}:{thread_id}`.
 
 use openpista_sdk::Error;
 
-/// The channel's name, the prefix of its sessions.
+/// The channel's id as the host gives it (the manifest name without
+/// `channel-`), for the texts that name it (`openpista pairing approve
+/// telegram CODE`). The channel never prefixes anything with it.
 pub const CHANNEL: &str = "telegram";
 
 /// Where a message goes: a chat and, in forum supergroups, a topic.
@@ -27,28 +31,24 @@ impl ChatRef {
         }
     }
 
-    /// The session id of this chat or topic.
-    pub fn session(&self) -> String {
+    /// The conversation of this chat or topic.
+    pub fn conversation(&self) -> String {
         match self.thread_id {
-            Some(thread) => format!("{CHANNEL}:{}:{thread}", self.chat_id),
-            None => format!("{CHANNEL}:{}", self.chat_id),
+            Some(thread) => format!("{}:{thread}", self.chat_id),
+            None => self.chat_id.to_string(),
         }
     }
 
-    /// The chat and topic of `session`; an [`Error::InvalidInput`] naming
-    /// it when it is not a session of this channel.
-    pub fn parse(session: &str) -> Result<ChatRef, Error> {
+    /// The chat and topic of `conversation`; an [`Error::InvalidInput`]
+    /// naming it when it is not one of this channel's.
+    pub fn parse(conversation: &str) -> Result<ChatRef, Error> {
         let bad = || {
             Error::invalid_input(format!(
-                "`{session}` is not a Telegram session (telegram:CHAT_ID or \
-                 telegram:CHAT_ID:THREAD_ID)"
+                "`{conversation}` is not a Telegram conversation (CHAT_ID or \
+                 CHAT_ID:THREAD_ID)"
             ))
         };
-        let rest = session
-            .strip_prefix(CHANNEL)
-            .and_then(|r| r.strip_prefix(':'))
-            .ok_or_else(bad)?;
-        let mut parts = rest.split(':');
+        let mut parts = conversation.split(':');
         let chat_id = parts
             .next()
             .and_then(|p| p.parse::<i64>().ok())
@@ -78,27 +78,27 @@ mod tests {
                 thread_id: Some(7),
             },
         ] {
-            assert_eq!(ChatRef::parse(&chat.session()).unwrap(), chat);
+            assert_eq!(ChatRef::parse(&chat.conversation()).unwrap(), chat);
         }
-        assert_eq!(ChatRef::chat(42).session(), "telegram:42");
+        assert_eq!(ChatRef::chat(42).conversation(), "42");
         let topic = ChatRef {
             chat_id: -100,
             thread_id: Some(3),
         };
-        assert_eq!(topic.session(), "telegram:-100:3");
+        assert_eq!(topic.conversation(), "-100:3");
     }
 
     #[test]
-    fn other_sessions_are_refused_by_name() {
+    fn other_conversations_are_refused_by_name() {
         for bad in [
+            "",
+            "telegram:42",
             "web:42",
-            "telegram",
-            "telegram:",
-            "telegram:abc",
-            "telegram:42:",
-            "telegram:42:x",
-            "telegram:1:2:3",
-            "telegramx:42",
+            "abc",
+            "42:",
+            "42:x",
+            "1:2:3",
+            " 42",
         ] {
             let e = ChatRef::parse(bad).unwrap_err();
             assert_eq!(e.kind(), "invalid-input");
