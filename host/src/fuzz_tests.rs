@@ -11,14 +11,16 @@ use crate::runtime::{tool_spec, version};
 
 #[test]
 fn fuzz_manifest() {
-    openpista_fuzz::run_str("manifest", |text| match Manifest::parse(text, "fuzz.toml") {
-        Ok(m) => {
-            assert!(validate_name(&m.name).is_ok(), "accepted name {:?}", m.name);
+    openpista_fuzz::run_str("manifest", |text| {
+        match Manifest::parse(text, "fuzz.toml") {
+            Ok(m) => {
+                assert!(validate_name(&m.name).is_ok(), "accepted name {:?}", m.name);
+            }
+            Err(e) => assert!(
+                format!("{e:#}").contains("fuzz.toml"),
+                "the error names the file: {e:#}"
+            ),
         }
-        Err(e) => assert!(
-            format!("{e:#}").contains("fuzz.toml"),
-            "the error names the file: {e:#}"
-        ),
     });
 }
 

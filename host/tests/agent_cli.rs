@@ -175,7 +175,7 @@ fn serve_makes_a_web_token_once_and_prints_the_chat_address() {
     );
     let shown = text(&out);
     assert!(
-        shown.contains("channel web (channel-web) started on /ws"),
+        shown.contains("channel web (channel-web) started on /web/ws, /ws"),
         "{shown}"
     );
     let token_file = home.path().join("web-token");

@@ -27,7 +27,7 @@ fn native_names(config: &Config) -> (Vec<String>, Arc<ToolRegistry>) {
         .filter(|t| t.source == ToolSource::Native)
         .map(|t| t.spec.name)
         .collect();
-    let mut registered = natives.names.clone();
+    let mut registered = natives.natives.names.clone();
     registered.sort();
     assert_eq!(listed, registered, "the list is what was registered");
     (listed, tools)

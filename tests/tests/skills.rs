@@ -6,8 +6,8 @@
 //! name what is missing: an opt-in, a grant, a program.
 
 use openpista::agent::Agent;
+use openpista::cli::Toolbox as NativeTools;
 use openpista::config::Config;
-use openpista::native::NativeTools;
 use openpista_tests::doubles::openai::{OpenAiDouble, Reply};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -162,9 +162,10 @@ async fn strangers_get_a_pairing_code_and_nothing_else_until_approved() {
     let texts = wait_texts(&double, STRANGER, 1).await;
     assert!(texts[0].contains("pairing code"), "{}", texts[0]);
     // The host asks the channel (its pairing export), never its storage.
-    let (pending, approved) = with_fresh(&running.runtime, "channel-telegram", async |i| {
-        i.list_pairings().await
-    })
+    let (pending, approved) = with_fresh(
+        &running.runtime.get("channel-telegram").unwrap(),
+        async |i| i.list_pairings().await,
+    )
     .await
     .unwrap();
     assert_eq!(pending.len(), 1);
@@ -189,9 +190,10 @@ async fn strangers_get_a_pairing_code_and_nothing_else_until_approved() {
         .wait_for("answerCallbackQuery", 10, |c| !c.is_empty())
         .await;
 
-    let approved = with_fresh(&running.runtime, "channel-telegram", async |i| {
-        i.approve(&code.to_lowercase()).await
-    })
+    let approved = with_fresh(
+        &running.runtime.get("channel-telegram").unwrap(),
+        async |i| i.approve(&code.to_lowercase()).await,
+    )
     .await
     .unwrap();
     assert_eq!(approved.user, STRANGER.to_string());

@@ -117,7 +117,7 @@ async fn start_host_with_memory(dir: &Path, memory: &str, listen: &str) -> Runni
         running
             .channel_notes
             .iter()
-            .any(|n| n == "channel web (channel-web) started on /ws"),
+            .any(|n| n == "channel web (channel-web) started on /web/ws, /ws"),
         "the web channel serves /ws: {:?}",
         running.channel_notes
     );

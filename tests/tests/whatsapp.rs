@@ -216,9 +216,10 @@ async fn strangers_get_a_pairing_code_until_approved() {
     let texts = sent_to(root.path(), STRANGER, 1).await;
     assert!(texts[0].contains("pairing code"), "{}", texts[0]);
     // The host asks the channel (its pairing export), never its storage.
-    let (pending, _) = with_fresh(&running.runtime, "channel-whatsapp", async |i| {
-        i.list_pairings().await
-    })
+    let (pending, _) = with_fresh(
+        &running.runtime.get("channel-whatsapp").unwrap(),
+        async |i| i.list_pairings().await,
+    )
     .await
     .unwrap();
     assert_eq!(pending.len(), 1);
@@ -231,9 +232,10 @@ async fn strangers_get_a_pairing_code_until_approved() {
             .is_empty()
     );
 
-    with_fresh(&running.runtime, "channel-whatsapp", async |i| {
-        i.approve(&pending[0].code).await
-    })
+    with_fresh(
+        &running.runtime.get("channel-whatsapp").unwrap(),
+        async |i| i.approve(&pending[0].code).await,
+    )
     .await
     .unwrap();
     bridge_says(root.path(), &message("s2", STRANGER, "now?", Value::Null));

@@ -8,10 +8,10 @@ use serde_json::Value;
 use super::{Update, parse, parse_body};
 use crate::bot::BotIdentity;
 use crate::config::Settings;
+use crate::conversation::ChatRef;
 use crate::inbound::{self, Action, Context};
 use crate::media::Skipped;
 use crate::polling;
-use crate::session::ChatRef;
 
 const BOT: i64 = 777;
 
@@ -28,9 +28,9 @@ fn updates(value: &Value) -> Vec<Value> {
     }
 }
 
-/// A session id must name its chat and topic exactly.
+/// A conversation id must name its chat and topic exactly.
 fn round_trips(chat: ChatRef) {
-    assert_eq!(ChatRef::parse(&chat.session()).ok(), Some(chat));
+    assert_eq!(ChatRef::parse(&chat.conversation()).ok(), Some(chat));
 }
 
 /// Decides about `update` as an allowed user, an approved one and a
@@ -64,7 +64,8 @@ fn decide_every_way(update: &Update) {
                 assert!(permitted, "a stranger's update was forwarded: {update:?}");
                 assert_eq!(Some(draft.sender.parse().unwrap()), sender);
                 assert_eq!(draft.text, draft.text.trim());
-                let chat = ChatRef::parse(&draft.session).expect("a forwarded session parses");
+                let chat =
+                    ChatRef::parse(&draft.conversation).expect("a forwarded conversation parses");
                 round_trips(chat);
                 if let Some(media) = &draft.media {
                     for why in [

@@ -1,16 +1,16 @@
 //! `openpista run`, `chat`, `session` and `model`: the terminal front end.
 
+use super::Toolbox;
 use super::build;
 use crate::agent::{Agent, TurnEvent};
 use crate::config::Config;
-use crate::native::NativeTools;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use std::io::Write;
 
 /// Loads everything and builds the agent, with the native tools it holds
 /// (shut them down when done: they may have a browser running).
-pub async fn agent(config: &Config) -> Result<(Agent, NativeTools)> {
+pub async fn agent(config: &Config) -> Result<(Agent, Toolbox)> {
     let (runtime, memory, provider) = build(config)?;
     for (name, error) in runtime.load_all().await {
         eprintln!("warning: component {name} failed to load: {error}");

@@ -6,14 +6,14 @@
 
 use super::control::{self, Request};
 use crate::config::Config;
-use crate::gateway::channels::with_fresh;
+use crate::gateway::channels::{channel_component, with_fresh};
 use crate::runtime::Runtime;
 use crate::runtime::bindings::channel::exports::openpista::plugin::pairing::PairingRequest;
-use crate::runtime::manifest::{World, channel_id};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 #[derive(Subcommand, Debug)]
 pub enum PairingCommand {
@@ -46,32 +46,6 @@ pub enum ChannelAction {
     Report,
 }
 
-/// The component serving channel id `channel` (`telegram` →
-/// `channel-telegram`), among those `runtime` has loaded.
-fn component_of(runtime: &Runtime, channel: &str) -> Result<String> {
-    let channels: Vec<String> = runtime
-        .components()
-        .into_iter()
-        .filter(|c| c.world() == World::Channel)
-        .map(|c| c.name().to_string())
-        .collect();
-    channels
-        .iter()
-        .find(|c| channel_id(c) == channel)
-        .cloned()
-        .with_context(|| {
-            let ids: Vec<&str> = channels.iter().map(|c| channel_id(c)).collect();
-            format!(
-                "no channel {channel:?} is loaded (channels: {})",
-                if ids.is_empty() {
-                    "none".to_string()
-                } else {
-                    ids.join(", ")
-                }
-            )
-        })
-}
-
 fn call_error(e: crate::runtime::CallError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -81,13 +55,15 @@ fn call_error(e: crate::runtime::CallError) -> anyhow::Error {
 /// the host only asks (the server does this for a request on its control
 /// socket, the command line when no server runs).
 pub async fn channel_action(
-    runtime: &Runtime,
+    runtime: &Arc<Runtime>,
     channel: &str,
     action: &ChannelAction,
 ) -> Result<Value> {
-    let component = component_of(runtime, channel)?;
+    let component = channel_component(runtime, channel)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let request = |r: PairingRequest| json!({"code": r.code, "user": r.user, "name": r.name, "created_ms": r.created_ms});
-    with_fresh(runtime, &component, async |i| {
+    with_fresh(&component, async |i| {
         Ok(match action {
             ChannelAction::Approve { code } => request(i.approve(code).await?),
             ChannelAction::List => {
@@ -135,11 +111,6 @@ pub async fn ask_channel(config: &Config, channel: &str, action: ChannelAction) 
         };
     }
     let runtime = super::build_runtime(config)?;
-    for name in [format!("channel-{channel}"), channel.to_string()] {
-        if runtime.reload(&name).await.is_ok() && runtime.get(&name).is_some() {
-            break;
-        }
-    }
     channel_action(&runtime, channel, &action).await
 }
 

@@ -135,7 +135,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         policies.insert(provider.component.clone(), provider.policy.clone());
     }
     let mut single_components = Vec::new();
-    for (dir, component, policy) in crate::skills::components(config) {
+    for (dir, component, policy) in crate::skills::components(&config.skills_setup()) {
         merge_policy(policies.entry(component.clone()).or_default(), policy);
         single_components.push((component, dir));
     }
@@ -203,12 +203,28 @@ fn merge_policy(
     }
 }
 
+/// What the agent's tools are made of, besides the components: the native
+/// tools' handles and the skills, wired here so neither knows the other.
+pub struct Toolbox {
+    pub natives: crate::native::NativeTools,
+    /// The skills, whose container tools run through the natives'
+    /// container engine.
+    pub skills: Option<Arc<crate::skills::SkillSet>>,
+}
+
+impl Toolbox {
+    /// Closes the browser and removes running containers.
+    pub async fn shutdown(&self) {
+        self.natives.shutdown().await;
+    }
+}
+
 /// The tool registry the agent uses: every component tool plus the
-/// native tools `[native.*]` enables, each call recorded.
+/// native tools `[native.*]` enables, each call recorded, and the skills.
 pub fn tools(
     config: &Config,
     runtime: &Arc<Runtime>,
-) -> (Arc<crate::tools::ToolRegistry>, crate::native::NativeTools) {
+) -> (Arc<crate::tools::ToolRegistry>, Toolbox) {
     let mut registry = crate::tools::ToolRegistry::new(runtime.clone());
     let context = crate::native::NativeContext {
         audit: crate::native::audit::AuditLog::new(),
@@ -218,16 +234,21 @@ pub fn tools(
         },
         workspace: config.workspace_dir(),
     };
-    let mut natives = crate::native::register(&mut registry, &config.native, &context);
+    let natives = crate::native::register(&mut registry, &config.native, &context);
     let skills = crate::skills::SkillSet::load(
-        config,
+        &config.skills_setup(),
         context.scrub.clone(),
         natives.containers.clone(),
         Some(runtime.clone()),
     );
-    registry.set_skills(skills.clone());
-    natives.skills = Some(skills);
-    (Arc::new(registry), natives)
+    registry.add_provider(skills.clone());
+    (
+        Arc::new(registry),
+        Toolbox {
+            natives,
+            skills: Some(skills),
+        },
+    )
 }
 
 /// The control socket of a running `openpista serve`.

@@ -232,7 +232,7 @@ pub struct Running {
     /// Bridge processes the channels talk to (WhatsApp).
     pub bridges: Vec<crate::gateway::bridge::Bridge>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    natives: crate::native::NativeTools,
+    natives: super::Toolbox,
 }
 
 impl Running {
@@ -306,7 +306,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         None
     };
     let webhook_server = if webhook_state.has_routes() {
-        let settings = crate::config::ServerSection {
+        let settings = crate::server::ServerSection {
             listen: config.channels.telegram.resolve()?.webhook_addr(),
             ..Default::default()
         };

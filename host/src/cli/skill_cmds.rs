@@ -58,7 +58,7 @@ pub async fn run(config: Config, cmd: SkillCommand) -> Result<i32> {
             if skills.is_empty() {
                 println!(
                     "no skills found in {}",
-                    crate::skills::roots(&config)
+                    crate::skills::roots(&config.skills_setup())
                         .iter()
                         .map(|r| r.display().to_string())
                         .collect::<Vec<_>>()

@@ -9,11 +9,12 @@ use crate::runtime::secrets::SecretStore;
 use anyhow::{Context, Result, bail};
 
 mod server;
-pub mod skills;
 pub mod telegram;
 pub mod whatsapp;
+pub use crate::gateway::cron::CronEntry;
+pub use crate::server::ServerSection;
 use serde::Deserialize;
-pub use server::{ChannelsSection, CronEntry, ServerSection, WebChannelSection};
+pub use server::{ChannelsSection, WebChannelSection};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -48,7 +49,7 @@ pub struct Config {
     pub cron: Vec<CronEntry>,
     /// SKILL.md skills and their grants.
     #[serde(default)]
-    pub skills: skills::SkillsSection,
+    pub skills: crate::skills::SkillsSection,
     /// How sessions are queued.
     #[serde(default)]
     pub gateway: crate::gateway::GatewaySettings,
@@ -489,6 +490,16 @@ impl Config {
             return None;
         }
         Some(w)
+    }
+
+    /// What the skills module needs to find and admit skills.
+    pub fn skills_setup(&self) -> crate::skills::SkillsSetup {
+        crate::skills::SkillsSetup {
+            section: self.skills.clone(),
+            workspace: self.workspace_for_grants(),
+            embedded_components: self.runtime.embedded_components,
+            plugin_dirs: self.plugin_dirs(),
+        }
     }
 
     pub fn plugin_dirs(&self) -> Vec<PathBuf> {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// The component that speaks the bridge's protocol.
-pub const COMPONENT: &str = "channel-whatsapp";
+pub const COMPONENT: &str = crate::server::WHATSAPP_COMPONENT;
 
 /// `[channels.whatsapp]` as written in the file.
 #[derive(Debug, Clone, Deserialize)]

@@ -6,13 +6,11 @@ use super::delivery::DeliveryLimits;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
     Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
-use crate::runtime::bindings::channel::exports::openpista::plugin::pairing::{
-    PairedUser, PairingRequest,
-};
 use crate::runtime::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
 use crate::runtime::channel::Started;
-use crate::runtime::{CallError, ChannelInstance, Runtime};
+use crate::runtime::manifest::{World, channel_id};
+use crate::runtime::{CallError, ChannelInstance, LoadedComponent, Runtime};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -230,21 +228,46 @@ impl Delivery for ChannelDriver {
 /// what `openpista pairing …` and `… status` run, with or without a
 /// server (the channel keeps its state in its memory, not its instance).
 pub async fn with_fresh<R>(
-    runtime: &Runtime,
-    component: &str,
+    component: &LoadedComponent,
     f: impl AsyncFnOnce(&mut ChannelInstance) -> Result<R, CallError>,
 ) -> Result<R, CallError> {
-    let loaded = runtime
-        .get(component)
-        .ok_or_else(|| CallError::NotLoaded(format!("channel {component}")))?;
-    let mut instance = loaded.channel_instance().await?;
+    let mut instance = component.channel_instance().await?;
     f(&mut instance).await
 }
 
-/// `pairing.list-pairings` of channel `component`.
-pub async fn list_pairings(
-    runtime: &Runtime,
-    component: &str,
-) -> Result<(Vec<PairingRequest>, Vec<PairedUser>), CallError> {
-    with_fresh(runtime, component, async |i| i.list_pairings().await).await
+/// The component of channel id `channel`: the one serving, else one
+/// loaded aside for the question (a channel the operator has turned off
+/// still answers for its own records).
+pub async fn channel_component(
+    runtime: &Arc<Runtime>,
+    channel: &str,
+) -> Result<Arc<LoadedComponent>, String> {
+    let serving = runtime
+        .components()
+        .into_iter()
+        .find(|c| c.world() == World::Channel && channel_id(c.name()) == channel);
+    if let Some(c) = serving {
+        return Ok(c);
+    }
+    for name in [format!("channel-{channel}"), channel.to_string()] {
+        if let Ok(Some(c)) = runtime.load_detached(&name).await
+            && c.world() == World::Channel
+        {
+            return Ok(Arc::new(c));
+        }
+    }
+    let ids: Vec<String> = runtime
+        .components()
+        .into_iter()
+        .filter(|c| c.world() == World::Channel)
+        .map(|c| channel_id(c.name()).to_string())
+        .collect();
+    Err(format!(
+        "there is no channel {channel:?} (channels: {})",
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
+    ))
 }

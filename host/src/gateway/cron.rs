@@ -5,12 +5,37 @@
 
 use super::Incoming;
 use super::{Gateway, Origin};
-use crate::config::CronEntry;
 use anyhow::Result;
 use chrono::{DateTime, Local};
 use croner::Cron;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// `[[cron]]`: a message sent to a session on a schedule, through the same
+/// path as a user's message; the answer goes to the session's channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronEntry {
+    /// Cron expression, 5 fields (`min hour day month weekday`) or 6 with
+    /// seconds first; `@hourly`, `@daily` and friends work too.
+    pub schedule: String,
+    /// Session to talk in, such as `web:abc123` or `telegram:42`.
+    pub session: String,
+    /// Channel that delivers the answer; the session's prefix when unset.
+    pub channel: Option<String>,
+    /// The message, as if the user had sent it.
+    pub message: String,
+}
+
+impl CronEntry {
+    /// The channel this entry's answers go to.
+    pub fn channel(&self) -> &str {
+        self.channel
+            .as_deref()
+            .unwrap_or_else(|| self.session.split(':').next().unwrap_or(""))
+    }
+}
 
 /// Parses a schedule: 5 fields, 6 with seconds first, or `@daily` and
 /// friends.

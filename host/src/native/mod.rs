@@ -58,8 +58,6 @@ pub struct NativeTools {
     pub containers: Option<Arc<container::Containers>>,
     /// Names of the tools registered.
     pub names: Vec<String>,
-    /// The skills, whose container tools run through `containers`.
-    pub skills: Option<Arc<crate::skills::SkillSet>>,
 }
 
 impl NativeTools {

@@ -490,6 +490,13 @@ impl Runtime {
         Ok(Some(loaded))
     }
 
+    /// Loads `name` outside the slots, whether or not the operator enabled
+    /// it: for asking a disabled channel about its own records (`pairing
+    /// list` while the channel is off). Nothing serves it.
+    pub async fn load_detached(self: &Arc<Self>, name: &str) -> Result<Option<LoadedComponent>> {
+        self.load_candidate(name).await
+    }
+
     /// Loads every candidate; returns the names that failed with why.
     pub async fn load_all(self: &Arc<Self>) -> Vec<(String, String)> {
         let mut failures = Vec::new();

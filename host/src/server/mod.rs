@@ -12,10 +12,10 @@
 pub mod assets;
 pub mod cors;
 mod pair_page;
+pub mod settings;
 pub mod tls;
 mod ws;
 
-use crate::config::ServerSection;
 use crate::gateway::channels::ChannelDriver;
 use crate::gateway::{Gateway, Origin};
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::HttpRequest;
@@ -26,6 +26,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+pub use pair_page::COMPONENT as WHATSAPP_COMPONENT;
+pub use settings::ServerSection;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

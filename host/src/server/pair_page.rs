@@ -12,6 +12,9 @@ use http_body_util::Full;
 
 pub const ROUTE: &str = "/whatsapp/pair";
 
+/// The component whose report this page shows.
+pub const COMPONENT: &str = "channel-whatsapp";
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -72,15 +75,11 @@ pub async fn respond(state: &ServerState, query: &str) -> Response<Full<Bytes>> 
             false,
         );
     }
-    let report = match agent.runtime.get(crate::config::whatsapp::COMPONENT) {
+    let report = match agent.runtime.get(COMPONENT) {
         None => None,
-        Some(_) => crate::gateway::channels::with_fresh(
-            &agent.runtime,
-            crate::config::whatsapp::COMPONENT,
-            async |i| i.describe().await,
-        )
-        .await
-        .ok(),
+        Some(c) => crate::gateway::channels::with_fresh(&c, async |i| i.describe().await)
+            .await
+            .ok(),
     };
     let Some(s) = report else {
         return page(

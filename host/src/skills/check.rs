@@ -3,8 +3,8 @@
 //! A skill that fails a check is listed as unavailable with the reason;
 //! nothing of it is loaded.
 
+use super::settings::SkillGrant;
 use super::skill::{Mode, SkillFile};
-use crate::config::skills::SkillGrant;
 use crate::runtime::capabilities::WORKSPACE;
 use crate::runtime::manifest::Manifest;
 use std::path::Path;

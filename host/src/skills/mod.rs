@@ -18,12 +18,11 @@
 
 pub mod check;
 pub mod discover;
+pub mod settings;
 pub mod skill;
 pub mod tools;
 pub mod watch;
 
-use crate::config::Config;
-use crate::config::skills::SkillGrant;
 use crate::native::container::Containers;
 use crate::native::env::EnvScrub;
 use crate::runtime::Runtime;
@@ -31,6 +30,7 @@ use crate::runtime::capabilities::ComponentPolicy;
 use crate::runtime::manifest::Manifest;
 use crate::tools::NativeTool;
 use check::HostFacts;
+pub use settings::{SkillGrant, SkillsSection, SkillsSetup};
 use skill::{Mode, SkillFile};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,37 +98,37 @@ pub struct SkillSet {
 
 /// Where `config` looks for skills: the workspace (when enabled), then
 /// `[skills] dirs`.
-pub fn roots(config: &Config) -> Vec<PathBuf> {
-    if !config.skills.enabled {
+pub fn roots(config: &SkillsSetup) -> Vec<PathBuf> {
+    if !config.section.enabled {
         return Vec::new();
     }
     // The operator's own skill folders first: a skill of the same name in
     // the workspace (a cloned repository, say) does not take its place, or
     // its grant.
     let mut roots: Vec<PathBuf> = config
-        .skills
+        .section
         .dirs
         .iter()
         .map(|d| crate::paths::expand(d))
         .collect();
-    if config.skills.workspace
-        && let Some(w) = config.workspace_for_grants()
+    if config.section.workspace
+        && let Some(w) = &config.workspace
     {
-        roots.push(w);
+        roots.push(w.clone());
     }
     roots
 }
 
 /// Whether `name` is already a component's: embedded or in a configured
 /// plugin folder. A skill's component may not take such a name.
-fn taken(config: &Config, name: &str) -> bool {
-    let embedded = config.runtime.embedded_components
+fn taken(config: &SkillsSetup, name: &str) -> bool {
+    let embedded = config.embedded_components
         && crate::runtime::registry::EMBEDDED
             .iter()
             .any(|e| e.package == name);
     embedded
         || config
-            .plugin_dirs()
+            .plugin_dirs
             .iter()
             .any(|d| d.join(format!("{name}.wasm")).is_file())
 }
@@ -137,7 +137,7 @@ fn taken(config: &Config, name: &str) -> bool {
 /// policy narrowed to the grant). The runtime is built with these before
 /// any skill is checked in full, and loads only `NAME.wasm` from each
 /// folder. The first skill of a name wins, as in [`SkillSet::reload`].
-pub fn components(config: &Config) -> Vec<(PathBuf, String, ComponentPolicy)> {
+pub fn components(config: &SkillsSetup) -> Vec<(PathBuf, String, ComponentPolicy)> {
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for path in discover::find(&roots(config)) {
@@ -156,7 +156,7 @@ pub fn components(config: &Config) -> Vec<(PathBuf, String, ComponentPolicy)> {
             continue;
         }
         let grant = config
-            .skills
+            .section
             .allow
             .get(&file.front.name)
             .cloned()
@@ -188,7 +188,7 @@ impl SkillSet {
     /// container skills (none when `container.run` is disabled); `runtime`
     /// tells whether a wasm skill's component loaded.
     pub fn load(
-        config: &Config,
+        config: &SkillsSetup,
         scrub: EnvScrub,
         containers: Option<Arc<Containers>>,
         runtime: Option<Arc<Runtime>>,
@@ -208,7 +208,7 @@ impl SkillSet {
             roots: roots(config),
             admitted,
             taken: taken_names,
-            allow: config.skills.allow.clone(),
+            allow: config.section.allow.clone(),
             scrub,
             containers,
             runtime,
@@ -447,4 +447,14 @@ fn render_context(skills: &[Skill]) -> String {
         text.push_str(&section);
     }
     text
+}
+
+impl crate::tools::ToolProvider for SkillSet {
+    fn tools(&self) -> Vec<Arc<dyn NativeTool>> {
+        SkillSet::tools(self)
+    }
+
+    fn hidden_components(&self) -> BTreeMap<String, String> {
+        SkillSet::hidden_components(self)
+    }
 }

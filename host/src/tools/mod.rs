@@ -22,6 +22,19 @@ pub trait NativeTool: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<ToolResult, WitError>> + Send + 'a>>;
 }
 
+/// A source of tools besides components and natives (the skill set). The
+/// registry asks it on every listing, so a reloaded set shows at once; it
+/// knows nothing else of it.
+pub trait ToolProvider: Send + Sync {
+    /// Its tools now.
+    fn tools(&self) -> Vec<Arc<dyn NativeTool>>;
+    /// Components it hides from the agent right now, with why (the wasm
+    /// skill that lends them is unavailable).
+    fn hidden_components(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+}
+
 /// Who answers a tool.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolSource {
@@ -47,10 +60,9 @@ pub struct ToolEntry {
 pub struct ToolRegistry {
     runtime: Arc<Runtime>,
     natives: BTreeMap<String, Arc<dyn NativeTool>>,
-    /// Skills: their subprocess/container tools, and wasm skills whose
-    /// components are hidden while the skill is unavailable. Read on every
-    /// listing, so a reloaded skill set shows at once.
-    skills: Option<Arc<crate::skills::SkillSet>>,
+    /// Further sources (the skills: their subprocess and container tools,
+    /// and the components of unavailable wasm skills to hide).
+    providers: Vec<Arc<dyn ToolProvider>>,
 }
 
 impl ToolRegistry {
@@ -58,24 +70,24 @@ impl ToolRegistry {
         ToolRegistry {
             runtime,
             natives: BTreeMap::new(),
-            skills: None,
+            providers: Vec::new(),
         }
     }
 
-    /// Serves `skills`' tools beside the others.
-    pub fn set_skills(&mut self, skills: Arc<crate::skills::SkillSet>) {
-        self.skills = Some(skills);
+    /// Serves `provider`'s tools beside the others.
+    pub fn add_provider(&mut self, provider: Arc<dyn ToolProvider>) {
+        self.providers.push(provider);
     }
 
     fn skill_tools(&self) -> Vec<Arc<dyn NativeTool>> {
-        self.skills.as_ref().map(|s| s.tools()).unwrap_or_default()
+        self.providers.iter().flat_map(|p| p.tools()).collect()
     }
 
     fn hidden(&self) -> BTreeMap<String, String> {
-        self.skills
-            .as_ref()
-            .map(|s| s.hidden_components())
-            .unwrap_or_default()
+        self.providers
+            .iter()
+            .flat_map(|p| p.hidden_components())
+            .collect()
     }
 
     /// Adds a native tool. Native names are reserved: a component listing

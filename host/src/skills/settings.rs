@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// `[skills]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,4 +47,18 @@ pub struct SkillGrant {
     pub outside_sandbox: bool,
     /// Container mode: let its container have network access.
     pub network: bool,
+}
+
+/// What finding and admitting skills needs from the rest of the
+/// configuration, gathered by the wiring (`cli`): the skills module reads
+/// no other module's settings.
+#[derive(Debug, Clone, Default)]
+pub struct SkillsSetup {
+    pub section: SkillsSection,
+    /// The folder `$WORKSPACE` stands for; none at the file system's root.
+    pub workspace: Option<PathBuf>,
+    /// Whether the embedded components load (their names are taken).
+    pub embedded_components: bool,
+    /// The plugin folders (the names of their components are taken).
+    pub plugin_dirs: Vec<PathBuf>,
 }
