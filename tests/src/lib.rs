@@ -220,3 +220,21 @@ pub async fn web_chat(addr: std::net::SocketAddr, token: &str, client: &str, tex
         }
     }
 }
+
+/// A configuration for a host whose files all live in `root`: plugin
+/// folder `root/components`, compile cache and memory there too, plus
+/// `extra` (TOML: the sections a test needs).
+pub fn config_in(root: &Path, extra: &str) -> openpista::config::Config {
+    let text = format!(
+        "{extra}\n[runtime]\nplugin_dirs = [\"{root}/components\"]\ncache_dir = \"{root}/cache\"\n[memory]\npath = \"{root}/memory.redb\"\n",
+        root = root.display()
+    );
+    openpista::config::Config::parse(&text, "test config").unwrap()
+}
+
+/// `[server]` on a port of its own and the web chat with its token in
+/// environment variable `token_env`: the sections of an in-process host
+/// that serves the web chat.
+pub fn web_host_sections(token_env: &str) -> String {
+    format!("[server]\nlisten = \"127.0.0.1:0\"\n[channels.web]\ntoken_env = \"{token_env}\"\n")
+}

@@ -6,9 +6,8 @@
 //! working. A well-behaved channel gets its routes under its own prefix.
 
 use openpista::cli::serve::{Running, start};
-use openpista::config::Config;
 use openpista::runtime::SlotState;
-use openpista_tests::{http_get, install, manifest, wasm, web_chat};
+use openpista_tests::{config_in, http_get, install, manifest, wasm, web_chat, web_host_sections};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -53,21 +52,7 @@ async fn host(root: &Path) -> Running {
         "channel-polite",
         &[("name", "polite"), ("routes", "/polite/hook")],
     );
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[channels.web]
-token_env = "{TOKEN_ENV}"
-[runtime]
-plugin_dirs = ["{root}/components"]
-cache_dir = "{root}/cache"
-[memory]
-path = "{root}/memory.redb"
-"#,
-        root = root.display()
-    );
-    let config = Config::parse(&text, "test config").unwrap();
+    let config = config_in(root, &web_host_sections(TOKEN_ENV));
     let running = start(&config).await.unwrap();
     assert!(running.failures.is_empty(), "{:?}", running.failures);
     running

@@ -6,7 +6,6 @@
 //! refused for the later component, visibly.
 
 use openpista::agent::Agent;
-use openpista::config::Config;
 use openpista::runtime::SlotState;
 use openpista::tools::ToolRegistry;
 use openpista_tests::doubles::anthropic::{AnthropicDouble, StreamBuilder};
@@ -46,20 +45,8 @@ async fn agent(root: &Path, provider: &str) -> Agent {
         "shape.echo",
         r#"{"type":"object","properties":{"text":{"type":"string"}}}"#,
     );
-    let text = format!(
-        r#"
-[agent]
-provider = "main"
-{provider}
-[runtime]
-plugin_dirs = ["{root}/components"]
-cache_dir = "{root}/cache"
-[memory]
-path = "{root}/memory.redb"
-"#,
-        root = root.display()
-    );
-    let config = Config::parse(&text, "test config").unwrap();
+    let config =
+        openpista_tests::config_in(root, &format!("[agent]\nprovider = \"main\"\n{provider}"));
     let (runtime, memory, setup) = openpista::cli::build(&config).unwrap();
     let failures = runtime.load_all().await;
     assert_eq!(failures.len(), 1, "{failures:?}");

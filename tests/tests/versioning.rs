@@ -105,21 +105,8 @@ async fn old_and_new_contracts_work_side_by_side() {
         .replace("routes = \"\"", "routes = \"/old12/hook\"")
         .replace("session = \"\"", "session = \"old12:7\"");
     install(&dir, "channel-old12", &bytes("rogue-channel"), &rogue);
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[channels.web]
-token_env = "{TOKEN_ENV}"
-[runtime]
-plugin_dirs = ["{root}/components"]
-cache_dir = "{root}/cache"
-[memory]
-path = "{root}/memory.redb"
-"#,
-        root = root.path().display()
-    );
-    let config = openpista::config::Config::parse(&text, "test config").unwrap();
+    let config =
+        openpista_tests::config_in(root.path(), &openpista_tests::web_host_sections(TOKEN_ENV));
     let running = openpista::cli::serve::start(&config).await.unwrap();
     assert!(running.failures.is_empty(), "{:?}", running.failures);
     let rt = &running.runtime;
@@ -178,7 +165,9 @@ path = "{root}/memory.redb"
         wait("channel-old12", "got/old12:7", "echo").await,
         "echo: rogue says hi"
     );
-    let sent = wait("channel-old10", "sent/old10:1", "Session").await;
+    // The command runs after the turn (same session, in order), so its
+    // last piece ends what the channel is sent.
+    let sent = wait("channel-old10", "sent/old10:1", "stored.|").await;
     let pieces: Vec<&str> = sent.trim_end_matches('|').split('|').collect();
     assert!(
         pieces.iter().all(|p| p.encode_utf16().count() <= 12),

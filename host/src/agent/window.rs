@@ -62,14 +62,7 @@ mod tests {
     use crate::memory::sessions::StoredToolCall;
 
     fn msg(role: &str, content: &str) -> StoredMessage {
-        StoredMessage {
-            role: role.into(),
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            attachments: Vec::new(),
-            at_ms: 0,
-        }
+        StoredMessage::text(role, content, 0)
     }
 
     #[test]

@@ -202,19 +202,26 @@ impl MemoryStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(role: &str, content: &str) -> StoredMessage {
+impl StoredMessage {
+    /// A plain text message (no tool calls, no files) stamped `at_ms`.
+    pub fn text(role: &str, content: &str, at_ms: u64) -> StoredMessage {
         StoredMessage {
             role: role.into(),
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
             attachments: Vec::new(),
-            at_ms: 1,
+            at_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: &str, content: &str) -> StoredMessage {
+        StoredMessage::text(role, content, 1)
     }
 
     #[test]

@@ -154,27 +154,22 @@ impl LoadedComponent {
 
     /// Lists a tool component's tools (in a fresh instance).
     pub(crate) async fn list_tools(&self) -> Result<Vec<ToolSpec>, CallError> {
+        // The same call through either contract's bindings.
+        macro_rules! list_with {
+            ($pre:expr) => {
+                self.with_fresh_store(async |store| {
+                    let instance = $pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .openpista_plugin_tools()
+                        .call_list_tools(&mut *store)
+                        .await
+                })
+                .await
+            };
+        }
         match &self.pre {
-            Pre::Tool(pre) => {
-                self.with_fresh_store(async |store| {
-                    let instance = pre.instantiate_async(&mut *store).await?;
-                    instance
-                        .openpista_plugin_tools()
-                        .call_list_tools(&mut *store)
-                        .await
-                })
-                .await
-            }
-            Pre::Legacy(super::v0_1::Pre::Tool(pre)) => {
-                self.with_fresh_store(async |store| {
-                    let instance = pre.instantiate_async(&mut *store).await?;
-                    instance
-                        .openpista_plugin_tools()
-                        .call_list_tools(&mut *store)
-                        .await
-                })
-                .await
-            }
+            Pre::Tool(pre) => list_with!(pre),
+            Pre::Legacy(super::v0_1::Pre::Tool(pre)) => list_with!(pre),
             _ => Ok(Vec::new()),
         }
     }

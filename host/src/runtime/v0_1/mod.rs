@@ -33,32 +33,31 @@ pub mod bindings {
         });
     }
 
+    /// The 0.1.2 `tool` and `provider` worlds: the imports are the
+    /// `channel` world's, so they are generated once.
+    macro_rules! world_with_channel_imports {
+        ($world:literal) => {
+            wasmtime::component::bindgen!({
+                world: $world,
+                path: "../wit/since_v0.1.2",
+                exports: { default: async },
+                with: {
+                    "openpista:plugin/types@0.1.2": crate::runtime::bindings::channel::openpista::plugin::types,
+                    "openpista:plugin/host@0.1.2": super::channel::openpista::plugin::host,
+                    "openpista:plugin/memory@0.1.2": super::channel::openpista::plugin::memory,
+                },
+            });
+        };
+    }
+
     /// The 0.1.2 `tool` world.
     pub mod tool {
-        wasmtime::component::bindgen!({
-            world: "tool",
-            path: "../wit/since_v0.1.2",
-            exports: { default: async },
-            with: {
-                "openpista:plugin/types@0.1.2": crate::runtime::bindings::channel::openpista::plugin::types,
-                "openpista:plugin/host@0.1.2": super::channel::openpista::plugin::host,
-                "openpista:plugin/memory@0.1.2": super::channel::openpista::plugin::memory,
-            },
-        });
+        world_with_channel_imports!("tool");
     }
 
     /// The 0.1.2 `provider` world.
     pub mod provider {
-        wasmtime::component::bindgen!({
-            world: "provider",
-            path: "../wit/since_v0.1.2",
-            exports: { default: async },
-            with: {
-                "openpista:plugin/types@0.1.2": crate::runtime::bindings::channel::openpista::plugin::types,
-                "openpista:plugin/host@0.1.2": super::channel::openpista::plugin::host,
-                "openpista:plugin/memory@0.1.2": super::channel::openpista::plugin::memory,
-            },
-        });
+        world_with_channel_imports!("provider");
     }
 }
 
