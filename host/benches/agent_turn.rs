@@ -2,34 +2,91 @@
 //! A turn with one component tool call is two provider requests (the tool
 //! call, then the answer), one tool call, and four memory appends (the
 //! user message and the final answer durable, the two steps between not).
-//! Measured beside the provider's two requests alone (the part a real
-//! model's latency would replace) in the same run. Report: BENCHMARKS.md.
+//!
+//! Each turn is paired with its own baseline, measured right after it: the
+//! provider's two requests alone (the part a real model's latency would
+//! replace), rebuilt from what the turn stored so that they carry exactly
+//! the turn's system prompt, history, tool call, tool result and tool
+//! specs. The overhead reported is the median of the per-turn differences
+//! (turn minus its own baseline pair). The provider's models() answer,
+//! which the agent asks once per loaded version, is cached before any turn
+//! is measured. Report: BENCHMARKS.md.
 //!
 //! cargo bench -p openpista --bench agent_turn
 
-use openpista::agent::{Agent, AgentSettings};
+use openpista::agent::{Agent, AgentSettings, to_wit, window};
 use openpista::memory::MemoryStore;
-use openpista::runtime::bindings::{ChatRequest, Message, Role};
-use openpista::runtime::{Runtime, RuntimeConfig};
+use openpista::runtime::bindings::{ChatRequest, Message, Role, StreamEvent};
+use openpista::runtime::{LoadedComponent, Runtime, RuntimeConfig};
 use openpista::tools::ToolRegistry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PROMPT: &str = r#"/tool text.stats {"text": "the quick brown fox"}"#;
+const HISTORY_LIMIT: usize = 8;
 
-fn median(mut v: Vec<Duration>) -> Duration {
+fn median<T: Ord + Copy>(mut v: Vec<T>) -> T {
     v.sort();
     v[v.len() / 2]
 }
 
-fn message(role: Role, content: &str) -> Message {
+fn system(content: String) -> Message {
     Message {
-        role,
-        content: content.into(),
+        role: Role::System,
+        content,
         tool_calls: Vec::new(),
         tool_call_id: None,
         attachments: Vec::new(),
     }
+}
+
+/// The two requests the turn just made in `session`, rebuilt as the agent
+/// builds them: the system prompt, then the last `HISTORY_LIMIT` stored
+/// messages up to the user's message (first request) and up to the tool
+/// result (second), cut to the model's window if it reports one.
+fn turn_requests(
+    agent: &Agent,
+    session: &str,
+    window_budget: Option<usize>,
+    tools: &[openpista::runtime::bindings::ToolSpec],
+) -> [ChatRequest; 2] {
+    // After the turn: ..., user, assistant (tool call), tool, assistant.
+    let stored = agent.memory.messages(session, HISTORY_LIMIT + 3).unwrap();
+    let n = stored.len();
+    assert!(n >= 4, "the turn stored {n} messages");
+    assert_eq!(stored[n - 4].role, "user");
+    assert_eq!(stored[n - 2].role, "tool");
+    [3, 1].map(|dropped| {
+        let upto = &stored[..n - dropped];
+        let history = &upto[upto.len().saturating_sub(HISTORY_LIMIT)..];
+        let history = match window_budget {
+            Some(budget) => &history[window::first_to_send(history, budget)..],
+            None => history,
+        };
+        let mut messages = vec![system(agent.settings.system_prompt.clone())];
+        messages.extend(history.iter().map(to_wit));
+        ChatRequest {
+            model: agent.settings.model.clone(),
+            messages,
+            tools: tools.to_vec(),
+            temperature: None,
+            max_tokens: None,
+        }
+    })
+}
+
+/// Streams one request to the end; returns (text, tool calls seen).
+async fn stream(provider: &LoadedComponent, request: &ChatRequest) -> (String, usize) {
+    let mut s = provider.stream_chat(request).await.unwrap();
+    let (mut text, mut calls) = (String::new(), 0);
+    while let Some(event) = s.next().await.unwrap() {
+        match event {
+            StreamEvent::Text(t) => text.push_str(&t),
+            StreamEvent::ToolCall(d) => calls += usize::from(d.name.is_some()),
+            StreamEvent::Finished(_) => {}
+        }
+    }
+    (text, calls)
 }
 
 fn main() {
@@ -54,15 +111,42 @@ fn main() {
         runtime: runtime.clone(),
         memory: memory.clone(),
         settings: AgentSettings {
-            history_limit: 8,
+            history_limit: HISTORY_LIMIT,
             ..AgentSettings::default()
         },
     };
-    let echo = runtime.get("llm-echo").unwrap();
-    let tools: Vec<_> = agent.tools.list().into_iter().map(|e| e.spec).collect();
+    assert!(agent.settings.skill_context.get().is_empty());
+    let echo = runtime.get(&agent.settings.provider).unwrap();
+
+    // The agent asks models() once per loaded version; ask it now so that
+    // no measured turn pays for it, and use its answer as the turn does.
+    let facts = tokio.block_on(echo.model_info(agent.settings.model.as_deref()));
+    let tools: Vec<_> = match &facts {
+        Some(f) if !f.supports_tools => Vec::new(),
+        _ => agent.tools.list().into_iter().map(|e| e.spec).collect(),
+    };
+    let window_budget = facts.as_ref().and_then(|f| f.context_window).map(|w| {
+        let fixed = window::tokens(&agent.settings.system_prompt)
+            + tools
+                .iter()
+                .map(|t| {
+                    window::tokens(&t.name)
+                        + window::tokens(&t.description)
+                        + window::tokens(&t.parameters)
+                })
+                .sum::<usize>();
+        window::budget(w, fixed)
+    });
+    // A few unmeasured turns warm the instance pool and the store.
+    for i in 0..4 {
+        tokio
+            .block_on(agent.turn(&format!("warm:{i}"), PROMPT, |_| {}))
+            .unwrap();
+    }
 
     let mut turns = Vec::new();
     let mut provider_only = Vec::new();
+    let mut differences = Vec::new();
     let mut appends = Vec::new();
     for i in 0..rounds {
         let session = format!("bench:{}", i % 16);
@@ -70,28 +154,25 @@ fn main() {
         let outcome = tokio
             .block_on(agent.turn(&session, PROMPT, |_| {}))
             .unwrap();
-        turns.push(t.elapsed());
+        let turn = t.elapsed();
         assert_eq!(outcome.tool_calls, 1);
         assert!(outcome.answer.contains("\"words\":4"), "{}", outcome.answer);
 
-        // The provider's share: the same two streamed requests alone.
-        let first = ChatRequest {
-            model: None,
-            messages: vec![message(Role::System, "s"), message(Role::User, PROMPT)],
-            tools: tools.clone(),
-            temperature: None,
-            max_tokens: None,
-        };
-        let mut second = first.clone();
-        second.messages.push(message(Role::Tool, "{\"words\":4}"));
+        // The provider's share: the turn's own two requests, alone.
+        let [first, second] = turn_requests(&agent, &session, window_budget, &tools);
         let t = Instant::now();
-        tokio.block_on(async {
-            for req in [&first, &second] {
-                let mut s = echo.stream_chat(req).await.unwrap();
-                while s.next().await.unwrap().is_some() {}
-            }
-        });
-        provider_only.push(t.elapsed());
+        let (a, b) =
+            tokio.block_on(async { (stream(&echo, &first).await, stream(&echo, &second).await) });
+        let provider = t.elapsed();
+        assert_eq!(a.1, 1, "the first request asks for the tool");
+        assert_eq!(
+            b,
+            (outcome.answer.clone(), 0),
+            "the second gives the answer"
+        );
+        turns.push(turn);
+        provider_only.push(provider);
+        differences.push(turn.as_nanos() as i128 - provider.as_nanos() as i128);
 
         // The memory's share: the same four appends, two of them durable.
         let t = Instant::now();
@@ -109,14 +190,14 @@ fn main() {
         appends.push(t.elapsed());
     }
     let (turn, provider, append) = (median(turns), median(provider_only), median(appends));
-    let overhead = turn.saturating_sub(provider);
-    println!("agent turn with one component tool call ({rounds} rounds)");
+    let overhead = Duration::from_nanos(median(differences).max(0) as u64);
+    println!("agent turn with one component tool call ({rounds} rounds, paired)");
     println!("  whole turn, median:                 {turn:?}");
     println!(
-        "  provider's two requests alone:      {provider:?}  (what a real model's latency replaces)"
+        "  the turn's two requests alone:      {provider:?}  (what a real model's latency replaces)"
     );
     println!(
-        "  overhead (turn - provider):         {overhead:?}  ({:.1}x the provider part)",
+        "  overhead, median of (turn - its own requests): {overhead:?}  ({:.1}x the provider part)",
         overhead.as_secs_f64() / provider.as_secs_f64()
     );
     println!(

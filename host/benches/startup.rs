@@ -2,7 +2,10 @@
 //! (process start to the "ready" line), idle resident memory with them
 //! loaded, and the binary's size — each beside a baseline measured in the
 //! same run: spawning `/bin/true` to exit, and the RSS of an idle `sleep`.
-//! Report: BENCHMARKS.md.
+//! The ten are the embedded components `serve` loads by default (six:
+//! channel-web, llm-anthropic, llm-echo, llm-openai, llm-responses,
+//! tool-basics; the ready line names them) and copies of llm-echo in the
+//! plugin folder. Report: BENCHMARKS.md.
 //!
 //! cargo bench -p openpista --bench startup
 //!
@@ -16,7 +19,9 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_openpista");
 
 /// Components loaded in every round: the embedded ones plus copies of
-/// tool-basics (distinct bytes and names) in the plugin folder.
+/// llm-echo (distinct bytes and names) in the plugin folder. A provider,
+/// because it lists no tools: copies of a tool component would be refused,
+/// since no two components may serve the same tool name.
 const COMPONENTS: usize = 10;
 
 /// Embedded components `serve` loads on the default configuration: all but
@@ -33,14 +38,14 @@ fn embedded_loaded() -> usize {
 
 fn plugin_folder(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    let basics = openpista::runtime::registry::EMBEDDED
+    let echo = openpista::runtime::registry::EMBEDDED
         .iter()
-        .find(|e| e.package == "tool-basics")
+        .find(|e| e.package == "llm-echo")
         .unwrap();
     let copies = COMPONENTS.saturating_sub(embedded_loaded());
     for i in 0..copies {
-        let name = format!("basics-copy-{i}");
-        let mut bytes = basics.wasm.to_vec();
+        let name = format!("echo-copy-{i}");
+        let mut bytes = echo.wasm.to_vec();
         // A custom section makes each copy a distinct component.
         let label = name.as_bytes();
         bytes.push(0);
@@ -49,9 +54,9 @@ fn plugin_folder(dir: &Path) {
         bytes.extend_from_slice(b"bench");
         bytes.extend_from_slice(label);
         std::fs::write(dir.join(format!("{name}.wasm")), bytes).unwrap();
-        let manifest = basics
+        let manifest = echo
             .manifest
-            .replace("name = \"tool-basics\"", &format!("name = \"{name}\""));
+            .replace("name = \"llm-echo\"", &format!("name = \"{name}\""));
         std::fs::write(dir.join(format!("{name}.toml")), manifest).unwrap();
     }
 }
@@ -67,7 +72,8 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Starts `serve`, waits for "ready", lets it idle, measures, stops it.
-fn start_once(home: &Path, idle: Duration) -> (Duration, u64, usize) {
+/// Returns the time to ready, the idle RSS and the ready line.
+fn start_once(home: &Path, idle: Duration) -> (Duration, u64, String) {
     let started = Instant::now();
     let mut child = Command::new(BIN)
         .arg("serve")
@@ -83,17 +89,11 @@ fn start_once(home: &Path, idle: Duration) -> (Duration, u64, usize) {
     let ready = lines.next().unwrap().unwrap();
     let elapsed = started.elapsed();
     assert!(ready.starts_with("openpista ready"), "{ready}");
-    let count: usize = ready
-        .split(": ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
     std::thread::sleep(idle);
     let rss = rss_kib(child.id());
     unsafe { libc_kill(child.id() as i32, 15) };
     child.wait().unwrap();
-    (elapsed, rss, count)
+    (elapsed, rss, ready)
 }
 
 unsafe extern "C" {
@@ -113,8 +113,17 @@ fn main() {
     plugin_folder(&home.path().join("components"));
 
     // Warm the cache (this run compiles).
-    let (cold, _, count) = start_once(home.path(), Duration::from_millis(10));
-    assert_eq!(count, COMPONENTS, "expected {COMPONENTS} components loaded");
+    let (cold, _, ready_line) = start_once(home.path(), Duration::from_millis(10));
+    let count: usize = ready_line
+        .split(": ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(
+        count, COMPONENTS,
+        "expected {COMPONENTS} components loaded: {ready_line}"
+    );
 
     let mut ready = Vec::new();
     let mut rss = Vec::new();
@@ -144,6 +153,7 @@ fn main() {
         "startup ({rounds} rounds, {COMPONENTS} components: {} embedded + copies, warm cache)",
         embedded_loaded()
     );
+    println!("  {ready_line}");
     println!("  first start (compiles all 10): {cold:?}");
     println!(
         "  start to ready, median:        {ready_med:?}  ({:.1}x spawning /bin/true: {true_med:?})",
