@@ -121,22 +121,10 @@ fn main() {
     // The agent asks models() once per loaded version; ask it now so that
     // no measured turn pays for it, and use its answer as the turn does.
     let facts = tokio.block_on(echo.model_info(agent.settings.model.as_deref()));
-    let tools: Vec<_> = match &facts {
-        Some(f) if !f.supports_tools => Vec::new(),
-        _ => agent.tools.list().into_iter().map(|e| e.spec).collect(),
-    };
-    let window_budget = facts.as_ref().and_then(|f| f.context_window).map(|w| {
-        let fixed = window::tokens(&agent.settings.system_prompt)
-            + tools
-                .iter()
-                .map(|t| {
-                    window::tokens(&t.name)
-                        + window::tokens(&t.description)
-                        + window::tokens(&t.parameters)
-                })
-                .sum::<usize>();
-        window::budget(w, fixed)
-    });
+    let all = agent.tools.list().into_iter().map(|e| e.spec).collect();
+    let tools = window::offered_tools(facts.as_ref(), all);
+    let window_budget =
+        window::history_budget(facts.as_ref(), &agent.settings.system_prompt, &tools);
     // A few unmeasured turns warm the instance pool and the store.
     for i in 0..4 {
         tokio

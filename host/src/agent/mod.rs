@@ -212,25 +212,11 @@ impl Agent {
         )?;
         let model = input.model.clone().or_else(|| self.settings.model.clone());
         let facts = provider.model_info(model.as_deref()).await;
-        // A model that takes no tools is offered none.
-        let tools: Vec<_> = match &facts {
-            Some(f) if !f.supports_tools => Vec::new(),
-            _ => self.tools.list().into_iter().map(|e| e.spec).collect(),
-        };
-        // What the history may take of the model's window, after the
-        // system prompt and the tool specs.
-        let history_budget = facts.as_ref().and_then(|f| f.context_window).map(|w| {
-            let fixed = window::tokens(&self.system_prompt())
-                + tools
-                    .iter()
-                    .map(|t| {
-                        window::tokens(&t.name)
-                            + window::tokens(&t.description)
-                            + window::tokens(&t.parameters)
-                    })
-                    .sum::<usize>();
-            window::budget(w, fixed)
-        });
+        // A model that takes no tools is offered none; the history is cut
+        // to what its window holds after the system prompt and the tools.
+        let all = self.tools.list().into_iter().map(|e| e.spec).collect();
+        let tools = window::offered_tools(facts.as_ref(), all);
+        let history_budget = window::history_budget(facts.as_ref(), &self.system_prompt(), &tools);
         let mut tool_calls_run = 0;
         let mut round = 0u32;
         // Files tool calls of this turn returned, by call id. Memory keeps

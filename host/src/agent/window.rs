@@ -5,6 +5,7 @@
 //! starts the history on a tool result whose call was cut off.
 
 use crate::memory::sessions::StoredMessage;
+use crate::runtime::bindings::{ModelInfo, ToolSpec};
 
 /// Characters per token, a deliberately cautious estimate for English
 /// and code (real tokenisers average three to four).
@@ -54,6 +55,31 @@ pub fn first_to_send(history: &[StoredMessage], budget: usize) -> usize {
 /// system prompt and the tool specs (`fixed` tokens).
 pub fn budget(window: u32, fixed: usize) -> usize {
     (window as usize * 3 / 4).saturating_sub(fixed)
+}
+
+/// The tools to offer a model the provider describes as `facts`: none
+/// when it takes none, else `all`.
+pub fn offered_tools(facts: Option<&ModelInfo>, all: Vec<ToolSpec>) -> Vec<ToolSpec> {
+    match facts {
+        Some(f) if !f.supports_tools => Vec::new(),
+        _ => all,
+    }
+}
+
+/// What the history may take of the model's window after `system_prompt`
+/// and `tools`; `None` when the provider does not say how large it is.
+pub fn history_budget(
+    facts: Option<&ModelInfo>,
+    system_prompt: &str,
+    tools: &[ToolSpec],
+) -> Option<usize> {
+    let window = facts?.context_window?;
+    let fixed = tokens(system_prompt)
+        + tools
+            .iter()
+            .map(|t| tokens(&t.name) + tokens(&t.description) + tokens(&t.parameters))
+            .sum::<usize>();
+    Some(budget(window, fixed))
 }
 
 #[cfg(test)]
