@@ -11,18 +11,20 @@
 //! Rust type whichever world a component implements.
 //!
 //! Since WIT 0.2.0 the `channel` world exports `messenger`, `live`,
-//! `pairing` and `report`, all generated in [`channel`]; the SDK's
-//! [`Channel`](crate::Channel) trait gives every one of them a default.
+//! `pairing` and `report`; since 0.2.1 the SDK builds the
+//! `approving-channel` world, which adds `approvals`. All are generated in
+//! [`channel`]; the SDK's [`Channel`](crate::Channel) trait gives every one
+//! of them a default.
 
 /// Bindings of the `channel` world, and the home of every shared import.
 pub mod channel {
     wit_bindgen::generate!({
-        world: "channel",
+        world: "approving-channel",
         path: "../wit",
         with: {
-            "openpista:plugin/types@0.2.0/error": crate::error::Error,
-            "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
-            "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
+            "openpista:plugin/types@0.2.1/error": crate::error::Error,
+            "openpista:plugin/types@0.2.1/upstream-error": crate::error::UpstreamError,
+            "openpista:plugin/types@0.2.1/rate-limit": crate::error::RateLimit,
         },
         additional_derives: [PartialEq],
         pub_export_macro: true,
@@ -41,12 +43,12 @@ macro_rules! generate_reusing_channel {
             world: $world,
             path: "../wit",
             with: {
-                "openpista:plugin/types@0.2.0": crate::bindings::channel::openpista::plugin::types,
-                "openpista:plugin/types@0.2.0/error": crate::error::Error,
-                "openpista:plugin/types@0.2.0/upstream-error": crate::error::UpstreamError,
-                "openpista:plugin/types@0.2.0/rate-limit": crate::error::RateLimit,
-                "openpista:plugin/host@0.2.0": crate::bindings::channel::openpista::plugin::host,
-                "openpista:plugin/memory@0.2.0": crate::bindings::channel::openpista::plugin::memory,
+                "openpista:plugin/types@0.2.1": crate::bindings::channel::openpista::plugin::types,
+                "openpista:plugin/types@0.2.1/error": crate::error::Error,
+                "openpista:plugin/types@0.2.1/upstream-error": crate::error::UpstreamError,
+                "openpista:plugin/types@0.2.1/rate-limit": crate::error::RateLimit,
+                "openpista:plugin/host@0.2.1": crate::bindings::channel::openpista::plugin::host,
+                "openpista:plugin/memory@0.2.1": crate::bindings::channel::openpista::plugin::memory,
             },
             additional_derives: [PartialEq],
             pub_export_macro: true,

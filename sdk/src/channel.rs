@@ -2,10 +2,12 @@
 
 use std::marker::PhantomData;
 
-use crate::bindings::channel::exports::openpista::plugin::{live, messenger, pairing, report};
+use crate::bindings::channel::exports::openpista::plugin::{
+    approvals, live, messenger, pairing, report,
+};
 use crate::{
-    ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse, InboundEvent, Outbound,
-    PairedUser, PairingRequest, StatusKind,
+    ApprovalRequest, ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse,
+    InboundEvent, Outbound, PairedUser, PairingRequest, Settlement, StatusKind,
 };
 
 /// A component that connects the agent to a messenger.
@@ -182,6 +184,25 @@ pub trait Channel {
     fn describe() -> Result<ChannelReport, Error> {
         Ok(ChannelReport::new("connected"))
     }
+
+    /// Shows an approval request in `conversation` with its three choices
+    /// (`approvals.ask`): buttons or a numbered reply that come back as the
+    /// commands `approve ID`, `reject ID` and `allow ID`
+    /// ([`crate::approval`] has the helpers). The default says the channel
+    /// cannot, and the host sends the request as text naming the commands.
+    fn ask_approval(conversation: &str, request: ApprovalRequest) -> Result<(), Error> {
+        let _ = (conversation, request);
+        Err(Error::unavailable(
+            "this channel shows approval requests as text",
+        ))
+    }
+
+    /// Approval request `id` in `conversation` ended
+    /// (`approvals.settled`): take its buttons away. The default does
+    /// nothing.
+    fn approval_settled(conversation: &str, id: &str, how: Settlement) {
+        let _ = (conversation, id, how);
+    }
 }
 
 /// The error of the `pairing` defaults.
@@ -259,6 +280,16 @@ impl<T: Channel> report::Guest for ChannelExport<T> {
     }
 }
 
+impl<T: Channel> approvals::Guest for ChannelExport<T> {
+    fn ask(conversation: String, request: ApprovalRequest) -> Result<(), Error> {
+        T::ask_approval(&conversation, request)
+    }
+
+    fn settled(conversation: String, id: String, how: Settlement) {
+        T::approval_settled(&conversation, &id, how)
+    }
+}
+
 /// Connections the host holds for the channel (WebSocket clients).
 pub mod connections {
     use crate::bindings::channel::openpista::plugin::connections as wit;
@@ -283,7 +314,8 @@ pub mod connections {
 }
 
 /// Exports a [`Channel`] implementation as this component's `messenger`,
-/// `live`, `pairing` and `report` interfaces (world `channel`).
+/// `live`, `pairing`, `report` and `approvals` interfaces (world
+/// `approving-channel`).
 ///
 /// Use it once, at the crate root of a `cdylib` crate:
 /// `openpista_sdk::export_channel!(MyChannel);`

@@ -60,6 +60,7 @@
 // same paths work inside the SDK itself.
 extern crate self as openpista_sdk;
 
+pub mod approval;
 mod args;
 pub mod base64;
 pub mod bindings;
@@ -85,6 +86,7 @@ pub use error::{Error, RateLimit, UpstreamError};
 pub use provider::{ChatStream, EventStream, Provider};
 pub use tool::Tool;
 
+pub use bindings::channel::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
 pub use bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, Command, Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
@@ -108,13 +110,13 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::channel::connections;
     pub use crate::{
-        Args, Attachment, CallContext, Channel, ChannelInfo, ChannelReport, ChatRequest,
-        ChatResponse, ChatStream, Command, Error, EventStream, Features, FinishReason, Frame,
-        HttpRequest, HttpResponse, InboundEvent, LinkRequest, Message, ModelInfo, Outbound,
-        PairedUser, PairingRequest, Provider, Role, StatusKind, StreamEnd, StreamEvent, Tool,
-        ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
+        ApprovalRequest, Args, Attachment, CallContext, Channel, ChannelInfo, ChannelReport,
+        ChatRequest, ChatResponse, ChatStream, Command, Error, EventStream, Features, FinishReason,
+        Frame, HttpRequest, HttpResponse, InboundEvent, LinkRequest, Message, ModelInfo, Outbound,
+        PairedUser, PairingRequest, Provider, Role, Settlement, StatusKind, StreamEnd, StreamEvent,
+        Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
     };
-    pub use crate::{command, host, http, memory, pairing, retry, sse, tool_names};
+    pub use crate::{approval, command, host, http, memory, pairing, retry, sse, tool_names};
     pub use crate::{export_channel, export_provider, export_tool};
     pub use serde_json::json;
 }

@@ -40,6 +40,25 @@ pub mod provider {
     });
 }
 
+/// The `approving-channel` world (0.2.1): a channel that also exports
+/// `approvals`. Only that interface is used from here: it is looked up by
+/// name, so a 0.2.0 channel without it still loads (and is asked in text).
+pub mod approving {
+    wasmtime::component::bindgen!({
+        world: "approving-channel",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "openpista:plugin/types": super::channel::openpista::plugin::types,
+            "openpista:plugin/host": super::channel::openpista::plugin::host,
+            "openpista:plugin/memory": super::channel::openpista::plugin::memory,
+            "openpista:plugin/connections": super::channel::openpista::plugin::connections,
+        },
+    });
+}
+
+pub use approving::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
+
 pub use channel::openpista::plugin::types::{
     Attachment, Error as WitError, Message, RateLimit, Role, ToolCall, ToolResult, ToolSpec,
     UpstreamError,
@@ -51,7 +70,7 @@ pub use provider::exports::openpista::plugin::llm::{
 };
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.2.1";
 
 /// A guest error as a sentence for the person reading it.
 pub fn error_text(error: &WitError) -> String {

@@ -9,7 +9,9 @@
 //! 0.1.x channel is driven through the adapter in [`super::v0_1::channel`].
 
 use super::bindings::WitError;
+use super::bindings::approving::exports::openpista::plugin::approvals;
 use super::bindings::channel;
+use super::bindings::{ApprovalRequest, Settlement};
 use super::bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
@@ -38,7 +40,8 @@ pub struct Started {
 
 /// The bindings an instance is driven through.
 enum Bindings {
-    Now(channel::Channel),
+    /// A 0.2 channel, with its `approvals` export when it has one.
+    Now(channel::Channel, Option<approvals::Guest>),
     Old(v0_1::channel::OldChannel),
 }
 
@@ -64,10 +67,21 @@ impl LoadedComponent {
         let (permit, mut store) = self.owned_store().await?;
         let classify = |e, store: &Store<CallState>| self.classify(e, store);
         let bindings = match &self.pre {
-            Pre::Channel(pre) => match pre.instantiate_async(&mut store).await {
-                Ok(b) => Bindings::Now(b),
-                Err(e) => return Err(classify(e, &store)),
-            },
+            Pre::Channel(pre, approvals) => {
+                let made = async {
+                    let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                    let bindings = channel::Channel::new(&mut store, &instance)?;
+                    let approvals = match approvals {
+                        Some(ix) => Some(ix.load(&mut store, &instance)?),
+                        None => None,
+                    };
+                    wasmtime::Result::Ok(Bindings::Now(bindings, approvals))
+                };
+                match made.await {
+                    Ok(b) => b,
+                    Err(e) => return Err(classify(e, &store)),
+                }
+            }
             Pre::Legacy(v0_1::Pre::Channel(pre, live)) => {
                 let id = super::manifest::channel_id(self.name()).to_string();
                 match v0_1::channel::OldChannel::instantiate(pre, live.as_ref(), id, &mut store)
@@ -153,7 +167,7 @@ impl ChannelInstance {
     pub async fn start(&mut self) -> Result<Started, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => {
+                Bindings::Now(b, _) => {
                     Ok(b.openpista_plugin_messenger()
                         .call_start(s)
                         .await?
@@ -173,7 +187,7 @@ impl ChannelInstance {
     pub async fn poll(&mut self) -> Result<Vec<InboundEvent>, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_messenger().call_poll(s).await,
+                Bindings::Now(b, _) => b.openpista_plugin_messenger().call_poll(s).await,
                 Bindings::Old(b) => b.poll(s).await,
             })
             .await,
@@ -187,7 +201,7 @@ impl ChannelInstance {
     ) -> Result<(HttpResponse, Vec<InboundEvent>), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => {
+                Bindings::Now(b, _) => {
                     b.openpista_plugin_messenger()
                         .call_handle_http(s, &request)
                         .await
@@ -206,7 +220,7 @@ impl ChannelInstance {
     ) -> Result<Vec<InboundEvent>, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => {
+                Bindings::Now(b, _) => {
                     b.openpista_plugin_messenger()
                         .call_handle_ws(s, id, &frame)
                         .await
@@ -221,7 +235,7 @@ impl ChannelInstance {
     pub async fn send(&mut self, message: Outbound) -> Result<(), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_messenger().call_send(s, &message).await,
+                Bindings::Now(b, _) => b.openpista_plugin_messenger().call_send(s, &message).await,
                 Bindings::Old(b) => b.send(s, message).await,
             })
             .await,
@@ -232,7 +246,7 @@ impl ChannelInstance {
     pub async fn status(&mut self, conversation: &str, kind: StatusKind) -> Result<(), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => {
+                Bindings::Now(b, _) => {
                     b.openpista_plugin_messenger()
                         .call_status(s, conversation, kind)
                         .await
@@ -246,7 +260,7 @@ impl ChannelInstance {
     /// `messenger.shutdown`.
     pub async fn shutdown(&mut self) -> Result<(), CallError> {
         self.run(async |b, s| match b {
-            Bindings::Now(b) => b.openpista_plugin_messenger().call_shutdown(s).await,
+            Bindings::Now(b, _) => b.openpista_plugin_messenger().call_shutdown(s).await,
             Bindings::Old(b) => b.shutdown(s).await,
         })
         .await
@@ -256,7 +270,7 @@ impl ChannelInstance {
     pub async fn send_delta(&mut self, conversation: &str, delta: &str) -> Result<(), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => {
+                Bindings::Now(b, _) => {
                     b.openpista_plugin_live()
                         .call_send_delta(s, conversation, delta)
                         .await
@@ -270,7 +284,7 @@ impl ChannelInstance {
     /// `live.ws-closed`.
     pub async fn ws_closed(&mut self, id: u64) -> Result<(), CallError> {
         self.run(async |b, s| match b {
-            Bindings::Now(b) => b.openpista_plugin_live().call_ws_closed(s, id).await,
+            Bindings::Now(b, _) => b.openpista_plugin_live().call_ws_closed(s, id).await,
             Bindings::Old(b) => b.ws_closed(s, id).await,
         })
         .await
@@ -279,7 +293,7 @@ impl ChannelInstance {
     /// `live.tick`.
     pub async fn tick(&mut self, now_ms: u64) -> Result<(), CallError> {
         self.run(async |b, s| match b {
-            Bindings::Now(b) => b.openpista_plugin_live().call_tick(s, now_ms).await,
+            Bindings::Now(b, _) => b.openpista_plugin_live().call_tick(s, now_ms).await,
             Bindings::Old(b) => b.tick(s, now_ms).await,
         })
         .await
@@ -291,7 +305,7 @@ impl ChannelInstance {
     ) -> Result<(Vec<PairingRequest>, Vec<PairedUser>), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_pairing().call_list_pairings(s).await,
+                Bindings::Now(b, _) => b.openpista_plugin_pairing().call_list_pairings(s).await,
                 Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
             })
             .await,
@@ -302,7 +316,7 @@ impl ChannelInstance {
     pub async fn approve(&mut self, code: &str) -> Result<PairingRequest, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_pairing().call_approve(s, code).await,
+                Bindings::Now(b, _) => b.openpista_plugin_pairing().call_approve(s, code).await,
                 Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
             })
             .await,
@@ -313,7 +327,7 @@ impl ChannelInstance {
     pub async fn revoke(&mut self, user: &str) -> Result<bool, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_pairing().call_revoke(s, user).await,
+                Bindings::Now(b, _) => b.openpista_plugin_pairing().call_revoke(s, user).await,
                 Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("pairing"))),
             })
             .await,
@@ -324,11 +338,50 @@ impl ChannelInstance {
     pub async fn describe(&mut self) -> Result<ChannelReport, CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(b) => b.openpista_plugin_report().call_describe(s).await,
+                Bindings::Now(b, _) => b.openpista_plugin_report().call_describe(s).await,
                 Bindings::Old(_) => Ok(Err(v0_1::channel::lacks("report"))),
             })
             .await,
         )
+    }
+}
+
+impl ChannelInstance {
+    /// Whether the channel shows approval requests itself
+    /// (`approvals`, 0.2.1); otherwise the host sends them as text.
+    pub fn asks_approvals(&self) -> bool {
+        matches!(self.bindings, Bindings::Now(_, Some(_)))
+    }
+
+    /// `approvals.ask`; `unavailable` for a channel without the interface.
+    pub async fn ask_approval(
+        &mut self,
+        conversation: &str,
+        request: &ApprovalRequest,
+    ) -> Result<(), CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(_, Some(a)) => a.call_ask(s, conversation, request).await,
+                _ => Ok(Err(WitError::Unavailable(
+                    "this channel does not show approval requests".into(),
+                ))),
+            })
+            .await,
+        )
+    }
+
+    /// `approvals.settled`; nothing for a channel without the interface.
+    pub async fn approval_settled(
+        &mut self,
+        conversation: &str,
+        id: &str,
+        how: Settlement,
+    ) -> Result<(), CallError> {
+        self.run(async |b, s| match b {
+            Bindings::Now(_, Some(a)) => a.call_settled(s, conversation, id, how).await,
+            _ => Ok(()),
+        })
+        .await
     }
 }
 

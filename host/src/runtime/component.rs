@@ -39,7 +39,12 @@ impl std::fmt::Display for Source {
 pub enum Pre {
     Tool(tool::ToolPre<CallState>),
     Provider(provider::ProviderPre<CallState>),
-    Channel(channel::ChannelPre<CallState>),
+    /// A 0.2 channel, and where its `approvals` export is when it has one
+    /// (0.2.1 and later).
+    Channel(
+        channel::ChannelPre<CallState>,
+        Option<super::bindings::approving::exports::openpista::plugin::approvals::GuestIndices>,
+    ),
     /// Built against WIT 0.1.x: driven through the adapter.
     Legacy(super::v0_1::Pre),
 }

@@ -2,6 +2,7 @@
 //! that serves new calls; calls hold an `Arc` of the version they started
 //! on, so a swap never disturbs a call in flight.
 
+use super::bindings::approving::exports::openpista::plugin::approvals;
 use super::bindings::{channel, provider, tool};
 use super::cache::{CompileCache, content_hash};
 use super::capabilities::{Bounds, ComponentPolicy, Grants};
@@ -369,7 +370,11 @@ impl Runtime {
             match manifest.world {
                 World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
                 World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
-                World::Channel => Pre::Channel(channel::ChannelPre::new(instance_pre)?),
+                World::Channel => {
+                    // Optional: a 0.2.0 channel has no `approvals`.
+                    let approvals = approvals::GuestIndices::new(&instance_pre).ok();
+                    Pre::Channel(channel::ChannelPre::new(instance_pre)?, approvals)
+                }
             }
         };
         let mut config = manifest.config_strings();

@@ -15,6 +15,9 @@ const PACKAGE: &str = "openpista:plugin";
 /// Oldest WIT version this host still loads.
 pub const OLDEST_SUPPORTED: &str = "0.1.0";
 
+/// Oldest version of the track this host implements (no adapter needed).
+const TRACK_START: &str = "0.2.0";
+
 /// Top-level import and export names of a component.
 #[derive(Debug, Clone, Default)]
 pub struct Shape {
@@ -117,7 +120,7 @@ fn world_imports(world: World) -> &'static [&'static str] {
 pub fn check(shape: &Shape) -> Result<Compat> {
     let host = Version::parse(WIT_VERSION).expect("valid WIT_VERSION");
     let offers = format!(
-        "this host offers {PACKAGE}@{WIT_VERSION} and loads components built against {OLDEST_SUPPORTED} to {ADAPTED} (through an adapter) and {WIT_VERSION}"
+        "this host offers {PACKAGE}@{WIT_VERSION} and loads components built against {OLDEST_SUPPORTED} to {ADAPTED} (through an adapter) and {TRACK_START} to {WIT_VERSION}"
     );
     // Name the openpista interfaces; WASI ones only by count.
     let describe = || {
@@ -241,10 +244,10 @@ mod tests {
     #[test]
     fn the_current_track_and_the_adapted_one_are_supported() {
         let v = |s| Version::parse(s).unwrap();
-        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.2.0"] {
+        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.2.0", "0.2.1"] {
             assert!(supported(&v(ok)), "{ok}");
         }
-        for no in ["0.1.3", "0.2.1", "0.3.0", "1.0.0", "0.0.1"] {
+        for no in ["0.1.3", "0.2.2", "0.3.0", "1.0.0", "0.0.1"] {
             assert!(!supported(&v(no)), "{no}");
         }
     }
@@ -281,7 +284,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("this host offers openpista:plugin@0.2.0"),
+            err.contains("this host offers openpista:plugin@0.2.1"),
             "{err}"
         );
         assert!(err.contains("upgrade openpista"), "{err}");
