@@ -3,6 +3,7 @@
 //!
 //! - [`runtime`]: wasmtime engine, capabilities, hot swap — the component host
 //! - [`tools`]: one registry for component tools and native tools
+//! - [`approvals`]: which tool calls wait for a person, and their answers
 //! - [`gateway`]: channels' events to sessions and the agent, answers back, cron
 //! - [`native`]: the native tools (shell, screen, browser, containers)
 //! - [`skills`]: SKILL.md skills: instructions, and tools in four modes
@@ -12,6 +13,7 @@
 //! - [`cli`]: the `openpista` command line
 
 pub mod agent;
+pub mod approvals;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -10,6 +10,7 @@
 //!  server     HTTP listener, web page, WebSockets, webhooks
 //!  gateway    channels → sessions → the agent → answers; cron; bridges
 //!  agent      the ReAct loop
+//!  approvals  tool-call approval: policy, requests, who may answer
 //!  skills     SKILL.md skills (a ToolProvider)
 //!  native     the native tools: shell, screen, browser, containers
 //!  tools      the tool registry and the ToolProvider trait
@@ -23,8 +24,18 @@ use std::path::Path;
 
 /// Lowest first. A module may import those before it in this list.
 const LAYERS: &[&str] = &[
-    "paths", "memory", "runtime", "tools", "native", "skills", "agent", "gateway", "server",
-    "config", "cli",
+    "paths",
+    "memory",
+    "runtime",
+    "tools",
+    "native",
+    "skills",
+    "approvals",
+    "agent",
+    "gateway",
+    "server",
+    "config",
+    "cli",
 ];
 
 /// Files that stand above every layer: the crate's roots.

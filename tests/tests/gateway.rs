@@ -112,11 +112,26 @@ async fn gateway_with(
         SystemSettings::default(),
         EnvScrub::default(),
     )));
+    // The operator lets this test channel run commands without asking.
+    let approvals = openpista::approvals::ApprovalSettings {
+        rules: vec![openpista::approvals::policy::Rule {
+            tool: "system.run".into(),
+            channel: "test".into(),
+            command: None,
+            action: openpista::approvals::policy::Action::Auto,
+        }],
+        ..Default::default()
+    };
     let agent = Arc::new(Agent {
         tools: Arc::new(tools),
         runtime,
         memory,
-        settings: AgentSettings::default(),
+        settings: AgentSettings {
+            approvals: Arc::new(openpista::approvals::Approvals::new(approvals, |t| {
+                t.to_string()
+            })),
+            ..AgentSettings::default()
+        },
     });
     let gateway = Gateway::with_settings(agent, settings);
     let recorder = Arc::new(Recorder::default());

@@ -3,7 +3,7 @@
 //! file waits for the per-chat limiter first.
 
 use openpista_sdk::retry::sleep_ms;
-use openpista_sdk::{Attachment, Error, Outbound, host};
+use openpista_sdk::{ApprovalRequest, Attachment, Error, Outbound, host};
 
 use crate::api::Api;
 use crate::api_error::ApiError;
@@ -36,6 +36,23 @@ pub fn answer(
 pub fn plain(api: &Api, chat: ChatRef, text: &str) -> Result<(), ApiError> {
     throttle(chat);
     let body = outbound::message_body(chat, text, false, None);
+    api.call("sendMessage", &body).map(drop)
+}
+
+/// Shows an approval request with three buttons whose data the host's
+/// answer commands are read from (`openpista_sdk::approval`).
+pub fn approval(api: &Api, chat: ChatRef, request: &ApprovalRequest) -> Result<(), ApiError> {
+    use openpista_sdk::approval::{Choice, button_data, prompt_text};
+    let button = |c: Choice| crate::keyboard::Button {
+        label: c.label().to_string(),
+        data: button_data(&request.id, c),
+    };
+    let markup = crate::keyboard::reply_markup(&[
+        vec![button(Choice::Approve), button(Choice::Reject)],
+        vec![button(Choice::Allow)],
+    ]);
+    throttle(chat);
+    let body = outbound::message_body(chat, &prompt_text(request, false), false, Some(&markup));
     api.call("sendMessage", &body).map(drop)
 }
 

@@ -182,6 +182,17 @@ fn on_callback(q: &CallbackQuery, ctx: &Context, approved: bool) -> Action {
     let Some(data) = &q.data else {
         return ignore("no callback data");
     };
+    // An approval button answers the host's request with its command;
+    // the host checks that the presser may answer it.
+    if let Some(command) = openpista_sdk::approval::parse_button(data) {
+        return Action::Forward(Draft {
+            conversation: message.chat_ref().conversation(),
+            sender: q.from.id.to_string(),
+            text: format!("/{} {}", command.name, command.args),
+            command: Some(command),
+            media: None,
+        });
+    }
     Action::Forward(Draft {
         conversation: message.chat_ref().conversation(),
         sender: q.from.id.to_string(),

@@ -285,3 +285,22 @@ fn sender_ids() {
         None
     );
 }
+
+#[test]
+fn approval_buttons_become_the_hosts_answer_commands() {
+    let s = settings(&[42], true);
+    let mut update = press(42);
+    update["callback_query"]["data"] = json!("ap:k3x9q2ab01:s");
+    let d = run(update, &s, false);
+    assert_eq!(d.answer_callback.as_deref(), Some("cb1"));
+    let Action::Forward(draft) = d.action else {
+        panic!("{d:?}")
+    };
+    let command = draft.command.expect("a command");
+    assert_eq!(
+        (command.name.as_str(), command.args.as_str()),
+        ("allow", "k3x9q2ab01")
+    );
+    assert_eq!(draft.sender, "42", "the presser, for the host to check");
+    assert_eq!(draft.conversation, "-100:4");
+}

@@ -194,6 +194,15 @@ impl Channel for Telegram {
         deliver::answer(&api, &settings, chat, &message)
     }
 
+    fn ask_approval(conversation: &str, request: ApprovalRequest) -> Result<(), Error> {
+        let chat = ChatRef::parse(conversation)?;
+        let settings = state::settings()?;
+        let api = Api {
+            base: &settings.api_url,
+        };
+        deliver::approval(&api, chat, &request).map_err(Error::from)
+    }
+
     fn status(conversation: &str, kind: StatusKind) -> Result<(), Error> {
         if matches!(kind, StatusKind::Idle) {
             return Ok(());

@@ -99,6 +99,26 @@ impl Channel for WhatsApp {
         link::deliver(&plan.commands)
     }
 
+    /// WhatsApp has no buttons a linked device can send reliably: the
+    /// request goes as text with numbered choices, and the next `1`, `2`
+    /// or `3` in that chat answers it.
+    fn ask_approval(conversation: &str, request: ApprovalRequest) -> Result<(), Error> {
+        let text = openpista_sdk::approval::prompt_text(&request, true);
+        Self::send(Outbound {
+            conversation: conversation.to_string(),
+            text,
+            attachments: Vec::new(),
+            is_error: false,
+        })?;
+        approval::Pending::new(&memory::Component).remember(conversation, &request.id)
+    }
+
+    fn approval_settled(conversation: &str, id: &str, _how: Settlement) {
+        if let Err(e) = approval::Pending::new(&memory::Component).settle(conversation, id) {
+            host::warn(&format!("whatsapp: approval {id} not forgotten: {e}"));
+        }
+    }
+
     // `status` keeps the default (nothing to show: the bridge has no
     // typing command) and so does `shutdown` (the host stops the bridge).
 
@@ -116,11 +136,29 @@ impl Channel for WhatsApp {
 
 openpista_sdk::export_channel!(WhatsApp);
 
+/// A numbered reply to a waiting approval request becomes the host's
+/// answer command.
+fn numbered_answer(event: &mut InboundEvent) -> Result<(), Error> {
+    if event.command.is_none()
+        && let Some(command) =
+            approval::Pending::new(&memory::Component).answer(&event.conversation, &event.text)?
+    {
+        event.command = Some(command);
+    }
+    Ok(())
+}
+
 /// Acts on one understood line.
 fn on_event(event: Event) -> Result<Vec<InboundEvent>, Error> {
     track::state(&event);
     match event {
-        Event::Message(m) => return Ok(receive::message(&m)?.into_iter().collect()),
+        Event::Message(m) => {
+            let mut events: Vec<InboundEvent> = receive::message(&m)?.into_iter().collect();
+            for event in &mut events {
+                numbered_answer(event)?;
+            }
+            return Ok(events);
+        }
         Event::Sent { reference } => link::on_sent(&reference)?,
         Event::Error {
             reference: Some(reference),

@@ -3,6 +3,7 @@
 //! their results go back; the loop ends on a text answer or at the round
 //! limit, and says so. Every message, call and result is stored.
 
+pub mod control;
 mod convert;
 pub mod window;
 
@@ -14,6 +15,7 @@ use crate::tools::ToolRegistry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use control::{Decision, TurnControl};
 pub use convert::{to_stored, to_wit};
 
 /// What shapes the agent's behaviour (`[agent]` in the config).
@@ -33,6 +35,8 @@ pub struct AgentSettings {
     pub skill_context: crate::skills::SkillContext,
     /// Messages of history sent with each request.
     pub history_limit: usize,
+    /// Which tool calls wait for a person (`[approvals]`).
+    pub approvals: Arc<crate::approvals::Approvals>,
 }
 
 impl Default for AgentSettings {
@@ -48,6 +52,7 @@ impl Default for AgentSettings {
                 .into(),
             skill_context: Default::default(),
             history_limit: 200,
+            approvals: Default::default(),
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct TurnInput {
     pub attachments: Vec<Attachment>,
     /// A model for this turn instead of the configured one.
     pub model: Option<String>,
+    /// Where the turn came from and who can approve its calls.
+    pub control: TurnControl,
 }
 
 impl TurnInput {
@@ -327,7 +334,7 @@ impl Agent {
                     arguments: call.arguments.clone(),
                 });
             }
-            let results = self.run_tools(session, &calls).await;
+            let results = self.run_tools(session, &input.control, &calls).await;
             for (call, (content, ok, attachments)) in calls.iter().zip(results) {
                 on_event(TurnEvent::ToolFinished {
                     name: call.name.clone(),
@@ -395,15 +402,24 @@ impl Agent {
         Ok((text, calls))
     }
 
-    /// Runs a round's tool calls concurrently; returns (content, ok,
-    /// attachments) in call order.
+    /// Runs a round's tool calls concurrently, once each has its approval
+    /// (asked one after another, in call order); returns (content, ok,
+    /// attachments) in call order. A call that may not run answers the
+    /// model with why.
     async fn run_tools(
         &self,
         session: &str,
+        control: &TurnControl,
         calls: &[ToolCall],
     ) -> Vec<(String, bool, Vec<Attachment>)> {
+        let mut results = vec![(String::new(), false, Vec::new()); calls.len()];
         let mut set = tokio::task::JoinSet::new();
         for (i, call) in calls.iter().enumerate() {
+            let outcome = self.approve(session, control, call).await;
+            if !outcome.runs() {
+                results[i] = (outcome.for_model(&call.name), false, Vec::new());
+                continue;
+            }
             let tools = self.tools.clone();
             let call = call.clone();
             let context = CallContext {
@@ -416,7 +432,6 @@ impl Agent {
                 (i, outcome)
             });
         }
-        let mut results = vec![(String::new(), false, Vec::new()); calls.len()];
         while let Some(joined) = set.join_next().await {
             let Ok((i, outcome)) = joined else { continue };
             results[i] = match outcome {

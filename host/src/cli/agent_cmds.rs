@@ -29,6 +29,7 @@ pub async fn agent(config: &Config) -> Result<(Agent, Toolbox)> {
     if let Some(skills) = &natives.skills {
         settings.skill_context = skills.context();
     }
+    settings.approvals = super::approvals(config, &runtime);
     Ok((
         Agent {
             tools,
@@ -59,7 +60,14 @@ fn printer() -> impl FnMut(TurnEvent) {
 /// `openpista run -e TEXT`: one turn; the answer on stdout.
 pub async fn run(config: Config, text: &str, session: &str) -> Result<i32> {
     let (agent, natives) = agent(&config).await?;
-    let code = match agent.turn(session, text, printer()).await {
+    let code = match agent
+        .turn_with(
+            session,
+            super::ask::terminal_input(session, text),
+            printer(),
+        )
+        .await
+    {
         Ok(outcome) => {
             if outcome.hit_round_limit {
                 // The streamed text lacks the notice the outcome carries.
@@ -106,7 +114,14 @@ pub async fn chat(config: Config, session: &str) -> Result<i32> {
             text if text.starts_with('/') && !text.contains(' ') && text.len() < 16 => {
                 println!("unknown command {text}\n{HELP}")
             }
-            text => match agent.turn(session, text, printer()).await {
+            text => match agent
+                .turn_with(
+                    session,
+                    super::ask::terminal_input(session, text),
+                    printer(),
+                )
+                .await
+            {
                 Ok(_) => println!(),
                 Err(e) => println!("❌ {e}"),
             },
@@ -148,6 +163,16 @@ pub async fn session(config: Config, cmd: SessionCommand) -> Result<i32> {
                     line.push_str(&format!("\n    → {}({})", c.name, c.arguments));
                 }
                 println!("{line}");
+            }
+            let decisions = crate::agent::control::decisions(&memory, &id)?;
+            if !decisions.is_empty() {
+                println!("\napproval decisions:");
+            }
+            for d in decisions {
+                println!("  {} {} via {}: {}", d.at_ms, d.tool, d.channel, d.outcome);
+                for line in d.arguments.lines() {
+                    println!("      {line}");
+                }
             }
         }
         SessionCommand::Delete { id } => {

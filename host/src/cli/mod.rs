@@ -1,6 +1,7 @@
 //! The `openpista` command line.
 
 mod agent_cmds;
+mod ask;
 mod channel_cmds;
 mod component;
 mod control;
@@ -249,6 +250,16 @@ pub fn tools(
             skills: Some(skills),
         },
     )
+}
+
+/// The approval service `[approvals]` describes; what it shows of a
+/// call's arguments passes through the secret store's redaction.
+pub fn approvals(config: &Config, runtime: &Arc<Runtime>) -> Arc<crate::approvals::Approvals> {
+    let secrets = runtime.secrets().clone();
+    Arc::new(crate::approvals::Approvals::new(
+        config.approvals.clone(),
+        move |text| secrets.redact(text).into_owned(),
+    ))
 }
 
 /// The control socket of a running `openpista serve`.

@@ -285,6 +285,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     if let Some(skills) = &natives.skills {
         settings.skill_context = skills.context();
     }
+    settings.approvals = super::approvals(config, &runtime);
     let agent = Arc::new(Agent {
         tools,
         runtime: runtime.clone(),

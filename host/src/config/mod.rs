@@ -53,6 +53,9 @@ pub struct Config {
     /// How sessions are queued.
     #[serde(default)]
     pub gateway: crate::gateway::GatewaySettings,
+    /// Which tool calls wait for a person's approval.
+    #[serde(default)]
+    pub approvals: crate::approvals::ApprovalSettings,
 }
 
 /// `[agent]`: the ReAct loop.
@@ -296,6 +299,10 @@ impl Config {
             .whatsapp
             .resolve()
             .with_context(|| format!("{origin}: [channels.whatsapp]"))?;
+        config
+            .approvals
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         for (i, entry) in config.cron.iter().enumerate() {
             crate::gateway::cron::parse(&entry.schedule).with_context(|| {
                 format!("{origin}: [[cron]] entry {} ({:?})", i + 1, entry.schedule)

@@ -8,6 +8,7 @@ use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
 };
 use crate::runtime::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
+use crate::runtime::bindings::{ApprovalRequest, Settlement};
 use crate::runtime::channel::Started;
 use crate::runtime::manifest::{World, channel_id};
 use crate::runtime::{CallError, ChannelInstance, LoadedComponent, Runtime};
@@ -37,6 +38,26 @@ pub trait Delivery: Send + Sync {
     /// What the channel can carry.
     fn limits(&self) -> DeliveryLimits {
         DeliveryLimits::default()
+    }
+    /// Shows an approval request with its choices; `Ok(false)` when the
+    /// channel cannot (the gateway then sends it as text).
+    fn ask_approval<'a>(
+        &'a self,
+        conversation: &'a str,
+        request: &'a ApprovalRequest,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        let _ = (conversation, request);
+        Box::pin(async { Ok(false) })
+    }
+    /// Tells the channel how request `id` ended.
+    fn approval_settled<'a>(
+        &'a self,
+        conversation: &'a str,
+        id: &'a str,
+        how: Settlement,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (conversation, id, how);
+        Box::pin(async {})
     }
 }
 
@@ -210,6 +231,35 @@ impl Delivery for ChannelDriver {
         kind: StatusKind,
     ) -> BoxFuture<'a, Result<(), CallError>> {
         Box::pin(self.call(async move |i| i.status(conversation, kind).await))
+    }
+
+    fn ask_approval<'a>(
+        &'a self,
+        conversation: &'a str,
+        request: &'a ApprovalRequest,
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.call(async move |i| {
+            if !i.asks_approvals() {
+                return Ok(false);
+            }
+            i.ask_approval(conversation, request).await.map(|()| true)
+        }))
+    }
+
+    fn approval_settled<'a>(
+        &'a self,
+        conversation: &'a str,
+        id: &'a str,
+        how: Settlement,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self
+                .call(async move |i| i.approval_settled(conversation, id, how).await)
+                .await
+            {
+                tracing::debug!(component = %self.component, "approval settlement not shown: {e}");
+            }
+        })
     }
 
     fn limits(&self) -> DeliveryLimits {

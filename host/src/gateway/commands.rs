@@ -5,7 +5,7 @@
 use super::Gateway;
 
 /// The commands, as `/help` lists them.
-pub const HELP: &str = "/clear — forget this conversation\n/session — show this conversation's id and size\n/model [NAME] — show the model, or use NAME for this conversation\n/help — this list";
+pub const HELP: &str = "/clear — forget this conversation\n/session — show this conversation's id and size\n/model [NAME] — show the model, or use NAME for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
 
 /// Runs `command` for `session`; returns the answer and whether it is an
 /// error.
@@ -13,7 +13,10 @@ pub async fn run(gateway: &Gateway, session: &str, command: &str, args: &str) ->
     let agent = gateway.agent();
     match command {
         "clear" => match agent.memory.delete_session(session) {
-            Ok(_) => ("This conversation is cleared.".into(), false),
+            Ok(_) => {
+                agent.settings.approvals.forget(session);
+                ("This conversation is cleared.".into(), false)
+            }
             Err(e) => (format!("could not clear the conversation: {e:#}"), true),
         },
         "session" => match agent.memory.session(session) {

@@ -10,16 +10,18 @@
 //!
 //! - [`channels`]: driving a channel component's long-lived instance
 //! - [`commands`]: `/clear`, `/session`, `/model`, for every channel
+//! - `control`: approval requests and answers, `/stop`
 //! - [`cron`]: scheduled messages
 
 pub mod bridge;
 pub mod channels;
 pub mod commands;
+mod control;
 pub mod cron;
 pub mod delivery;
 pub mod identity;
 
-use crate::agent::{Agent, TurnEvent, TurnInput};
+use crate::agent::{Agent, TurnControl, TurnEvent, TurnInput};
 use crate::runtime::bindings::Attachment;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
     Command, InboundEvent, Outbound, StatusKind,
@@ -153,6 +155,8 @@ pub struct Gateway {
     sessions: Mutex<HashMap<String, mpsc::Sender<Job>>>,
     /// `/model NAME` choices, per session.
     models: Mutex<HashMap<String, String>>,
+    /// The stop signal of each session's running turn.
+    running: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     idle: Duration,
     queue: usize,
     closed: std::sync::atomic::AtomicBool,
@@ -170,6 +174,7 @@ impl Gateway {
             channels: RwLock::new(BTreeMap::new()),
             sessions: Mutex::new(HashMap::new()),
             models: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
             idle: Duration::from_secs(settings.idle_secs.max(1)),
             queue: settings.session_queue.max(1),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -230,6 +235,9 @@ impl Gateway {
             return Dispatched::Foreign;
         }
         self.stats.events.fetch_add(1, Ordering::Relaxed);
+        if self.control_now(&origin, &event) {
+            return Dispatched::Queued;
+        }
         let session = event.session.clone();
         let mut sessions = self.sessions.lock().unwrap();
         let job = Job { origin, event };
@@ -348,7 +356,7 @@ impl Gateway {
     }
 
     /// One event: a command, or a turn of the agent.
-    async fn handle(&self, job: Job) {
+    async fn handle(self: &Arc<Self>, job: Job) {
         let Job { origin, event } = job;
         let session = event.session.clone();
         if let Some(command) = &event.command {
@@ -359,11 +367,26 @@ impl Gateway {
             return;
         }
         self.status(&origin, &session, StatusKind::Thinking).await;
+        let asker = control::ChannelAsker {
+            gateway: self.clone(),
+            origin: origin.clone(),
+            session: session.clone(),
+            sender: event.sender.clone(),
+        };
         let input = TurnInput {
             text: event.text,
             attachments: event.attachments,
             model: self.models.lock().unwrap().get(&session).cloned(),
+            control: TurnControl {
+                channel: Some(origin.channel.clone()),
+                asker: Some(Arc::new(asker)),
+            },
         };
+        let stop = Arc::new(tokio::sync::Notify::new());
+        self.running
+            .lock()
+            .unwrap()
+            .insert(session.clone(), stop.clone());
         // Pieces of the answer go out as they come, coalesced while the
         // channel is busy with the previous one.
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
@@ -396,7 +419,26 @@ impl Gateway {
             drop(tx);
             outcome
         };
-        let (outcome, ()) = tokio::join!(turn, forward);
+        // `/stop` drops the turn: the provider stream, running tool calls
+        // (process groups killed, containers removed) and any approval
+        // wait end with it; the session is then closed validly.
+        let outcome = tokio::select! {
+            (outcome, ()) = async { tokio::join!(turn, forward) } => Some(outcome),
+            () = stop.notified() => None,
+        };
+        self.running.lock().unwrap().remove(&session);
+        let Some(outcome) = outcome else {
+            let text = match self.agent.close_interrupted(&session) {
+                Ok(0) => "Stopped.".to_string(),
+                Ok(n) => format!("Stopped. {n} tool call(s) did not finish."),
+                Err(e) => format!("Stopped, but the conversation could not be closed: {e}"),
+            };
+            tracing::info!(%session, "turn stopped");
+            self.deliver(&origin, &session, text, Vec::new(), false)
+                .await;
+            self.status(&origin, &session, StatusKind::Idle).await;
+            return;
+        };
         self.stats.turns.fetch_add(1, Ordering::Relaxed);
         let (text, attachments, is_error) = match outcome {
             Ok(o) => (o.answer, o.attachments, false),

@@ -11,13 +11,13 @@
 use super::bindings::WitError;
 use super::bindings::approving::exports::openpista::plugin::approvals;
 use super::bindings::channel;
-use super::bindings::{ApprovalRequest, Settlement};
 use super::bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
 use super::bindings::channel::exports::openpista::plugin::pairing::{PairedUser, PairingRequest};
 use super::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use super::bindings::channel::openpista::plugin::connections::Frame;
+use super::bindings::{ApprovalRequest, Settlement};
 use super::call::{self, CallError};
 use super::component::{LoadedComponent, Pre};
 use super::state::CallState;

@@ -56,6 +56,10 @@ impl SkillTool {
 }
 
 impl NativeTool for SkillTool {
+    fn outside_sandbox(&self) -> bool {
+        self.skill.front.mode.outside_sandbox()
+    }
+
     fn spec(&self) -> ToolSpec {
         let how = match self.skill.front.mode {
             Mode::Container => "runs in a container",

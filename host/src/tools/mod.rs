@@ -20,6 +20,23 @@ pub trait NativeTool: Send + Sync + 'static {
         arguments: &'a str,
         context: &'a CallContext,
     ) -> Pin<Box<dyn Future<Output = Result<ToolResult, WitError>> + Send + 'a>>;
+    /// Whether it acts on the computer outside any sandbox (the default:
+    /// native tools do; a skill in a container does not).
+    fn outside_sandbox(&self) -> bool {
+        true
+    }
+}
+
+/// What kind of tool a call goes to, which decides how careful the
+/// approval policy is by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolKind {
+    /// A tool a WASM component exports: sandboxed, capability-limited.
+    Component,
+    /// A native tool of the host (shell, screen, browser, containers).
+    Native,
+    /// A skill's tool; `outside_sandbox` when it runs as a plain process.
+    Skill { outside_sandbox: bool },
 }
 
 /// A source of tools besides components and natives (the skill set). The
@@ -159,6 +176,24 @@ impl ToolRegistry {
             }
         }
         entries.into_values().collect()
+    }
+
+    /// What kind of tool `name` is, as [`ToolRegistry::invoke`] would
+    /// find it.
+    pub fn kind(&self, name: &str) -> ToolKind {
+        if self.natives.contains_key(name) {
+            return ToolKind::Native;
+        }
+        if let Some(tool) = self
+            .skill_tools()
+            .into_iter()
+            .find(|t| t.spec().name == name)
+        {
+            return ToolKind::Skill {
+                outside_sandbox: tool.outside_sandbox(),
+            };
+        }
+        ToolKind::Component
     }
 
     /// Calls tool `name`. A component tool runs in a fresh instance of the

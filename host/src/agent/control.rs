@@ -1,0 +1,175 @@
+//! What a front end controls in a turn: where it came from (which decides
+//! the approval policy), who can be asked to approve a call, and how a
+//! stopped turn leaves its session valid.
+
+use super::{Agent, TurnError, convert, now_ms};
+use crate::approvals::policy::TERMINAL;
+use crate::approvals::{Asker, Check, Outcome};
+use crate::memory::MemoryStore;
+use crate::memory::sessions::StoredMessage;
+use crate::runtime::bindings::ToolCall;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The component name under which the host keeps approval records in
+/// memory's key-value table (no component can be named with `@`).
+const DECISIONS: &str = "@approvals";
+
+/// A front end's hold on a turn.
+#[derive(Clone, Default)]
+pub struct TurnControl {
+    /// The channel the turn came through; `None` is the local terminal.
+    pub channel: Option<String>,
+    /// Shows approval requests and waits for answers. Without one, a call
+    /// the policy says to ask about is not run.
+    pub asker: Option<Arc<dyn Asker>>,
+}
+
+impl std::fmt::Debug for TurnControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnControl")
+            .field("channel", &self.channel)
+            .field("asker", &self.asker.is_some())
+            .finish()
+    }
+}
+
+/// One approval decision, as stored with its session.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub at_ms: u64,
+    pub tool: String,
+    /// The arguments as they were shown (secrets redacted).
+    pub arguments: String,
+    /// `approved`, `allowed-for-session`, `rejected`, `expired`,
+    /// `denied`...
+    pub outcome: String,
+    /// The channel the call came through.
+    pub channel: String,
+}
+
+/// The approval decisions stored with `session` in `memory`, oldest
+/// first.
+pub fn decisions(memory: &MemoryStore, session: &str) -> anyhow::Result<Vec<Decision>> {
+    let prefix = format!("{session}\u{1f}");
+    let mut out = Vec::new();
+    for key in memory.kv_list(DECISIONS, &prefix, 10_000)? {
+        if let Some(bytes) = memory.kv_get(DECISIONS, &key)?
+            && let Ok(d) = serde_json::from_slice(&bytes)
+        {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+impl Agent {
+    /// Decides whether `call` runs: the policy, then the session's
+    /// allowances, then a person through `control`'s asker. Every decision
+    /// but a plain `auto` is stored with the session.
+    pub(super) async fn approve(
+        &self,
+        session: &str,
+        control: &TurnControl,
+        call: &ToolCall,
+    ) -> Outcome {
+        let approvals = &self.settings.approvals;
+        let channel = control.channel.as_deref().unwrap_or(TERMINAL);
+        let kind = self.tools.kind(&call.name);
+        let (outcome, shown) =
+            match approvals.check(session, channel, &call.name, kind, &call.arguments) {
+                Check::Run(outcome) => (outcome, None),
+                Check::Deny => (Outcome::Denied, None),
+                Check::Ask(request) => {
+                    let outcome = match &control.asker {
+                        Some(asker) => asker.ask(approvals, &request).await,
+                        None => Outcome::Unreachable(
+                            "this front end cannot ask: no terminal or channel to show it".into(),
+                        ),
+                    };
+                    (outcome, Some(request.arguments))
+                }
+            };
+        if outcome != Outcome::Auto {
+            let decision = Decision {
+                at_ms: now_ms(),
+                tool: call.name.clone(),
+                arguments: shown.unwrap_or_default(),
+                outcome: outcome.word().into(),
+                channel: channel.into(),
+            };
+            if let Err(e) = self.record_decision(session, &decision) {
+                tracing::warn!(%session, "approval decision not stored: {e:#}");
+            }
+            tracing::info!(%session, tool = %call.name, outcome = outcome.word(), "approval");
+        }
+        outcome
+    }
+
+    fn record_decision(&self, session: &str, decision: &Decision) -> anyhow::Result<()> {
+        let key = format!("{session}\u{1f}{:016}", decision.at_ms);
+        // Two decisions in one millisecond keep both.
+        let mut key_n = key.clone();
+        let mut n = 0;
+        while self.memory.kv_get(DECISIONS, &key_n)?.is_some() {
+            n += 1;
+            key_n = format!("{key}.{n}");
+        }
+        self.memory
+            .kv_set(DECISIONS, &key_n, &serde_json::to_vec(decision)?)
+    }
+
+    /// The approval decisions stored with `session`, oldest first.
+    pub fn decisions(&self, session: &str) -> anyhow::Result<Vec<Decision>> {
+        decisions(&self.memory, session)
+    }
+
+    /// Leaves `session` valid after its turn was stopped part-way: every
+    /// tool call the model asked for gets a result saying it was stopped,
+    /// and the turn ends with an assistant message saying so. Returns how
+    /// many calls were closed.
+    pub fn close_interrupted(&self, session: &str) -> Result<usize, TurnError> {
+        let history = self
+            .memory
+            .messages(session, self.settings.history_limit.max(50))
+            .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
+        let Some(last_user) = history.iter().rposition(|m| m.role == "user") else {
+            return Ok(0);
+        };
+        let turn = &history[last_user..];
+        let answered: HashSet<&str> = turn
+            .iter()
+            .filter(|m| m.role == "tool")
+            .filter_map(|m| m.tool_call_id.as_deref())
+            .collect();
+        let mut closed = 0;
+        let dangling: Vec<ToolCall> = turn
+            .iter()
+            .filter(|m| m.role == "assistant")
+            .flat_map(|m| m.tool_calls.iter())
+            .filter(|c| !answered.contains(c.id.as_str()))
+            .map(|c| ToolCall {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
+            .collect();
+        for call in &dangling {
+            self.store_step(
+                session,
+                &convert::tool_message(call, "stopped: the user stopped the turn", now_ms()),
+            )?;
+            closed += 1;
+        }
+        let ends_with_answer = turn
+            .last()
+            .is_some_and(|m| m.role == "assistant" && m.tool_calls.is_empty());
+        if !ends_with_answer || closed > 0 {
+            self.store(
+                session,
+                &StoredMessage::text("assistant", "[stopped by the user]", now_ms()),
+            )?;
+        }
+        Ok(closed)
+    }
+}
