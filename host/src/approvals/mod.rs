@@ -542,9 +542,15 @@ mod tests {
         ));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn an_unanswered_request_expires() {
-        let a = approvals();
+        let a = Approvals::new(
+            ApprovalSettings {
+                timeout_secs: 1,
+                ..Default::default()
+            },
+            |t| t.to_string(),
+        );
         let Check::Ask(request) = ask(&a, "web:s", "ls") else {
             panic!()
         };

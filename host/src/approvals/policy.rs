@@ -214,29 +214,39 @@ mod tests {
 
     #[test]
     fn command_rules_judge_every_segment() {
-        let rules = [
-            rule("system.run", "*", Some("git *"), Action::Auto),
-            rule("system.run", "*", Some("rm *"), Action::Deny),
-        ];
-        let run = |line: &str| {
+        let auto = rule("system.run", "*", Some("git *"), Action::Auto);
+        let deny = rule("system.run", "*", Some("rm *"), Action::Deny);
+        let run = |rules: &[Rule], line: &str| {
             decide(
-                &rules,
+                rules,
                 "system.run",
                 ToolKind::Native,
                 "web",
                 &json!({"command": line}),
             )
         };
-        assert_eq!(run("git status"), Action::Auto);
-        assert_eq!(run("git status && git log -1"), Action::Auto);
-        assert_eq!(run("git status | sh"), Action::Ask, "sh is not git");
-        assert_eq!(run("git status; curl x"), Action::Ask);
-        assert_eq!(run("git $(curl x)"), Action::Ask, "hides what it runs");
-        assert_eq!(run("git log && rm -rf /"), Action::Deny);
+        let only_auto = [auto.clone()];
+        assert_eq!(run(&only_auto, "git status"), Action::Auto);
+        assert_eq!(run(&only_auto, "git status && git log -1"), Action::Auto);
         assert_eq!(
-            run("echo `rm -rf /`"),
-            Action::Deny,
-            "opaque lines never pass a deny"
+            run(&only_auto, "git status | sh"),
+            Action::Ask,
+            "sh is not git"
         );
+        assert_eq!(run(&only_auto, "git status; curl x"), Action::Ask);
+        assert_eq!(
+            run(&only_auto, "git $(curl x)"),
+            Action::Ask,
+            "hides what it runs"
+        );
+        let both = [auto, deny];
+        assert_eq!(run(&both, "git status"), Action::Auto);
+        assert_eq!(run(&both, "git log && rm -rf /"), Action::Deny);
+        assert_eq!(
+            run(&both, "echo `rm -rf /`"),
+            Action::Deny,
+            "an opaque line never passes a deny rule"
+        );
+        assert_eq!(run(&both, "git status | sh"), Action::Deny);
     }
 }
