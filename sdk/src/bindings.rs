@@ -12,14 +12,14 @@
 //!
 //! Since WIT 0.2.0 the `channel` world exports `messenger`, `live`,
 //! `pairing` and `report`; since 0.2.1 the SDK builds the
-//! `approving-channel` world, which adds `approvals`. All are generated in
+//! `interactive-channel` world, which adds `approvals`. All are generated in
 //! [`channel`]; the SDK's [`Channel`](crate::Channel) trait gives every one
 //! of them a default.
 
 /// Bindings of the `channel` world, and the home of every shared import.
 pub mod channel {
     wit_bindgen::generate!({
-        world: "approving-channel",
+        world: "interactive-channel",
         path: "../wit",
         with: {
             "openpista:plugin/types@0.2.1/error": crate::error::Error,

@@ -3,10 +3,10 @@
 use std::marker::PhantomData;
 
 use crate::bindings::channel::exports::openpista::plugin::{
-    approvals, live, messenger, pairing, report,
+    approvals, choices, live, messenger, pairing, report,
 };
 use crate::{
-    ApprovalRequest, ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse,
+    ApprovalRequest, Button, ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse,
     InboundEvent, Outbound, PairedUser, PairingRequest, Settlement, StatusKind,
 };
 
@@ -203,6 +203,17 @@ pub trait Channel {
     fn approval_settled(conversation: &str, id: &str, how: Settlement) {
         let _ = (conversation, id, how);
     }
+
+    /// Shows `text` with buttons that stand for host commands
+    /// (`choices.offer`); a press comes back as the button's command
+    /// ([`command::button_data`](crate::command::button_data) and
+    /// [`command::parse_button`](crate::command::parse_button) make and
+    /// read a button's payload). The default says the channel cannot, and
+    /// the host sends the text alone, which names the commands.
+    fn offer_choices(conversation: &str, text: &str, buttons: Vec<Button>) -> Result<(), Error> {
+        let _ = (conversation, text, buttons);
+        Err(Error::unavailable("this channel has no buttons"))
+    }
 }
 
 /// The error of the `pairing` defaults.
@@ -280,6 +291,12 @@ impl<T: Channel> report::Guest for ChannelExport<T> {
     }
 }
 
+impl<T: Channel> choices::Guest for ChannelExport<T> {
+    fn offer(conversation: String, text: String, buttons: Vec<Button>) -> Result<(), Error> {
+        T::offer_choices(&conversation, &text, buttons)
+    }
+}
+
 impl<T: Channel> approvals::Guest for ChannelExport<T> {
     fn ask(conversation: String, request: ApprovalRequest) -> Result<(), Error> {
         T::ask_approval(&conversation, request)
@@ -314,8 +331,8 @@ pub mod connections {
 }
 
 /// Exports a [`Channel`] implementation as this component's `messenger`,
-/// `live`, `pairing`, `report` and `approvals` interfaces (world
-/// `approving-channel`).
+/// `live`, `pairing`, `report`, `approvals` and `choices` interfaces (world
+/// `interactive-channel`).
 ///
 /// Use it once, at the crate root of a `cdylib` crate:
 /// `openpista_sdk::export_channel!(MyChannel);`

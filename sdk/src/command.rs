@@ -49,6 +49,23 @@ pub fn parse(text: &str, addressee: Option<&str>) -> Option<Command> {
     })
 }
 
+/// A button's payload for `command`: `c:/NAME ARGS`, or `None` when it
+/// would not fit the 64 bytes Telegram allows (a button whose payload is
+/// cut would come back as a command nobody offered).
+pub fn button_data(command: &Command) -> Option<String> {
+    let data = if command.args.is_empty() {
+        format!("c:/{}", command.name)
+    } else {
+        format!("c:/{} {}", command.name, command.args)
+    };
+    (data.len() <= 64 && is_name(&command.name)).then_some(data)
+}
+
+/// The command a button's payload (from [`button_data`]) stands for.
+pub fn parse_button(data: &str) -> Option<Command> {
+    parse(data.strip_prefix("c:")?, None)
+}
+
 /// Whether `name` can be a command's name: an ASCII letter, then ASCII
 /// letters, digits, `_` or `-`.
 fn is_name(name: &str) -> bool {
@@ -60,6 +77,24 @@ fn is_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_buttons_round_trip_within_64_bytes() {
+        let c = Command {
+            name: "model".into(),
+            args: "gpt-4o-mini".into(),
+        };
+        let data = button_data(&c).unwrap();
+        assert_eq!(data, "c:/model gpt-4o-mini");
+        assert_eq!(parse_button(&data), Some(c));
+        let long = Command {
+            name: "model".into(),
+            args: "x".repeat(60),
+        };
+        assert_eq!(button_data(&long), None);
+        assert_eq!(parse_button("/model x"), None, "not a command button");
+        assert_eq!(parse_button("c:hello"), None);
+    }
 
     fn command(name: &str, args: &str) -> Option<Command> {
         Some(Command {

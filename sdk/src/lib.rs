@@ -87,6 +87,7 @@ pub use provider::{ChatStream, EventStream, Provider};
 pub use tool::Tool;
 
 pub use bindings::channel::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
+pub use bindings::channel::exports::openpista::plugin::choices::Button;
 pub use bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, Command, Features, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
 };
@@ -110,11 +111,12 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::channel::connections;
     pub use crate::{
-        ApprovalRequest, Args, Attachment, CallContext, Channel, ChannelInfo, ChannelReport,
-        ChatRequest, ChatResponse, ChatStream, Command, Error, EventStream, Features, FinishReason,
-        Frame, HttpRequest, HttpResponse, InboundEvent, LinkRequest, Message, ModelInfo, Outbound,
-        PairedUser, PairingRequest, Provider, Role, Settlement, StatusKind, StreamEnd, StreamEvent,
-        Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec, Usage,
+        ApprovalRequest, Args, Attachment, Button, CallContext, Channel, ChannelInfo,
+        ChannelReport, ChatRequest, ChatResponse, ChatStream, Command, Error, EventStream,
+        Features, FinishReason, Frame, HttpRequest, HttpResponse, InboundEvent, LinkRequest,
+        Message, ModelInfo, Outbound, PairedUser, PairingRequest, Provider, Role, Settlement,
+        StatusKind, StreamEnd, StreamEvent, Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec,
+        Usage,
     };
     pub use crate::{approval, command, host, http, memory, pairing, retry, sse, tool_names};
     pub use crate::{export_channel, export_provider, export_tool};

@@ -241,22 +241,72 @@ async fn commands_and_unknown_channels() {
     gateway.dispatch(origin.clone(), event("test:c", "remember this"));
     gateway.dispatch(origin.clone(), command("session", ""));
     gateway.dispatch(origin.clone(), command("model", "gpt-test-x"));
+    gateway.dispatch(origin.clone(), command("model", "echo"));
     gateway.dispatch(origin.clone(), command("model", ""));
     gateway.dispatch(origin.clone(), command("clear", ""));
     gateway.dispatch(origin.clone(), command("session", ""));
     gateway.dispatch(origin.clone(), command("nope", ""));
-    let a = recorder.wait_for(7, "test:c").await;
+    let a = recorder.wait_for(8, "test:c").await;
     assert_eq!(a[1], "Session test:c: 2 messages stored.");
-    assert_eq!(a[2], "This conversation now uses the model gpt-test-x.");
-    assert!(a[3].contains("model gpt-test-x"), "{}", a[3]);
-    assert_eq!(a[4], "This conversation is cleared.");
-    assert_eq!(a[5], "Session test:c: nothing stored yet.");
-    assert!(a[6].starts_with("unknown command /nope"));
+    assert!(
+        a[2].contains("has no model \"gpt-test-x\"") && a[2].contains("echo"),
+        "a model the catalogue lacks is refused, naming the models: {}",
+        a[2]
+    );
+    assert_eq!(a[3], "This conversation now uses the model echo.");
+    assert!(
+        a[4].contains("model echo") && a[4].contains("Models: echo"),
+        "{}",
+        a[4]
+    );
+    assert_eq!(a[5], "This conversation is cleared.");
+    assert_eq!(a[6], "Session test:c: nothing stored yet.");
+    assert!(a[7].starts_with("unknown command /nope"));
     assert!(
         recorder
             .seen()
             .iter()
             .any(|s| matches!(s, Seen::Answer(_, t, true) if t.starts_with("unknown")))
+    );
+
+    // /new starts a conversation of its own; /sessions lists and switches.
+    gateway.dispatch(origin.clone(), event("test:c", "first talk"));
+    gateway.dispatch(origin.clone(), command("new", "side quest"));
+    gateway.dispatch(origin.clone(), event("test:c", "second talk"));
+    gateway.dispatch(origin.clone(), command("sessions", ""));
+    gateway.dispatch(origin.clone(), command("sessions", "1"));
+    gateway.dispatch(origin.clone(), event("test:c", "back again"));
+    gateway.dispatch(origin.clone(), command("sessions", "9"));
+    let a = recorder.wait_for(15, "test:c").await;
+    assert!(a[9].contains("test:c#2"), "{}", a[9]);
+    assert_eq!(a[10], "echo: second talk");
+    assert!(
+        a[11].contains("1. test:c — 2 messages")
+            && a[11].contains("2. side quest — 2 messages (current)"),
+        "{}",
+        a[11]
+    );
+    assert!(a[12].starts_with("Now in conversation 1"), "{}", a[12]);
+    assert_eq!(a[13], "echo: back again");
+    assert!(a[14].contains("numbered 1 to 2"), "{}", a[14]);
+    let memory = &gateway.agent().memory;
+    let texts = |id: &str| -> Vec<String> {
+        memory
+            .messages(id, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect()
+    };
+    assert_eq!(texts("test:c#2"), ["second talk", "echo: second talk"]);
+    assert_eq!(
+        texts("test:c"),
+        [
+            "first talk",
+            "echo: first talk",
+            "back again",
+            "echo: back again"
+        ]
     );
 
     // An answer for a channel that is not running stays in memory only.

@@ -8,7 +8,7 @@ use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
 };
 use crate::runtime::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
-use crate::runtime::bindings::{ApprovalRequest, Settlement};
+use crate::runtime::bindings::{ApprovalRequest, Button, Settlement};
 use crate::runtime::channel::Started;
 use crate::runtime::manifest::{World, channel_id};
 use crate::runtime::{CallError, ChannelInstance, LoadedComponent, Runtime};
@@ -47,6 +47,17 @@ pub trait Delivery: Send + Sync {
         request: &'a ApprovalRequest,
     ) -> BoxFuture<'a, Result<bool, CallError>> {
         let _ = (conversation, request);
+        Box::pin(async { Ok(false) })
+    }
+    /// Shows `text` with buttons for host commands; `Ok(false)` when the
+    /// channel has no buttons (the gateway then sends the text alone).
+    fn offer<'a>(
+        &'a self,
+        conversation: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        let _ = (conversation, text, buttons);
         Box::pin(async { Ok(false) })
     }
     /// Tells the channel how request `id` ended.
@@ -243,6 +254,22 @@ impl Delivery for ChannelDriver {
                 return Ok(false);
             }
             i.ask_approval(conversation, request).await.map(|()| true)
+        }))
+    }
+
+    fn offer<'a>(
+        &'a self,
+        conversation: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.call(async move |i| {
+            if !i.offers_choices() {
+                return Ok(false);
+            }
+            i.offer_choices(conversation, text, buttons)
+                .await
+                .map(|()| true)
         }))
     }
 

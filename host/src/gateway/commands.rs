@@ -1,56 +1,224 @@
 //! Slash commands every channel shares. A channel component recognises
-//! them and passes them on as events with `command` (and `args`)
-//! metadata; the gateway answers here, in the session's order.
+//! them and passes them on as events with the typed `command`; the gateway
+//! answers here, in the session's order. (`/stop` and the answers to
+//! approval requests are handled on arrival, in `control`.)
+//!
+//! An answer may offer buttons for follow-up commands (`/model NAME`,
+//! `/sessions N`); channels without buttons get the text, which names the
+//! commands to type.
 
 use super::Gateway;
+use crate::runtime::bindings::Button;
 
 /// The commands, as `/help` lists them.
-pub const HELP: &str = "/clear — forget this conversation\n/session — show this conversation's id and size\n/model [NAME] — show the model, or use NAME for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
+pub const HELP: &str = "/new [TITLE] — start a new conversation (the old one is kept)\n/sessions — list this chat's conversations; /sessions N switches, /sessions rename N TITLE, /sessions delete N\n/clear — forget the current conversation\n/session — show the current conversation's id and size\n/model [NAME] — list the models, or use NAME for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
 
-/// Runs `command` for `session`; returns the answer and whether it is an
-/// error.
-pub async fn run(gateway: &Gateway, session: &str, command: &str, args: &str) -> (String, bool) {
+/// A command's answer.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub text: String,
+    pub is_error: bool,
+    /// Follow-up commands to offer as buttons.
+    pub buttons: Vec<Button>,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    fn error(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            is_error: true,
+            ..Default::default()
+        }
+    }
+}
+
+fn button(label: impl Into<String>, name: &str, args: impl Into<String>) -> Button {
+    Button {
+        label: label.into(),
+        name: name.into(),
+        args: args.into(),
+    }
+}
+
+/// Runs `command` for conversation `base`, whose active session is
+/// `active`.
+pub async fn run(gateway: &Gateway, base: &str, active: &str, command: &str, args: &str) -> Reply {
     let agent = gateway.agent();
     match command {
-        "clear" => match agent.memory.delete_session(session) {
+        "clear" => match agent.memory.delete_session(active) {
             Ok(_) => {
-                agent.settings.approvals.forget(session);
-                ("This conversation is cleared.".into(), false)
+                agent.settings.approvals.forget(active);
+                Reply::ok("This conversation is cleared.")
             }
-            Err(e) => (format!("could not clear the conversation: {e:#}"), true),
+            Err(e) => Reply::error(format!("could not clear the conversation: {e:#}")),
         },
-        "session" => match agent.memory.session(session) {
-            Ok(Some(s)) => (
-                format!("Session {session}: {} messages stored.", s.messages),
-                false,
-            ),
-            Ok(None) => (format!("Session {session}: nothing stored yet."), false),
-            Err(e) => (format!("could not read the session: {e:#}"), true),
+        "session" => match agent.memory.session(active) {
+            Ok(Some(s)) => Reply::ok(format!("Session {active}: {} messages stored.", s.messages)),
+            Ok(None) => Reply::ok(format!("Session {active}: nothing stored yet.")),
+            Err(e) => Reply::error(format!("could not read the session: {e:#}")),
         },
-        "model" => {
-            let name = args.trim();
-            if name.is_empty() {
-                let chosen = gateway.models.lock().unwrap().get(session).cloned();
-                let model = chosen
-                    .or_else(|| agent.settings.model.clone())
-                    .unwrap_or_else(|| "the provider's default".into());
-                (
-                    format!("Provider {}, model {model}.", agent.settings.provider),
-                    false,
-                )
-            } else {
-                gateway
-                    .models
-                    .lock()
-                    .unwrap()
-                    .insert(session.to_string(), name.to_string());
-                (
-                    format!("This conversation now uses the model {name}."),
-                    false,
-                )
+        "new" => match gateway.new_session(base, Some(args)) {
+            Ok(id) => Reply {
+                text: format!(
+                    "A new conversation has started ({id}). /sessions lists the earlier ones."
+                ),
+                buttons: vec![button("Conversations", "sessions", "")],
+                ..Default::default()
+            },
+            Err(e) => Reply::error(format!("could not start a conversation: {e:#}")),
+        },
+        "sessions" => sessions(gateway, base, args),
+        "model" => model(gateway, active, args).await,
+        "help" => Reply::ok(HELP),
+        other => Reply::error(format!("unknown command /{other}\n{HELP}")),
+    }
+}
+
+fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
+    let rows = match gateway.conversation_sessions(base) {
+        Ok(rows) => rows,
+        Err(e) => return Reply::error(format!("could not list the conversations: {e:#}")),
+    };
+    let pick = |n: &str| -> Result<&super::sessions::SessionRow, Reply> {
+        n.trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| rows.get(i))
+            .ok_or_else(|| {
+                Reply::error(format!(
+                    "no conversation {:?}: /sessions lists them, numbered 1 to {}",
+                    n.trim(),
+                    rows.len()
+                ))
+            })
+    };
+    let mut words = args.split_whitespace();
+    let result = match (words.next(), words.next()) {
+        (None, _) => {
+            let mut text = String::from("Conversations in this chat:\n");
+            let mut buttons = Vec::new();
+            for (i, r) in rows.iter().enumerate() {
+                let title = r.title.clone().unwrap_or_else(|| r.id.clone());
+                text.push_str(&format!(
+                    "{}. {title} — {} messages{}\n",
+                    i + 1,
+                    r.messages,
+                    if r.active { " (current)" } else { "" }
+                ));
+                if !r.active {
+                    buttons.push(button(
+                        format!("{}. {title}", i + 1),
+                        "sessions",
+                        (i + 1).to_string(),
+                    ));
+                }
             }
+            text.push_str("/sessions N switches, /new starts another.");
+            buttons.push(button("New", "new", ""));
+            return Reply {
+                text,
+                buttons,
+                ..Default::default()
+            };
         }
-        "help" => (HELP.into(), false),
-        other => (format!("unknown command /{other}\n{HELP}"), true),
+        (Some("rename"), Some(n)) => pick(n).and_then(|r| {
+            let title = args
+                .trim()
+                .strip_prefix("rename")
+                .unwrap_or("")
+                .trim()
+                .strip_prefix(n)
+                .unwrap_or("")
+                .trim();
+            if title.is_empty() {
+                return Err(Reply::error("/sessions rename N TITLE needs a title"));
+            }
+            gateway
+                .rename_session(&r.id, title)
+                .map(|()| Reply::ok(format!("Conversation {n} is now called {title:?}.")))
+                .map_err(|e| Reply::error(format!("{e:#}")))
+        }),
+        (Some("delete"), Some(n)) => pick(n).and_then(|r| {
+            gateway
+                .delete_session(base, &r.id)
+                .map(|()| Reply::ok(format!("Conversation {n} ({}) is deleted.", r.id)))
+                .map_err(|e| Reply::error(format!("{e:#}")))
+        }),
+        (Some(n), None) => pick(n).and_then(|r| {
+            gateway
+                .switch_session(base, &r.id)
+                .map(|()| {
+                    Reply::ok(format!(
+                        "Now in conversation {n}: {} ({} messages).",
+                        r.title.clone().unwrap_or_else(|| r.id.clone()),
+                        r.messages
+                    ))
+                })
+                .map_err(|e| Reply::error(format!("{e:#}")))
+        }),
+        _ => Err(Reply::error(
+            "/sessions, /sessions N, /sessions rename N TITLE or /sessions delete N",
+        )),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+async fn model(gateway: &Gateway, active: &str, args: &str) -> Reply {
+    let agent = gateway.agent();
+    let provider = agent.runtime.get(&agent.settings.provider);
+    let catalogue: Vec<String> = match &provider {
+        Some(p) => match p.models().await {
+            Ok(models) => models.into_iter().map(|m| m.id).collect(),
+            Err(e) => {
+                tracing::warn!("the provider's model list failed: {e}");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let current = gateway
+        .session_model(active)
+        .or_else(|| agent.settings.model.clone());
+    let name = args.trim();
+    if name.is_empty() {
+        let shown = current
+            .clone()
+            .unwrap_or_else(|| "the provider's default".into());
+        let mut text = format!("Provider {}, model {shown}.", agent.settings.provider);
+        if !catalogue.is_empty() {
+            text.push_str("\nModels: ");
+            text.push_str(&catalogue.join(", "));
+            text.push_str("\n/model NAME switches this conversation.");
+        }
+        let buttons = catalogue
+            .iter()
+            .filter(|m| current.as_deref() != Some(m.as_str()))
+            .take(12)
+            .map(|m| button(m.clone(), "model", m.clone()))
+            .collect();
+        return Reply {
+            text,
+            buttons,
+            ..Default::default()
+        };
+    }
+    if !catalogue.is_empty() && !catalogue.iter().any(|m| m == name) {
+        return Reply::error(format!(
+            "the provider {} has no model {name:?}; it has: {}",
+            agent.settings.provider,
+            catalogue.join(", ")
+        ));
+    }
+    match gateway.set_session_model(active, name) {
+        Ok(()) => Reply::ok(format!("This conversation now uses the model {name}.")),
+        Err(e) => Reply::error(format!("could not choose the model: {e:#}")),
     }
 }

@@ -17,7 +17,10 @@ use std::sync::Arc;
 pub(super) struct ChannelAsker {
     pub gateway: Arc<Gateway>,
     pub origin: Origin,
+    /// The conversation's session, where the request is shown.
     pub session: String,
+    /// The active session of it, which an allowance is for.
+    pub stored: String,
     pub sender: String,
 }
 
@@ -169,7 +172,7 @@ impl Asker for ChannelAsker {
                     return Outcome::Unreachable(why);
                 }
             };
-            let outcome = approvals.wait(&self.session, request, answer).await;
+            let outcome = approvals.wait(&self.stored, request, answer).await;
             withdraw.id = None;
             if let Some(d) = self.gateway.delivery(&audience.channel) {
                 d.approval_settled(&conversation, &request.id, settlement(&outcome))

@@ -11,6 +11,7 @@
 //! - [`channels`]: driving a channel component's long-lived instance
 //! - [`commands`]: `/clear`, `/session`, `/model`, for every channel
 //! - `control`: approval requests and answers, `/stop`
+//! - [`sessions`]: several sessions per conversation (`/new`, `/sessions`)
 //! - [`cron`]: scheduled messages
 
 pub mod bridge;
@@ -20,6 +21,7 @@ mod control;
 pub mod cron;
 pub mod delivery;
 pub mod identity;
+pub mod sessions;
 
 use crate::agent::{Agent, TurnControl, TurnEvent, TurnInput};
 use crate::runtime::bindings::Attachment;
@@ -153,8 +155,6 @@ pub struct Gateway {
     agent: Arc<Agent>,
     channels: RwLock<BTreeMap<String, Arc<dyn Delivery>>>,
     sessions: Mutex<HashMap<String, mpsc::Sender<Job>>>,
-    /// `/model NAME` choices, per session.
-    models: Mutex<HashMap<String, String>>,
     /// The stop signal of each session's running turn.
     running: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     idle: Duration,
@@ -173,7 +173,6 @@ impl Gateway {
             agent,
             channels: RwLock::new(BTreeMap::new()),
             sessions: Mutex::new(HashMap::new()),
-            models: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             idle: Duration::from_secs(settings.idle_secs.max(1)),
             queue: settings.session_queue.max(1),
@@ -344,6 +343,24 @@ impl Gateway {
         }
     }
 
+    /// Delivers a command's reply, with its buttons where the channel
+    /// shows buttons (the text names the commands otherwise).
+    async fn reply(&self, origin: &Origin, session: &str, reply: commands::Reply) {
+        if !reply.buttons.is_empty()
+            && !reply.is_error
+            && let Some(d) = self.delivery(&origin.channel)
+        {
+            let conversation = conversation_of(&origin.channel, session);
+            match d.offer(conversation, &reply.text, &reply.buttons).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => tracing::debug!(channel = %origin.channel, "buttons not shown: {e}"),
+            }
+        }
+        self.deliver(origin, session, reply.text, Vec::new(), reply.is_error)
+            .await;
+    }
+
     async fn status(&self, origin: &Origin, session: &str, kind: StatusKind) {
         if let Some(d) = self.delivery(&origin.channel)
             && d.limits().typing
@@ -358,12 +375,13 @@ impl Gateway {
     /// One event: a command, or a turn of the agent.
     async fn handle(self: &Arc<Self>, job: Job) {
         let Job { origin, event } = job;
+        // `session` is the conversation's (where answers go); `stored` the
+        // session of it that is active (where the turn is kept).
         let session = event.session.clone();
+        let stored = self.active_session(&session);
         if let Some(command) = &event.command {
-            let (text, is_error) =
-                commands::run(self, &session, &command.name, &command.args).await;
-            self.deliver(&origin, &session, text, Vec::new(), is_error)
-                .await;
+            let reply = commands::run(self, &session, &stored, &command.name, &command.args).await;
+            self.reply(&origin, &session, reply).await;
             return;
         }
         self.status(&origin, &session, StatusKind::Thinking).await;
@@ -371,12 +389,13 @@ impl Gateway {
             gateway: self.clone(),
             origin: origin.clone(),
             session: session.clone(),
+            stored: stored.clone(),
             sender: event.sender.clone(),
         };
         let input = TurnInput {
             text: event.text,
             attachments: event.attachments,
-            model: self.models.lock().unwrap().get(&session).cloned(),
+            model: self.session_model(&stored),
             control: TurnControl {
                 channel: Some(origin.channel.clone()),
                 asker: Some(Arc::new(asker)),
@@ -406,7 +425,7 @@ impl Gateway {
                 }
             }
         };
-        let session_ref = session.as_str();
+        let session_ref = stored.as_str();
         let turn = async move {
             let outcome = self
                 .agent
@@ -428,7 +447,7 @@ impl Gateway {
         };
         self.running.lock().unwrap().remove(&session);
         let Some(outcome) = outcome else {
-            let text = match self.agent.close_interrupted(&session) {
+            let text = match self.agent.close_interrupted(&stored) {
                 Ok(0) => "Stopped.".to_string(),
                 Ok(n) => format!("Stopped. {n} tool call(s) did not finish."),
                 Err(e) => format!("Stopped, but the conversation could not be closed: {e}"),

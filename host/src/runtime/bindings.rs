@@ -40,12 +40,13 @@ pub mod provider {
     });
 }
 
-/// The `approving-channel` world (0.2.1): a channel that also exports
-/// `approvals`. Only that interface is used from here: it is looked up by
-/// name, so a 0.2.0 channel without it still loads (and is asked in text).
-pub mod approving {
+/// The `interactive-channel` world (0.2.1): a channel that also exports
+/// `approvals` and `choices`. Only those are used from here: they are
+/// looked up by name, so a 0.2.0 channel without them still loads (and
+/// gets text instead).
+pub mod interactive {
     wasmtime::component::bindgen!({
-        world: "approving-channel",
+        world: "interactive-channel",
         path: "../wit",
         exports: { default: async },
         with: {
@@ -57,7 +58,8 @@ pub mod approving {
     });
 }
 
-pub use approving::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
+pub use interactive::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
+pub use interactive::exports::openpista::plugin::choices::Button;
 
 pub use channel::openpista::plugin::types::{
     Attachment, Error as WitError, Message, RateLimit, Role, ToolCall, ToolResult, ToolSpec,

@@ -9,7 +9,6 @@
 //! 0.1.x channel is driven through the adapter in [`super::v0_1::channel`].
 
 use super::bindings::WitError;
-use super::bindings::approving::exports::openpista::plugin::approvals;
 use super::bindings::channel;
 use super::bindings::channel::exports::openpista::plugin::messenger::{
     ChannelInfo, HttpRequest, HttpResponse, InboundEvent, Outbound, StatusKind,
@@ -17,6 +16,8 @@ use super::bindings::channel::exports::openpista::plugin::messenger::{
 use super::bindings::channel::exports::openpista::plugin::pairing::{PairedUser, PairingRequest};
 use super::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use super::bindings::channel::openpista::plugin::connections::Frame;
+use super::bindings::interactive::exports::openpista::plugin::choices::Button;
+use super::bindings::interactive::exports::openpista::plugin::{approvals, choices};
 use super::bindings::{ApprovalRequest, Settlement};
 use super::call::{self, CallError};
 use super::component::{LoadedComponent, Pre};
@@ -38,10 +39,33 @@ pub struct Started {
     pub absolute_routes: bool,
 }
 
+/// Where a 0.2.1 channel's optional exports (`approvals`, `choices`) are;
+/// found by name, so a 0.2.0 channel without them still loads.
+#[derive(Clone, Default)]
+pub struct InteractiveIndices {
+    approvals: Option<approvals::GuestIndices>,
+    choices: Option<choices::GuestIndices>,
+}
+
+impl InteractiveIndices {
+    pub fn find(pre: &wasmtime::component::InstancePre<CallState>) -> InteractiveIndices {
+        InteractiveIndices {
+            approvals: approvals::GuestIndices::new(pre).ok(),
+            choices: choices::GuestIndices::new(pre).ok(),
+        }
+    }
+}
+
+/// The optional exports of one instance.
+struct Interactive {
+    approvals: Option<approvals::Guest>,
+    choices: Option<choices::Guest>,
+}
+
 /// The bindings an instance is driven through.
 enum Bindings {
-    /// A 0.2 channel, with its `approvals` export when it has one.
-    Now(channel::Channel, Option<approvals::Guest>),
+    /// A 0.2 channel, with its optional 0.2.1 exports.
+    Now(channel::Channel, Interactive),
     Old(v0_1::channel::OldChannel),
 }
 
@@ -67,15 +91,21 @@ impl LoadedComponent {
         let (permit, mut store) = self.owned_store().await?;
         let classify = |e, store: &Store<CallState>| self.classify(e, store);
         let bindings = match &self.pre {
-            Pre::Channel(pre, approvals) => {
+            Pre::Channel(pre, indices) => {
                 let made = async {
                     let instance = pre.instance_pre().instantiate_async(&mut store).await?;
                     let bindings = channel::Channel::new(&mut store, &instance)?;
-                    let approvals = match approvals {
-                        Some(ix) => Some(ix.load(&mut store, &instance)?),
-                        None => None,
+                    let extras = Interactive {
+                        approvals: match &indices.approvals {
+                            Some(ix) => Some(ix.load(&mut store, &instance)?),
+                            None => None,
+                        },
+                        choices: match &indices.choices {
+                            Some(ix) => Some(ix.load(&mut store, &instance)?),
+                            None => None,
+                        },
                     };
-                    wasmtime::Result::Ok(Bindings::Now(bindings, approvals))
+                    wasmtime::Result::Ok(Bindings::Now(bindings, extras))
                 };
                 match made.await {
                     Ok(b) => b,
@@ -350,7 +380,7 @@ impl ChannelInstance {
     /// Whether the channel shows approval requests itself
     /// (`approvals`, 0.2.1); otherwise the host sends them as text.
     pub fn asks_approvals(&self) -> bool {
-        matches!(self.bindings, Bindings::Now(_, Some(_)))
+        matches!(&self.bindings, Bindings::Now(_, i) if i.approvals.is_some())
     }
 
     /// `approvals.ask`; `unavailable` for a channel without the interface.
@@ -361,9 +391,42 @@ impl ChannelInstance {
     ) -> Result<(), CallError> {
         flatten(
             self.run(async |b, s| match b {
-                Bindings::Now(_, Some(a)) => a.call_ask(s, conversation, request).await,
+                Bindings::Now(
+                    _,
+                    Interactive {
+                        approvals: Some(a), ..
+                    },
+                ) => a.call_ask(s, conversation, request).await,
                 _ => Ok(Err(WitError::Unavailable(
                     "this channel does not show approval requests".into(),
+                ))),
+            })
+            .await,
+        )
+    }
+
+    /// Whether the channel shows buttons for host commands (`choices`).
+    pub fn offers_choices(&self) -> bool {
+        matches!(&self.bindings, Bindings::Now(_, i) if i.choices.is_some())
+    }
+
+    /// `choices.offer`; `unavailable` for a channel without the interface.
+    pub async fn offer_choices(
+        &mut self,
+        conversation: &str,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<(), CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(
+                    _,
+                    Interactive {
+                        choices: Some(c), ..
+                    },
+                ) => c.call_offer(s, conversation, text, buttons).await,
+                _ => Ok(Err(WitError::Unavailable(
+                    "this channel has no buttons".into(),
                 ))),
             })
             .await,
@@ -378,7 +441,12 @@ impl ChannelInstance {
         how: Settlement,
     ) -> Result<(), CallError> {
         self.run(async |b, s| match b {
-            Bindings::Now(_, Some(a)) => a.call_settled(s, conversation, id, how).await,
+            Bindings::Now(
+                _,
+                Interactive {
+                    approvals: Some(a), ..
+                },
+            ) => a.call_settled(s, conversation, id, how).await,
             _ => Ok(()),
         })
         .await

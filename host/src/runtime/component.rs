@@ -39,11 +39,10 @@ impl std::fmt::Display for Source {
 pub enum Pre {
     Tool(tool::ToolPre<CallState>),
     Provider(provider::ProviderPre<CallState>),
-    /// A 0.2 channel, and where its `approvals` export is when it has one
-    /// (0.2.1 and later).
+    /// A 0.2 channel, and where its optional 0.2.1 exports are.
     Channel(
         channel::ChannelPre<CallState>,
-        Option<super::bindings::approving::exports::openpista::plugin::approvals::GuestIndices>,
+        super::channel::InteractiveIndices,
     ),
     /// Built against WIT 0.1.x: driven through the adapter.
     Legacy(super::v0_1::Pre),

@@ -2,7 +2,6 @@
 //! that serves new calls; calls hold an `Arc` of the version they started
 //! on, so a swap never disturbs a call in flight.
 
-use super::bindings::approving::exports::openpista::plugin::approvals;
 use super::bindings::{channel, provider, tool};
 use super::cache::{CompileCache, content_hash};
 use super::capabilities::{Bounds, ComponentPolicy, Grants};
@@ -371,9 +370,9 @@ impl Runtime {
                 World::Tool => Pre::Tool(tool::ToolPre::new(instance_pre)?),
                 World::Provider => Pre::Provider(provider::ProviderPre::new(instance_pre)?),
                 World::Channel => {
-                    // Optional: a 0.2.0 channel has no `approvals`.
-                    let approvals = approvals::GuestIndices::new(&instance_pre).ok();
-                    Pre::Channel(channel::ChannelPre::new(instance_pre)?, approvals)
+                    // Optional: a 0.2.0 channel has neither.
+                    let extras = super::channel::InteractiveIndices::find(&instance_pre);
+                    Pre::Channel(channel::ChannelPre::new(instance_pre)?, extras)
                 }
             }
         };
