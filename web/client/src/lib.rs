@@ -5,11 +5,13 @@
 //! embeds and serves them with `web/static`. The protocol it speaks is
 //! docs/WEB_PROTOCOL.md.
 //!
-//! The logic that needs no browser (framing, Markdown, backoff, ids, the
-//! stored transcript) is in pure modules tested natively with
-//! `cargo test -p openpista-web-client`; [`browser`] (wasm32 only) wires
-//! them to the DOM, the WebSocket and `localStorage`.
+//! The logic that needs no browser (framing, approvals and command
+//! buttons, Markdown, backoff, ids, the stored transcript) is in pure
+//! modules tested natively with `cargo test -p openpista-web-client`;
+//! [`browser`] (wasm32 only) wires them to the DOM, the WebSocket and
+//! `localStorage`.
 
+pub mod approval;
 pub mod backoff;
 pub mod ids;
 pub mod markdown;

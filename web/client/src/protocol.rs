@@ -4,6 +4,7 @@
 //! Pure Rust, no browser APIs, so the framing is unit-tested natively. Every
 //! frame is one JSON object whose `type` names it.
 
+use crate::approval::{ChoiceButton, Settlement, deserialize_approval_id};
 use serde::{Deserialize, Serialize};
 
 /// At most this many attachments go with one message.
@@ -106,16 +107,57 @@ pub enum ServerFrame {
     },
     /// A protocol error; the connection stays open.
     Error { message: String },
+    /// A tool call waits for this session's approval; answered with
+    /// [`crate::approval::Answer::command`].
+    Approval {
+        /// 1 to 12 characters of `[a-z0-9]` (checked).
+        #[serde(deserialize_with = "deserialize_approval_id")]
+        id: String,
+        tool: String,
+        /// Already redacted and cut by the host.
+        arguments: String,
+        #[serde(default)]
+        folder: Option<String>,
+        #[serde(default)]
+        requester: Option<String>,
+        timeout_secs: u64,
+    },
+    /// The approval request `id` ended.
+    Settled {
+        #[serde(deserialize_with = "deserialize_approval_id")]
+        id: String,
+        how: Settlement,
+    },
+    /// Text with buttons that send host commands.
+    Choices {
+        text: String,
+        buttons: Vec<ChoiceButton>,
+    },
     /// A frame type newer than this client; ignored.
     #[serde(other)]
     Unknown,
 }
 
 impl ServerFrame {
-    /// Parses one text frame.
+    /// Parses one text frame; the error names the frame's type when it has
+    /// one (such as "approval frame: missing field \`tool\`").
     pub fn parse(text: &str) -> Result<ServerFrame, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        serde_json::from_str(text).map_err(|e| match frame_type(text) {
+            Some(kind) => format!("{kind} frame: {e}"),
+            None => e.to_string(),
+        })
     }
+}
+
+/// The `type` of a frame that did not parse, if it is a JSON object with a
+/// string `type`.
+fn frame_type(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Tagged {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<Tagged>(text).ok().map(|t| t.kind)
 }
 
 /// Why an attachment cannot be sent.

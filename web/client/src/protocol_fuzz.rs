@@ -1,9 +1,12 @@
 //! Fuzzing of the server frames as the browser reads them (target
 //! `web_server_frame`, seeds in fuzz/corpus/web_server_frame): a frame
 //! that parses, written back as JSON, parses to the same frame, and an
-//! attachment becomes an image only through a well-formed `data:` URL.
+//! attachment becomes an image only through a well-formed `data:` URL; an
+//! approval's id can be answered and a choice's command is a command.
 
 use serde_json::{Value, json};
+
+use crate::approval::{Answer, is_command};
 
 use super::{AgentState, Attachment, ServerFrame, data_url, split_data_url};
 
@@ -35,6 +38,25 @@ fn server_json(frame: &ServerFrame) -> Value {
         } => json!({"type": "message", "text": text, "attachments": attachments, "error": error}),
         ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
         ServerFrame::Error { message } => json!({"type": "error", "message": message}),
+        ServerFrame::Approval {
+            id,
+            tool,
+            arguments,
+            folder,
+            requester,
+            timeout_secs,
+        } => json!({
+            "type": "approval", "id": id, "tool": tool, "arguments": arguments,
+            "folder": folder, "requester": requester, "timeout_secs": timeout_secs
+        }),
+        ServerFrame::Settled { id, how } => json!({"type": "settled", "id": id, "how": how.name()}),
+        ServerFrame::Choices { text, buttons } => {
+            let buttons: Vec<Value> = buttons
+                .iter()
+                .map(|b| json!({"label": b.label, "command": b.command}))
+                .collect();
+            json!({"type": "choices", "text": text, "buttons": buttons})
+        }
         ServerFrame::Unknown => json!({"type": "some-future-frame"}),
     }
 }
@@ -60,8 +82,19 @@ fn fuzz_web_server_frame() {
         };
         let again = server_json(&frame).to_string();
         assert_eq!(ServerFrame::parse(&again), Ok(frame.clone()), "{again}");
-        if let ServerFrame::Message { attachments, .. } = &frame {
-            attachments.iter().for_each(check_image);
+        match &frame {
+            ServerFrame::Message { attachments, .. } => attachments.iter().for_each(check_image),
+            ServerFrame::Approval { id, .. } | ServerFrame::Settled { id, .. } => {
+                // The id goes into a command and a CSS selector unescaped.
+                assert!(Answer::Approve.command(id).is_ok(), "{id:?}");
+            }
+            ServerFrame::Choices { buttons, .. } => {
+                assert!(
+                    buttons.iter().all(|b| is_command(&b.command)),
+                    "{buttons:?}"
+                );
+            }
+            _ => {}
         }
     });
 }

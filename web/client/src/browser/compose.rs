@@ -156,6 +156,8 @@ impl App {
             self.transcript.clear();
             self.messages.set_inner_html("");
             self.streaming = None;
+            // Open approval cards went with it.
+            self.update_stop();
         }
         let attachments = std::mem::take(&mut self.pending);
         self.show_pending();

@@ -6,6 +6,7 @@
 //! `App` method calls it again, so the cell is never borrowed twice.
 //! The DOM element ids the page must have are listed in `web/static/index.html`.
 
+mod cards;
 mod compose;
 mod conn;
 mod storage;
@@ -13,7 +14,7 @@ mod view;
 
 use crate::backoff::Backoff;
 use crate::ids::MessageIds;
-use crate::protocol::Attachment;
+use crate::protocol::{AgentState, Attachment};
 use crate::transcript::Transcript;
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
@@ -49,6 +50,9 @@ pub(crate) struct App {
     pending: Vec<Attachment>,
     /// Files being read for `pending`.
     reading: usize,
+    /// What the agent is doing, from the last `status` (or a final
+    /// `message`): `#stop-button` is shown while it is busy.
+    agent_state: AgentState,
     /// The assistant bubble being streamed, and its text so far.
     streaming: Option<(Element, String)>,
     /// When a frame last arrived (ms).
@@ -130,6 +134,7 @@ pub fn start() -> Result<(), JsValue> {
         outbox: Vec::new(),
         pending: Vec::new(),
         reading: 0,
+        agent_state: AgentState::Idle,
         streaming: None,
         last_rx: 0.0,
         last_ping: 0.0,
@@ -138,6 +143,7 @@ pub fn start() -> Result<(), JsValue> {
     APP.with(|cell| *cell.borrow_mut() = Some(app));
 
     compose::wire(&window)?;
+    with_app(|app| cards::wire(&app.window, &app.messages));
     conn::wire(&window);
     view::wire_viewport(&window);
     with_app(|app| app.connect());

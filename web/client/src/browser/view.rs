@@ -1,5 +1,6 @@
 //! Rendering: message bubbles, the streamed answer, the connection state,
-//! the agent's status and notices.
+//! the agent's status and notices; each server frame is dispatched here
+//! (the cards with buttons are in `cards.rs`).
 //!
 //! Message text reaches `innerHTML` only through [`crate::markdown::render`],
 //! which escapes everything it does not write itself; user text and names
@@ -158,6 +159,23 @@ impl App {
                 let _ = self.messages.append_child(&el);
                 self.scroll_to_end(true);
             }
+            ServerFrame::Approval {
+                id,
+                tool,
+                arguments,
+                folder,
+                requester,
+                timeout_secs,
+            } => self.show_approval(
+                &id,
+                &tool,
+                &arguments,
+                folder.as_deref(),
+                requester.as_deref(),
+                timeout_secs,
+            ),
+            ServerFrame::Settled { id, how } => self.settle(&id, how),
+            ServerFrame::Choices { text, buttons } => self.show_choices(&text, &buttons),
             ServerFrame::Pong { .. } | ServerFrame::Unknown => {}
         }
     }
@@ -196,8 +214,10 @@ impl App {
         }
     }
 
-    /// `#status-indicator`: shown while the agent thinks or types.
-    fn show_status(&self, state: AgentState) {
+    /// `#status-indicator`: shown while the agent thinks or types (and
+    /// `#stop-button` with it).
+    fn show_status(&mut self, state: AgentState) {
+        self.set_agent_state(state);
         let Some(el) = self.document.get_element_by_id("status-indicator") else {
             return;
         };
@@ -253,7 +273,7 @@ impl App {
     }
 
     /// True when `#messages` is scrolled (nearly) to its end.
-    fn near_end(&self) -> bool {
+    pub(crate) fn near_end(&self) -> bool {
         let m = &self.messages;
         m.scroll_height() - m.scroll_top() - m.client_height() < 80
     }
