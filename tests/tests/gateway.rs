@@ -287,6 +287,12 @@ async fn commands_and_unknown_channels() {
         a[11]
     );
     assert!(a[12].starts_with("Now in conversation 1"), "{}", a[12]);
+    // The switch shows where that conversation stood.
+    assert!(
+        a[12].ends_with("Where it stood:\nyou: first talk\nagent: echo: first talk"),
+        "{}",
+        a[12]
+    );
     assert_eq!(a[13], "echo: back again");
     assert!(a[14].contains("numbered 1 to 2"), "{}", a[14]);
     let memory = &gateway.agent().memory;

@@ -156,11 +156,13 @@ fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
             gateway
                 .switch_session(base, &r.id)
                 .map(|()| {
-                    Reply::ok(format!(
+                    let mut text = format!(
                         "Now in conversation {n}: {} ({} messages).",
                         r.title.clone().unwrap_or_else(|| r.id.clone()),
                         r.messages
-                    ))
+                    );
+                    text.push_str(&recap(gateway, &r.id));
+                    Reply::ok(text)
                 })
                 .map_err(|e| Reply::error(format!("{e:#}")))
         }),
@@ -169,6 +171,36 @@ fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
         )),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// How many of a session's last messages a switch shows.
+const RECAP_MESSAGES: usize = 6;
+/// How much of each one, in characters.
+const RECAP_CHARS: usize = 200;
+
+/// The last words of session `id`, so that a person switching to it in a
+/// messenger or on the web page sees where it stood: user and assistant
+/// text only, each cut short. Empty when there is nothing to show.
+fn recap(gateway: &Gateway, id: &str) -> String {
+    let Ok(stored) = gateway.agent().memory.messages(id, RECAP_MESSAGES * 3) else {
+        return String::new();
+    };
+    let shown: Vec<String> = stored
+        .iter()
+        .filter(|m| (m.role == "user" || m.role == "assistant") && !m.content.trim().is_empty())
+        .map(|m| {
+            let who = if m.role == "user" { "you" } else { "agent" };
+            let line = m.content.split_whitespace().collect::<Vec<_>>().join(" ");
+            let cut: String = line.chars().take(RECAP_CHARS).collect();
+            let more = if cut.len() < line.len() { "…" } else { "" };
+            format!("{who}: {cut}{more}")
+        })
+        .collect();
+    let start = shown.len().saturating_sub(RECAP_MESSAGES);
+    if shown[start..].is_empty() {
+        return String::new();
+    }
+    format!("\n\nWhere it stood:\n{}", shown[start..].join("\n"))
 }
 
 async fn model(gateway: &Gateway, active: &str, args: &str) -> Reply {
