@@ -16,33 +16,7 @@ const TOKEN: &str = "123456:TEST-secret-token";
 const OWNER: i64 = 100;
 
 fn config(root: &Path, double: &TelegramDouble, extra: &str) -> Config {
-    Config::parse(
-        &format!(
-            r#"
-[agent]
-provider = "echo"
-[runtime]
-plugin_dirs = []
-cache_dir = "{root}/cache"
-[memory]
-path = "{root}/memory.redb"
-[server]
-enabled = false
-[channels.web]
-enabled = false
-[channels.telegram]
-enabled = true
-token = "{TOKEN}"
-api_url = "{api}"
-allowed_users = [{OWNER}]
-{extra}
-"#,
-            root = root.display(),
-            api = double.api_url(),
-        ),
-        "test config",
-    )
-    .unwrap()
+    double.host_config(root, TOKEN, &[OWNER], extra)
 }
 
 async fn host(root: &Path, double: &TelegramDouble, extra: &str) -> Running {
@@ -99,7 +73,12 @@ async fn a_message_reaches_the_agent_and_the_answer_comes_back() {
         .iter()
         .map(|c| c["command"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["start", "help", "status"]);
+    assert_eq!(
+        names,
+        [
+            "start", "help", "stop", "new", "sessions", "model", "status"
+        ]
+    );
 
     double.push_update(updates::text(1, OWNER, "hello 1.5 + 2 = 3.5!"));
     let texts = wait_texts(&double, OWNER, 1).await;

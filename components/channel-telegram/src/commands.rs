@@ -15,10 +15,15 @@ use crate::bot::BotIdentity;
 use crate::conversation::CHANNEL;
 
 /// The menu registered with `setMyCommands`: (command, description).
-/// `/help` is the host's; it is in the menu so that people find it.
-pub const MENU: [(&str, &str); 3] = [
+/// `/help`, `/stop`, `/new`, `/sessions` and `/model` are the host's;
+/// they are in the menu so that people find them.
+pub const MENU: [(&str, &str); 7] = [
     ("start", "Start talking to the assistant"),
     ("help", "The assistant's commands"),
+    ("stop", "Stop what the assistant is doing"),
+    ("new", "Start a new conversation"),
+    ("sessions", "List and switch conversations"),
+    ("model", "Show or choose the model"),
     ("status", "The bot's identity and whether you may use it"),
 ];
 

@@ -3,7 +3,7 @@
 //! file waits for the per-chat limiter first.
 
 use openpista_sdk::retry::sleep_ms;
-use openpista_sdk::{ApprovalRequest, Attachment, Error, Outbound, host};
+use openpista_sdk::{ApprovalRequest, Attachment, Button, Error, Outbound, host};
 
 use crate::api::Api;
 use crate::api_error::ApiError;
@@ -53,6 +53,29 @@ pub fn approval(api: &Api, chat: ChatRef, request: &ApprovalRequest) -> Result<(
     ]);
     throttle(chat);
     let body = outbound::message_body(chat, &prompt_text(request, false), false, Some(&markup));
+    api.call("sendMessage", &body).map(drop)
+}
+
+/// Shows a host command's answer with a button per offered command, two
+/// to a row; a command too long for a button's 64 bytes stays in the text.
+pub fn choices(api: &Api, chat: ChatRef, text: &str, buttons: &[Button]) -> Result<(), ApiError> {
+    let made: Vec<crate::keyboard::Button> = buttons
+        .iter()
+        .filter_map(|b| {
+            let command = openpista_sdk::Command {
+                name: b.name.clone(),
+                args: b.args.clone(),
+            };
+            Some(crate::keyboard::Button {
+                label: b.label.clone(),
+                data: openpista_sdk::command::button_data(&command)?,
+            })
+        })
+        .collect();
+    let rows: Vec<Vec<crate::keyboard::Button>> = made.chunks(2).map(|c| c.to_vec()).collect();
+    let markup = (!rows.is_empty()).then(|| crate::keyboard::reply_markup(&rows));
+    throttle(chat);
+    let body = outbound::message_body(chat, text, false, markup.as_ref());
     api.call("sendMessage", &body).map(drop)
 }
 

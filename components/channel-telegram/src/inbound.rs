@@ -182,9 +182,12 @@ fn on_callback(q: &CallbackQuery, ctx: &Context, approved: bool) -> Action {
     let Some(data) = &q.data else {
         return ignore("no callback data");
     };
-    // An approval button answers the host's request with its command;
-    // the host checks that the presser may answer it.
-    if let Some(command) = openpista_sdk::approval::parse_button(data) {
+    // An approval button answers the host's request with its command (the
+    // host checks that the presser may answer it); a command button (from
+    // `choices.offer`) is that command.
+    let command = openpista_sdk::approval::parse_button(data)
+        .or_else(|| openpista_sdk::command::parse_button(data));
+    if let Some(command) = command {
         return Action::Forward(Draft {
             conversation: message.chat_ref().conversation(),
             sender: q.from.id.to_string(),

@@ -304,3 +304,18 @@ fn approval_buttons_become_the_hosts_answer_commands() {
     assert_eq!(draft.sender, "42", "the presser, for the host to check");
     assert_eq!(draft.conversation, "-100:4");
 }
+
+#[test]
+fn command_buttons_become_commands() {
+    let s = settings(&[42], true);
+    let mut update = press(42);
+    update["callback_query"]["data"] = json!("c:/model gpt-4o");
+    let Action::Forward(draft) = run(update, &s, false).action else {
+        panic!()
+    };
+    let command = draft.command.expect("a command");
+    assert_eq!(
+        (command.name.as_str(), command.args.as_str()),
+        ("model", "gpt-4o")
+    );
+}

@@ -203,6 +203,15 @@ impl Channel for Telegram {
         deliver::approval(&api, chat, &request).map_err(Error::from)
     }
 
+    fn offer_choices(conversation: &str, text: &str, buttons: Vec<Button>) -> Result<(), Error> {
+        let chat = ChatRef::parse(conversation)?;
+        let settings = state::settings()?;
+        let api = Api {
+            base: &settings.api_url,
+        };
+        deliver::choices(&api, chat, text, &buttons).map_err(Error::from)
+    }
+
     fn status(conversation: &str, kind: StatusKind) -> Result<(), Error> {
         if matches!(kind, StatusKind::Idle) {
             return Ok(());

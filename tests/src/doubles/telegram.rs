@@ -148,6 +148,29 @@ impl TelegramDouble {
         format!("http://{}", self.addr)
     }
 
+    /// The configuration of an in-process host in `root` whose only
+    /// channel is Telegram on this double (bot `token`, `allowed_users`),
+    /// answered by the offline echo provider, plus `extra` (TOML).
+    pub fn host_config(
+        &self,
+        root: &std::path::Path,
+        token: &str,
+        allowed_users: &[i64],
+        extra: &str,
+    ) -> openpista::config::Config {
+        let allowed: Vec<String> = allowed_users.iter().map(i64::to_string).collect();
+        let text = format!(
+            "[agent]\nprovider = \"echo\"\n[runtime]\nplugin_dirs = []\ncache_dir = \"{root}/cache\"\n\
+             [memory]\npath = \"{root}/memory.redb\"\n[server]\nenabled = false\n\
+             [channels.web]\nenabled = false\n[channels.telegram]\nenabled = true\n\
+             token = \"{token}\"\napi_url = \"{api}\"\nallowed_users = [{allowed}]\n{extra}\n",
+            root = root.display(),
+            api = self.api_url(),
+            allowed = allowed.join(", "),
+        );
+        openpista::config::Config::parse(&text, "test config").unwrap()
+    }
+
     /// Queues an update for `getUpdates`.
     pub fn push_update(&self, update: Value) {
         self.state.lock().unwrap().updates.push_back(update);
