@@ -16,6 +16,11 @@
 //! modules that do not, and are unit-tested natively: [`handshake`],
 //! [`protocol`], [`registry`] and [`pending`] (attachments' base64 is
 //! `openpista_sdk::base64`, commands are `openpista_sdk::command`).
+//!
+//! Approval requests and command buttons (WIT 0.2.1, world
+//! `interactive-channel`) go to the open pages as `approval`, `settled` and
+//! `choices` frames; the answers come back as command messages (`/approve
+//! ID`, `/model NAME`), so the client needs no frame of its own for them.
 
 pub mod handshake;
 pub mod pending;
@@ -167,6 +172,20 @@ impl Channel for Web {
         Ok(())
     }
 
+    fn ask_approval(conversation: &str, request: ApprovalRequest) -> Result<(), Error> {
+        // Only to an open page: with none, the host's text fallback is
+        // kept and delivered like any answer, naming the commands.
+        live_broadcast(conversation, &protocol::approval(&request))
+    }
+
+    fn approval_settled(conversation: &str, id: &str, how: Settlement) {
+        let _ = live_broadcast(conversation, &protocol::settled(id, how));
+    }
+
+    fn offer_choices(conversation: &str, text: &str, buttons: Vec<Button>) -> Result<(), Error> {
+        live_broadcast(conversation, &protocol::choices(text, &buttons))
+    }
+
     fn ws_closed(id: u64) {
         with_registry(|r| r.forget(id));
     }
@@ -236,6 +255,17 @@ fn broadcast(ids: &[u64], frame: &str) -> bool {
         delivered |= send_to(id, frame.to_string());
     }
     delivered
+}
+
+/// Sends `frame` to every open connection of `conversation`; an error when
+/// none took it, so the host falls back to a kept text message.
+fn live_broadcast(conversation: &str, frame: &str) -> Result<(), Error> {
+    let ids = with_registry(|r| r.ready_of(&registry::session_of(conversation)));
+    if broadcast(&ids, frame) {
+        Ok(())
+    } else {
+        Err(Error::unavailable("no page of this session is open"))
+    }
 }
 
 /// Keeps an undeliverable answer (a whole `message` frame) for `session`.

@@ -8,7 +8,9 @@
 //! whoever is debugging it. Nothing here calls the host.
 
 use openpista_sdk::serde_json::{self, Map, Value, json};
-use openpista_sdk::{Attachment, InboundEvent, StatusKind, base64, command};
+use openpista_sdk::{
+    ApprovalRequest, Attachment, Button, InboundEvent, Settlement, StatusKind, base64, command,
+};
 
 /// The longest message text accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_000;
@@ -229,6 +231,54 @@ pub fn message(text: &str, attachments: &[Attachment], error: bool) -> String {
     json!({"type": "message", "text": text, "attachments": attachments, "error": error}).to_string()
 }
 
+/// `approval`: a tool call waits for this session's answer
+/// (`approvals.ask`); the page shows it with approve, reject and allow.
+pub fn approval(request: &ApprovalRequest) -> String {
+    json!({
+        "type": "approval",
+        "id": request.id,
+        "tool": request.tool,
+        "arguments": request.arguments,
+        "folder": request.folder,
+        "requester": request.requester,
+        "timeout_secs": request.timeout_secs,
+    })
+    .to_string()
+}
+
+/// `settled`: approval request `id` ended, `how` in the WIT's words.
+pub fn settled(id: &str, how: Settlement) -> String {
+    json!({"type": "settled", "id": id, "how": settlement_word(how)}).to_string()
+}
+
+/// The protocol's word for a settlement.
+pub fn settlement_word(how: Settlement) -> &'static str {
+    match how {
+        Settlement::Approved => "approved",
+        Settlement::Allowed => "allowed",
+        Settlement::Rejected => "rejected",
+        Settlement::Expired => "expired",
+        Settlement::Cancelled => "cancelled",
+    }
+}
+
+/// `choices`: `text` with buttons that each stand for a host command; a
+/// press comes back as a `message` whose text is the button's `command`.
+pub fn choices(text: &str, buttons: &[Button]) -> String {
+    let buttons: Vec<Value> = buttons
+        .iter()
+        .map(|b| {
+            let command = if b.args.trim().is_empty() {
+                format!("/{}", b.name)
+            } else {
+                format!("/{} {}", b.name, b.args.trim())
+            };
+            json!({"label": b.label, "command": command})
+        })
+        .collect();
+    json!({"type": "choices", "text": text, "buttons": buttons}).to_string()
+}
+
 /// `error`: a protocol error; the connection stays open. `id` names the
 /// refused message when there was one.
 pub fn error(message: &str, id: Option<&str>) -> String {
@@ -246,6 +296,57 @@ mod tests {
 
     fn refused(text: &str) -> FrameError {
         parse_client_frame(text).expect_err(text)
+    }
+
+    #[test]
+    fn approval_settled_and_choices_frames_carry_what_the_page_shows() {
+        let request = ApprovalRequest {
+            id: "k3x9q2".into(),
+            tool: "system.run".into(),
+            arguments: r#"{"command":"touch a"}"#.into(),
+            folder: Some("/home/me".into()),
+            requester: None,
+            timeout_secs: 120,
+        };
+        let frame: Value = serde_json::from_str(&approval(&request)).unwrap();
+        assert_eq!(
+            frame,
+            json!({"type": "approval", "id": "k3x9q2", "tool": "system.run",
+                   "arguments": "{\"command\":\"touch a\"}", "folder": "/home/me",
+                   "requester": null, "timeout_secs": 120})
+        );
+        let frame: Value = serde_json::from_str(&settled("k3x9q2", Settlement::Allowed)).unwrap();
+        assert_eq!(
+            frame,
+            json!({"type": "settled", "id": "k3x9q2", "how": "allowed"})
+        );
+        let buttons = [
+            Button {
+                label: "gpt-5 ✓".into(),
+                name: "model".into(),
+                args: "gpt-5".into(),
+            },
+            Button {
+                label: "New".into(),
+                name: "new".into(),
+                args: String::new(),
+            },
+        ];
+        let frame: Value = serde_json::from_str(&choices("Models:", &buttons)).unwrap();
+        assert_eq!(frame["buttons"][0]["command"], "/model gpt-5");
+        assert_eq!(frame["buttons"][1]["command"], "/new");
+        assert_eq!(frame["buttons"][0]["label"], "gpt-5 ✓");
+        // What a press sends back is a command the host reads as one.
+        let press = UserMessage {
+            id: None,
+            text: frame["buttons"][0]["command"].as_str().unwrap().into(),
+            attachments: Vec::new(),
+        };
+        let command = event("c1", press).command.expect("a command");
+        assert_eq!(
+            (command.name.as_str(), command.args.as_str()),
+            ("model", "gpt-5")
+        );
     }
 
     #[test]

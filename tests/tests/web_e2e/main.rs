@@ -7,7 +7,10 @@
 //! Every test has its own host, its own browser (with its own profile
 //! folder) and its own temporary folder, so they run in parallel without
 //! seeing one another. Without Chromium the browser tests skip loudly, and
-//! fail under CI (`CI=true`).
+//! fail under CI (`CI=true`). Approvals, stop and command buttons on the
+//! page are in `web_e2e/control.rs`, on the helpers here.
+
+mod control;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::error::CdpError;
