@@ -226,3 +226,101 @@ fn model_list_and_test_use_the_configured_provider() {
         text(&out)
     );
 }
+
+/// `openpista run -e TEXT` inside a pseudo-terminal (util-linux `script`),
+/// its output read as it comes; `answer` is typed once `prompt` appears.
+fn run_in_a_terminal(home: &Path, text: &str, prompt_and_answer: Option<(&str, &str)>) -> String {
+    use std::io::Read;
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line = format!("{} run -e {}", quoted(BIN), quoted(text));
+    let mut child = Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("OPENPISTA_HOME", home)
+        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
+        .env_remove("OPENPISTA_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let mut answered = prompt_and_answer.is_none();
+    loop {
+        let n = stdout.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        if let Some((prompt, answer)) = prompt_and_answer
+            && !answered
+            && seen.contains(prompt)
+        {
+            stdin.write_all(answer.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            answered = true;
+        }
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}");
+    assert!(answered, "never prompted: {seen}");
+    seen
+}
+
+#[test]
+fn in_the_terminal_native_tools_run_without_asking_by_default() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("made-in-a-terminal");
+    let text = format!(
+        r#"/tool system.run {{"command": "touch {}"}}"#,
+        file.display()
+    );
+    let seen = run_in_a_terminal(home.path(), &text, None);
+    assert!(file.exists(), "the command ran: {seen}");
+    assert!(!seen.contains("approval needed"), "{seen}");
+    assert!(seen.contains("tool said:"), "{seen}");
+}
+
+#[test]
+fn an_ask_rule_asks_on_the_terminal_and_refuses_without_one() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[[approvals.rules]]\ntool = \"system.run\"\nchannel = \"terminal\"\naction = \"ask\"\n",
+    )
+    .unwrap();
+    let touch = |file: &Path| {
+        format!(
+            r#"/tool system.run {{"command": "touch {}"}}"#,
+            file.display()
+        )
+    };
+    // Without a terminal nobody can be asked: not run.
+    let piped = home.path().join("piped");
+    let out = cmd(home.path(), &["run", "-e", &touch(&piped)]);
+    assert!(
+        text(&out).contains("nobody could be asked"),
+        "{}",
+        text(&out)
+    );
+    assert!(!piped.exists());
+    // In a terminal the prompt comes, and `y` runs it.
+    let asked = home.path().join("asked");
+    let seen = run_in_a_terminal(home.path(), &touch(&asked), Some(("[a]llow", "y\n")));
+    assert!(seen.contains("approval needed: system.run"), "{seen}");
+    assert!(asked.exists(), "approved: {seen}");
+    // `n` does not.
+    let declined = home.path().join("declined");
+    let seen = run_in_a_terminal(home.path(), &touch(&declined), Some(("[a]llow", "n\n")));
+    assert!(seen.contains("declined"), "{seen}");
+    assert!(!declined.exists());
+    // Both decisions are kept with the session.
+    let shown = text(&cmd(home.path(), &["session", "show", "cli:run"]));
+    assert!(
+        shown.contains("approved") && shown.contains("rejected"),
+        "{shown}"
+    );
+}

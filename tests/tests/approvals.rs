@@ -435,3 +435,71 @@ async fn stop_while_waiting_for_approval_withdraws_the_request() {
     assert!(!file.exists());
     assert_eq!(gateway.agent().settings.approvals.waiting(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_removes_the_running_container() {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    use openpista::native::container::Containers;
+    use openpista::native::settings::ContainerSettings;
+    use openpista_tests::native::docker::{IMAGE, engine};
+    use std::collections::HashMap;
+
+    let Some(docker) = engine().await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let containers = Containers::new(
+        ContainerSettings {
+            image: IMAGE.into(),
+            timeout_secs: 120,
+            ..ContainerSettings::default()
+        },
+        EnvScrub::default(),
+        workspace.path().to_path_buf(),
+    );
+    let settings = ApprovalSettings {
+        rules: vec![Rule {
+            tool: "container.run".into(),
+            channel: "*".into(),
+            command: None,
+            action: Action::Auto,
+        }],
+        ..Default::default()
+    };
+    let tools = openpista::native::container::tools(&containers);
+    let (gateway, screen) = gateway(root.path(), settings, tools).await;
+    // This host's containers, running or not.
+    let label = format!("openpista.host={}", containers.host_id());
+    let ours = || async {
+        let filters = HashMap::from([("label", vec![label.clone()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        docker.list_containers(Some(options)).await.unwrap().len()
+    };
+    say(
+        &gateway,
+        "1",
+        "ann",
+        r#"/tool container.run {"command": "sleep 60"}"#,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ours().await == 0 {
+        assert!(Instant::now() < deadline, "the container never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    say(&gateway, "1", "ann", "/stop");
+    assert!(screen.answers("1", 1).await[0].starts_with("Stopped."));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ours().await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived /stop by 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    say(&gateway, "1", "ann", "and now?");
+    assert_eq!(screen.answers("1", 2).await[1], "echo: and now?");
+}

@@ -393,3 +393,65 @@ async fn the_pairing_qr_code_is_shown_on_the_web_page_to_the_token_holder() {
     );
     running.stop().await;
 }
+
+/// A tool call from WhatsApp waits for a numbered reply: `1` approves
+/// (the command's side effect happens), `2` rejects (it does not, and the
+/// model is told the user declined), and a number with nothing waiting is
+/// an ordinary message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_numbered_reply_approves_or_rejects_a_tool_call() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(running) = host(root.path()).await else {
+        return;
+    };
+    let run = |file: &Path| {
+        format!(
+            r#"!tool system.run {{"command": "touch {}"}}"#,
+            file.display()
+        )
+    };
+    let approved = root.path().join("approved");
+    bridge_says(
+        root.path(),
+        &message("a1", OWNER, &run(&approved), Value::Null),
+    );
+    let texts = sent_to(root.path(), OWNER, 1).await;
+    assert!(
+        texts[0].contains("Approval needed")
+            && texts[0].contains("system.run")
+            && texts[0].contains("Reply 1 to approve"),
+        "{texts:?}"
+    );
+    assert!(!approved.exists(), "nothing runs before the answer");
+    bridge_says(root.path(), &message("a2", OWNER, "1", Value::Null));
+    let texts = sent_to(root.path(), OWNER, 2).await;
+    assert!(texts[1].starts_with("tool said:"), "{texts:?}");
+    assert!(approved.exists(), "approved: the file was created");
+
+    let rejected = root.path().join("rejected");
+    bridge_says(
+        root.path(),
+        &message("a3", OWNER, &run(&rejected), Value::Null),
+    );
+    let texts = sent_to(root.path(), OWNER, 3).await;
+    assert!(texts[2].contains("Approval needed"), "{texts:?}");
+    bridge_says(root.path(), &message("a4", OWNER, "2", Value::Null));
+    let texts = sent_to(root.path(), OWNER, 4).await;
+    assert!(texts[3].contains("declined"), "{texts:?}");
+    assert!(!rejected.exists(), "rejected: nothing ran");
+
+    // With nothing waiting, "1" is a message for the agent.
+    bridge_says(root.path(), &message("a5", OWNER, "1", Value::Null));
+    let texts = sent_to(root.path(), OWNER, 5).await;
+    assert_eq!(texts[4], "echo: 1");
+    let outcomes: Vec<String> = running
+        .gateway
+        .agent()
+        .decisions(&format!("whatsapp:{OWNER}"))
+        .unwrap()
+        .into_iter()
+        .map(|d| d.outcome)
+        .collect();
+    assert_eq!(outcomes, ["approved", "rejected"]);
+    running.stop().await;
+}

@@ -5,7 +5,10 @@
 //! - the last user message `TEXT` → `echo: TEXT`;
 //! - the last user message `/tool NAME {json args}` (args optional, `{}` by
 //!   default) → an assistant turn with one tool call (id `call_N`, N = the
-//!   number of messages in the request) and finish reason `tool-calls`;
+//!   number of messages in the request) and finish reason `tool-calls`.
+//!   `!tool NAME {json args}` means the same: channels pass a message
+//!   starting with `/` to the host as a command, so that is the form to
+//!   type in a messenger or the web page;
 //! - a request whose last message is a tool result `R` → `tool said: R`.
 //!
 //! So an agent loop can be driven through a full tool round trip with no
@@ -63,7 +66,10 @@ pub fn decide(req: &ChatRequest) -> Result<Answer, Error> {
 /// `/tool NAME {json}` → `(NAME, json)`; `None` for any other text.
 fn parse_tool_command(text: &str) -> Result<Option<(String, String)>, Error> {
     let text = text.trim();
-    let Some(rest) = text.strip_prefix("/tool") else {
+    let Some(rest) = text
+        .strip_prefix("/tool")
+        .or_else(|| text.strip_prefix("!tool"))
+    else {
         return Ok(None);
     };
     if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
@@ -251,6 +257,17 @@ mod tests {
         assert_eq!(resp.finish_reason, FinishReason::ToolCalls);
         assert_eq!(resp.message.content, "");
         assert_eq!(resp.message.tool_calls.len(), 1);
+    }
+
+    #[test]
+    fn the_bang_form_is_the_same_tool_call() {
+        let req = request(vec![Message::user("!tool time.now")]);
+        assert_eq!(
+            decide(&req).unwrap(),
+            Answer::ToolCall(ToolCall::new("call_1", "time.now", "{}"))
+        );
+        let req = request(vec![Message::user("!toolbox")]);
+        assert_eq!(decide(&req).unwrap(), Answer::Text("echo: !toolbox".into()));
     }
 
     #[test]
