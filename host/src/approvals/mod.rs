@@ -189,8 +189,17 @@ pub struct Request {
     /// The folder the call runs in, when it names one.
     pub folder: Option<String>,
     pub timeout: Duration,
-    /// What an allowance for it would cover.
-    binding: String,
+    /// What an allowance for it would cover; `None` when it cannot be
+    /// allowed beyond this once (a shell line that hides what it runs).
+    binding: Option<String>,
+}
+
+impl Request {
+    /// Whether "allow for this session" can cover this call again. When
+    /// not, an allowance approves it this once.
+    pub fn allowable(&self) -> bool {
+        self.binding.is_some()
+    }
 }
 
 /// Where a request is shown and who may answer it.
@@ -253,20 +262,61 @@ impl Default for Approvals {
     }
 }
 
-/// What an allowance for a call covers: the command line (read as the
-/// commands it runs) and the folder for shell tools, the tool otherwise.
-fn binding(tool: &str, arguments: &serde_json::Value) -> String {
-    let folder = arguments.get("cwd").and_then(|v| v.as_str()).unwrap_or("");
-    match policy::command_line(tool, arguments) {
-        Some(line) => {
-            let parsed = shell::parse(line);
-            let image = arguments
-                .get("image")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            format!("{tool}\u{0}{}\u{0}{folder}\u{0}{image}", parsed.canonical())
+/// What an allowance for a call covers. For the shell tools, the exact
+/// call: the command line written canonically (quoting and spacing aside,
+/// the same commands run the same way) and every other argument (folder,
+/// image, network, limits…), so an allowance for `ls` in a container
+/// without network does not cover `ls` with it. `None` for a line that
+/// hides what it runs: it is never covered, it asks each time. Other
+/// tools: the tool, as "allow this tool for this session" says.
+fn binding(tool: &str, arguments: &serde_json::Value) -> Option<String> {
+    let Some(line) = policy::command_line(tool, arguments) else {
+        return Some(tool.to_string());
+    };
+    let parsed = shell::parse(line);
+    if parsed.opaque.is_some() {
+        return None;
+    }
+    // The other arguments, sorted by name so their order does not count.
+    let mut rest: Vec<(&String, &serde_json::Value)> = arguments
+        .as_object()
+        .map(|o| o.iter().filter(|(k, _)| *k != "command").collect())
+        .unwrap_or_default();
+    rest.sort_by(|a, b| a.0.cmp(b.0));
+    let rest: Vec<String> = rest
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", canonical_json(v)))
+        .collect();
+    Some(format!(
+        "{tool}\u{0}{}\u{0}{}",
+        parsed.canonical(),
+        rest.join("\u{0}")
+    ))
+}
+
+/// `value` as JSON with object keys sorted at every level.
+fn canonical_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        canonical_json(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(","))
         }
-        None => tool.to_string(),
+        serde_json::Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", inner.join(","))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -342,7 +392,7 @@ impl Approvals {
                     .lock()
                     .unwrap()
                     .get(session)
-                    .is_some_and(|set| set.contains(&binding));
+                    .is_some_and(|set| binding.as_ref().is_some_and(|b| set.contains(b)));
                 if allowed {
                     return Check::Run(Outcome::AllowedBefore);
                 }
@@ -417,13 +467,17 @@ impl Approvals {
     }
 
     /// Allows `request`'s call for the rest of `session`.
+    /// A request that is not [`Request::allowable`] is not remembered.
     pub fn allow(&self, session: &str, request: &Request) {
+        let Some(binding) = &request.binding else {
+            return;
+        };
         self.allowed
             .lock()
             .unwrap()
             .entry(session.to_string())
             .or_default()
-            .insert(request.binding.clone());
+            .insert(binding.clone());
     }
 
     /// Forgets what `session` allowed (a new or cleared session).
@@ -441,6 +495,8 @@ impl Approvals {
     ) -> Outcome {
         let outcome = match tokio::time::timeout(request.timeout, answer).await {
             Ok(Ok(Choice::Approve)) => Outcome::Approved,
+            // Allowing what cannot be allowed again approves it once.
+            Ok(Ok(Choice::Allow)) if !request.allowable() => Outcome::Approved,
             Ok(Ok(Choice::Allow)) => {
                 self.allow(session, request);
                 Outcome::Allowed
@@ -505,6 +561,72 @@ mod tests {
             a.check("web:s", "web", "system.run", ToolKind::Native, &in_tmp),
             Check::Ask(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn quoted_operators_and_redirections_are_not_covered() {
+        let a = approvals();
+        let Check::Ask(request) = ask(&a, "web:s", "echo 'x ; rm y'") else {
+            panic!()
+        };
+        a.allow("web:s", &request);
+        for other in ["echo x ; rm y", "echo x; rm y", "echo x > y"] {
+            assert!(matches!(ask(&a, "web:s", other), Check::Ask(_)), "{other}");
+        }
+        assert!(matches!(
+            ask(&a, "web:s", "echo \"x ; rm y\""),
+            Check::Run(Outcome::AllowedBefore)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_line_that_hides_what_it_runs_is_allowed_once_only() {
+        let a = approvals();
+        for line in ["echo hi | sh", "python3 -c 'print(1)'", "echo $(id)"] {
+            let Check::Ask(request) = ask(&a, "web:s", line) else {
+                panic!("{line} asks")
+            };
+            assert!(!request.allowable(), "{line}");
+            let rx = a.open(&request, audience());
+            a.answer(&request.id, "telegram", "telegram:-100", "7", Choice::Allow)
+                .unwrap();
+            assert_eq!(a.wait("web:s", &request, rx).await, Outcome::Approved);
+            assert!(
+                matches!(ask(&a, "web:s", line), Check::Ask(_)),
+                "{line} asks again"
+            );
+        }
+    }
+
+    #[test]
+    fn a_container_allowance_covers_the_same_arguments_only() {
+        let a = approvals();
+        let call = |args: serde_json::Value| {
+            a.check(
+                "web:s",
+                "web",
+                "container.run",
+                ToolKind::Native,
+                &args.to_string(),
+            )
+        };
+        let first = serde_json::json!({"command": "ls", "image": "alpine", "network": false});
+        let Check::Ask(request) = call(first) else {
+            panic!()
+        };
+        a.allow("web:s", &request);
+        assert!(matches!(
+            call(serde_json::json!({"network": false, "image": "alpine", "command": "ls"})),
+            Check::Run(Outcome::AllowedBefore)
+        ));
+        for other in [
+            serde_json::json!({"command": "ls", "image": "alpine", "network": true}),
+            serde_json::json!({"command": "ls", "image": "alpine"}),
+            serde_json::json!({"command": "ls", "image": "debian", "network": false}),
+            serde_json::json!({"command": "ls", "image": "alpine", "network": false, "memory_mb": 4096}),
+        ] {
+            assert!(matches!(call(other.clone()), Check::Ask(_)), "{other}");
+        }
     }
 
     #[tokio::test]

@@ -22,18 +22,69 @@ pub struct Line {
     pub segments: Vec<Segment>,
     /// Why what the line runs cannot be judged, when it cannot.
     pub opaque: Option<String>,
+    /// The line written canonically (see [`Line::canonical`]).
+    canonical: String,
 }
 
 impl Line {
-    /// The line written canonically: segments' words joined by single
-    /// spaces, segments by ` ; `. Two lines that run the same words the
-    /// same way read the same, whatever their quoting and spacing.
-    pub fn canonical(&self) -> String {
-        self.segments
-            .iter()
-            .map(|s| s.words.join(" "))
-            .collect::<Vec<_>>()
-            .join(" ; ")
+    /// The line written canonically: runs of blanks become one space,
+    /// and every quoted or escaped character that is not plain
+    /// (`[A-Za-z0-9_./:=@%+,-]`) is written with a backslash, while
+    /// unquoted operators and redirections stay as they were. Two lines
+    /// read the same only when the shell runs them the same way: quoting
+    /// style and spacing do not count, but `echo 'x; rm y'` is not
+    /// `echo x; rm y`, `a | b` is not `a ; b`, and `echo '>' f` is not
+    /// `echo > f`.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+}
+
+/// Characters that mean the same quoted or not.
+fn plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c)
+}
+
+/// Builds [`Line::canonical`] while the line is read.
+#[derive(Default)]
+struct Canonical {
+    text: String,
+    /// The current word so far.
+    word: String,
+    /// Blanks were seen since the last token.
+    blank: bool,
+}
+
+impl Canonical {
+    /// A character of a word, `quoted` when it came inside quotes or
+    /// after a backslash.
+    fn push(&mut self, c: char, quoted: bool) {
+        if quoted && !plain(c) {
+            self.word.push('\\');
+        }
+        self.word.push(c);
+    }
+
+    /// Ends the current word (an empty quoted word `''` is kept).
+    fn end_word(&mut self, had_word: bool) {
+        if had_word {
+            let word = std::mem::take(&mut self.word);
+            self.token(if word.is_empty() { "''" } else { &word });
+        }
+    }
+
+    /// An unquoted operator character, glued to the token before it
+    /// unless blanks came between.
+    fn operator(&mut self, c: char) {
+        self.token(c.encode_utf8(&mut [0; 4]));
+    }
+
+    fn token(&mut self, token: &str) {
+        if self.blank && !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.blank = false;
+        self.text.push_str(token);
     }
 }
 
@@ -53,6 +104,7 @@ pub fn parse(line: &str) -> Line {
     let mut word = String::new();
     let mut in_word = false;
     let mut chars = line.chars().peekable();
+    let mut canon = Canonical::default();
     let hide = |why: &str, opaque: &mut Option<String>| {
         if opaque.is_none() {
             *opaque = Some(why.to_string());
@@ -66,14 +118,19 @@ pub fn parse(line: &str) -> Line {
     };
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                in_word = true;
-                if let Some(next) = chars.next()
-                    && next != '\n'
-                {
+            '\\' => match chars.next() {
+                // A line continuation: nothing.
+                Some('\n') => {}
+                Some(next) => {
+                    in_word = true;
                     word.push(next);
+                    canon.push(next, true);
                 }
-            }
+                None => {
+                    in_word = true;
+                    canon.push('\\', true);
+                }
+            },
             '\'' => {
                 in_word = true;
                 for q in chars.by_ref() {
@@ -81,6 +138,7 @@ pub fn parse(line: &str) -> Line {
                         break;
                     }
                     word.push(q);
+                    canon.push(q, true);
                 }
             }
             '"' => {
@@ -88,20 +146,42 @@ pub fn parse(line: &str) -> Line {
                 while let Some(q) = chars.next() {
                     match q {
                         '"' => break,
-                        '\\' => {
-                            if let Some(next) = chars.next() {
+                        // Inside double quotes a backslash escapes only
+                        // these; before anything else it stays.
+                        '\\' => match chars.next() {
+                            Some('\n') => {}
+                            Some(next @ ('$' | '`' | '"' | '\\')) => {
                                 word.push(next);
+                                canon.push(next, true);
                             }
-                        }
+                            Some(next) => {
+                                word.push('\\');
+                                word.push(next);
+                                canon.push('\\', true);
+                                canon.push(next, true);
+                            }
+                            None => {
+                                word.push('\\');
+                                canon.push('\\', true);
+                            }
+                        },
                         '`' => {
                             hide("it uses command substitution (`…`)", &mut opaque);
                             word.push(q);
+                            canon.push(q, false);
                         }
-                        '$' if chars.peek() == Some(&'(') => {
-                            hide("it uses command substitution ($(…))", &mut opaque);
+                        '$' => {
+                            if chars.peek() == Some(&'(') {
+                                hide("it uses command substitution ($(…))", &mut opaque);
+                            }
+                            // Expanded inside double quotes, as outside.
                             word.push(q);
+                            canon.push(q, false);
                         }
-                        _ => word.push(q),
+                        _ => {
+                            word.push(q);
+                            canon.push(q, true);
+                        }
                     }
                 }
             }
@@ -109,36 +189,49 @@ pub fn parse(line: &str) -> Line {
                 hide("it uses command substitution (`…`)", &mut opaque);
                 in_word = true;
                 word.push(c);
+                canon.push(c, false);
             }
             '$' if chars.peek() == Some(&'(') => {
                 hide("it uses command substitution ($(…))", &mut opaque);
                 in_word = true;
                 word.push(c);
+                canon.push(c, false);
             }
             '<' | '>' if chars.peek() == Some(&'(') => {
                 hide("it uses process substitution", &mut opaque);
                 in_word = true;
                 word.push(c);
+                canon.push(c, false);
             }
             '(' | ')' | '{' | '}' if !in_word => {
                 hide("it runs a subshell or a group", &mut opaque);
+                canon.end_word(in_word);
                 end_word(&mut word, &mut in_word, &mut words);
+                canon.operator(c);
             }
             ';' | '&' | '|' | '\n' => {
+                canon.end_word(in_word);
                 end_word(&mut word, &mut in_word, &mut words);
+                canon.operator(c);
                 if !words.is_empty() {
                     segments.push(Segment {
                         words: std::mem::take(&mut words),
                     });
                 }
             }
-            c if c.is_whitespace() => end_word(&mut word, &mut in_word, &mut words),
+            c if c.is_whitespace() => {
+                canon.end_word(in_word);
+                end_word(&mut word, &mut in_word, &mut words);
+                canon.blank = true;
+            }
             _ => {
                 in_word = true;
                 word.push(c);
+                canon.push(c, false);
             }
         }
     }
+    canon.end_word(in_word);
     end_word(&mut word, &mut in_word, &mut words);
     if !words.is_empty() {
         segments.push(Segment { words });
@@ -159,7 +252,11 @@ pub fn parse(line: &str) -> Line {
             }
         }
     }
-    Line { segments, opaque }
+    Line {
+        segments,
+        opaque,
+        canonical: canon.text,
+    }
 }
 
 /// The program a segment runs: its first word after `NAME=value`
@@ -209,18 +306,43 @@ mod tests {
 
     #[test]
     fn canonical_ignores_quoting_and_spacing() {
-        assert_eq!(
-            parse("echo   'hello'  world").canonical(),
-            parse("echo hello \"world\"").canonical()
-        );
-        assert_ne!(
-            parse("echo x").canonical(),
-            parse("echo x | sh").canonical()
-        );
-        assert_ne!(
-            parse("echo x").canonical(),
-            parse("echo x; rm y").canonical()
-        );
+        for (a, b) in [
+            ("echo   'hello'  world", "echo hello \"world\""),
+            ("echo 'a b'", "echo a\\ b"),
+            ("echo \"a b\"", "echo 'a b'"),
+            ("ls -la ; pwd", "ls -la ;  pwd"),
+            ("git status", "  git status  "),
+        ] {
+            assert_eq!(parse(a).canonical(), parse(b).canonical(), "{a} ~ {b}");
+        }
+    }
+
+    #[test]
+    fn canonical_keeps_what_changes_what_runs() {
+        for (a, b) in [
+            ("echo x", "echo x | sh"),
+            ("echo x", "echo x; rm y"),
+            // Quoted operators are arguments; unquoted ones run commands.
+            ("echo 'x ; rm y'", "echo x; rm y"),
+            ("echo \"x && rm y\"", "echo x && rm y"),
+            ("echo 'a|b'", "echo a|b"),
+            ("a | b", "a ; b"),
+            ("a && b", "a & & b"),
+            ("a || b", "a | | b"),
+            // Redirections.
+            ("echo '>' f", "echo > f"),
+            ("echo 'x >/etc/passwd'", "echo x >/etc/passwd"),
+            ("echo x 2>f", "echo x 2 >f"),
+            ("cat '<' f", "cat < f"),
+            // A quoted $ is not expanded.
+            ("echo '$HOME'", "echo $HOME"),
+            // Words split differently.
+            ("rm 'a b'", "rm a b"),
+            ("echo ''", "echo"),
+            ("echo \"a\\b\"", "echo ab"),
+        ] {
+            assert_ne!(parse(a).canonical(), parse(b).canonical(), "{a} !~ {b}");
+        }
     }
 
     #[test]
