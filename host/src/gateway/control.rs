@@ -216,11 +216,23 @@ impl Gateway {
             return false;
         };
         let reply = if command.name == "stop" {
+            // In a group, the turn is stopped by the person whose message
+            // it answers or by an approver, not by anyone in the room.
+            let approvers = self
+                .agent()
+                .settings
+                .approvals
+                .approvers_in(&origin.channel);
             match self.running.lock().unwrap().get(&event.session) {
-                Some(stop) => {
-                    stop.notify_one();
+                Some(turn) if turn.sender == event.sender || approvers.contains(&event.sender) => {
+                    turn.stop.notify_one();
                     None
                 }
+                Some(_) => Some((
+                    "Only the person whose message is being answered (or an approver) may stop it."
+                        .to_string(),
+                    true,
+                )),
                 None => Some((
                     "Nothing is running in this conversation.".to_string(),
                     false,

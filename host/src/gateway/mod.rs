@@ -150,13 +150,20 @@ pub struct GatewayStats {
     pub foreign: AtomicU64,
 }
 
+/// A turn being answered: its stop signal and whose message started it.
+struct RunningTurn {
+    stop: Arc<tokio::sync::Notify>,
+    /// The sender (in the channel's terms) of the message being answered.
+    sender: String,
+}
+
 /// Routes inbound events to sessions and answers back to channels.
 pub struct Gateway {
     agent: Arc<Agent>,
     channels: RwLock<BTreeMap<String, Arc<dyn Delivery>>>,
     sessions: Mutex<HashMap<String, mpsc::Sender<Job>>>,
-    /// The stop signal of each session's running turn.
-    running: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// Each session's running turn, which `/stop` ends.
+    running: Mutex<HashMap<String, RunningTurn>>,
     idle: Duration,
     queue: usize,
     closed: std::sync::atomic::AtomicBool,
@@ -402,10 +409,13 @@ impl Gateway {
             },
         };
         let stop = Arc::new(tokio::sync::Notify::new());
-        self.running
-            .lock()
-            .unwrap()
-            .insert(session.clone(), stop.clone());
+        self.running.lock().unwrap().insert(
+            session.clone(),
+            RunningTurn {
+                stop: stop.clone(),
+                sender: event.sender.clone(),
+            },
+        );
         // Pieces of the answer go out as they come, coalesced while the
         // channel is busy with the previous one.
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
