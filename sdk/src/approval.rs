@@ -28,6 +28,19 @@ pub enum Choice {
     Allow,
 }
 
+/// One line saying how a request ended, for a channel that rewrites its
+/// request message once it is settled (the buttons taken away).
+pub fn settlement_line(how: crate::Settlement) -> &'static str {
+    use crate::Settlement;
+    match how {
+        Settlement::Approved => "Approved.",
+        Settlement::Allowed => "Allowed for this session.",
+        Settlement::Rejected => "Rejected.",
+        Settlement::Expired => "Nobody answered in time: rejected.",
+        Settlement::Cancelled => "Withdrawn: the turn was stopped.",
+    }
+}
+
 impl Choice {
     /// All three, in the order channels show them.
     pub const ALL: [Choice; 3] = [Choice::Approve, Choice::Reject, Choice::Allow];

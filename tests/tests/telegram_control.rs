@@ -62,6 +62,22 @@ fn text_has(needle: &'static str) -> impl Fn(&Value) -> bool {
     move |p| p["text"].as_str().is_some_and(|t| t.contains(needle))
 }
 
+/// The first `editMessageText` of a message in `chat`.
+async fn edited(double: &TelegramDouble, chat: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(call) = double
+            .calls_of("editMessageText")
+            .into_iter()
+            .find(|c| c.params["chat_id"] == json!(chat))
+        {
+            return call.params;
+        }
+        assert!(Instant::now() < deadline, "no message edited in {chat}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The approval keyboard sent to `chat`, and the request id in it.
 async fn keyboard(double: &TelegramDouble, chat: i64, nth: usize) -> (Value, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -137,7 +153,8 @@ async fn the_keyboard_arrives_and_only_the_asker_may_press_it() {
     );
     assert!(buttons.iter().all(|(_, d)| d.len() <= 64));
 
-    // Another member of the group presses Approve: refused.
+    // Another member of the group presses Approve, or sends /stop: both
+    // refused, and the call still waits.
     double.push_update(updates::callback(2, GROUP, OWNER, &format!("ap:{id}:a")));
     sent(
         &double,
@@ -146,11 +163,33 @@ async fn the_keyboard_arrives_and_only_the_asker_may_press_it() {
         text_has("Only the person who asked"),
     )
     .await;
+    double.push_update(updates::message(
+        3,
+        GROUP,
+        OWNER,
+        json!({ "text": format!("/stop@{BOT_USERNAME}") }),
+    ));
+    sent(
+        &double,
+        GROUP,
+        "a refused stop",
+        text_has("Only the person whose message is being answered"),
+    )
+    .await;
     assert!(!file.exists());
     // The person who asked presses it: the command runs.
-    double.push_update(updates::callback(3, GROUP, MEMBER, &format!("ap:{id}:a")));
+    double.push_update(updates::callback(4, GROUP, MEMBER, &format!("ap:{id}:a")));
     sent(&double, GROUP, "the answer", text_has("tool said")).await;
     assert!(file.exists(), "approved: the file was created");
+    // The request's message now says how it ended, without its keyboard.
+    let edit = &edited(&double, GROUP).await;
+    assert_eq!(double.calls_of("editMessageText").len(), 1);
+    assert!(
+        edit["text"].as_str().unwrap().ends_with("\n\nApproved."),
+        "{edit}"
+    );
+    assert!(edit["text"].as_str().unwrap().contains("touch"), "{edit}");
+    assert!(edit.get("reply_markup").is_none(), "{edit}");
     // Every press was answered, so no button spins forever.
     assert!(double.calls_of("answerCallbackQuery").len() >= 2);
     let decisions = running
@@ -186,7 +225,14 @@ async fn group_requests_go_to_the_approver_and_time_out() {
         text_has("nobody answered in time"),
     )
     .await;
-    assert!(!file.exists());
+    let edit = edited(&double, OWNER).await;
+    assert!(
+        edit["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Nobody answered in time: rejected."),
+        "{edit}"
+    );
     assert!(
         !double
             .calls_of("sendMessage")

@@ -52,8 +52,39 @@ pub fn approval(api: &Api, chat: ChatRef, request: &ApprovalRequest) -> Result<(
         vec![button(Choice::Allow)],
     ]);
     throttle(chat);
-    let body = outbound::message_body(chat, &prompt_text(request, false), false, Some(&markup));
-    api.call("sendMessage", &body).map(drop)
+    let text = prompt_text(request, false);
+    let body = outbound::message_body(chat, &text, false, Some(&markup));
+    let sent = api.call("sendMessage", &body)?;
+    if let Some(message_id) = sent["message_id"].as_i64() {
+        crate::state::remember_approval(crate::state::ShownApproval {
+            id: request.id.clone(),
+            chat_id: chat.chat_id,
+            message_id,
+            text,
+        });
+    }
+    Ok(())
+}
+
+/// Rewrites the message of a settled approval request with how it ended,
+/// which takes its keyboard away (an edit without `reply_markup`).
+/// Unknown requests (shown before a restart) are left as they are.
+pub fn approval_settled(api: &Api, id: &str, how: openpista_sdk::Settlement) {
+    let Some(shown) = crate::state::take_approval(id) else {
+        return;
+    };
+    let text = format!(
+        "{}\n\n{}",
+        shown.text,
+        openpista_sdk::approval::settlement_line(how)
+    );
+    let body = outbound::edit_body(shown.chat_id, shown.message_id, &text);
+    throttle(ChatRef::chat(shown.chat_id));
+    if let Err(e) = api.call("editMessageText", &body) {
+        host::warn(&format!(
+            "telegram: the approval message stays as it was: {e}"
+        ));
+    }
 }
 
 /// Shows a host command's answer with a button per offered command, two

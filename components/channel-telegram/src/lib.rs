@@ -203,6 +203,19 @@ impl Channel for Telegram {
         deliver::approval(&api, chat, &request).map_err(Error::from)
     }
 
+    fn approval_settled(_conversation: &str, id: &str, how: Settlement) {
+        match state::settings() {
+            Ok(settings) => deliver::approval_settled(
+                &Api {
+                    base: &settings.api_url,
+                },
+                id,
+                how,
+            ),
+            Err(e) => host::warn(&format!("{e}")),
+        }
+    }
+
     fn offer_choices(conversation: &str, text: &str, buttons: Vec<Button>) -> Result<(), Error> {
         let chat = ChatRef::parse(conversation)?;
         let settings = state::settings()?;

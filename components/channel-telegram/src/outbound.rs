@@ -73,6 +73,12 @@ pub fn message_body(chat: ChatRef, text: &str, markdown: bool, markup: Option<&V
     body
 }
 
+/// The `editMessageText` body replacing a message's text; without
+/// `reply_markup`, its inline keyboard goes.
+pub fn edit_body(chat_id: i64, message_id: i64, text: &str) -> Value {
+    json!({ "chat_id": chat_id, "message_id": message_id, "text": text })
+}
+
 /// The `sendChatAction` body showing "typing".
 pub fn typing_body(chat: ChatRef) -> Value {
     let mut body = json!({ "chat_id": chat.chat_id, "action": "typing" });

@@ -19,6 +19,38 @@ use crate::ratelimit::Limiter;
 static BOT: Mutex<Option<BotIdentity>> = Mutex::new(None);
 static CONFLICT: Mutex<ConflictBackoff> = Mutex::new(ConflictBackoff::new());
 static LIMITER: LazyLock<Mutex<Limiter>> = LazyLock::new(|| Mutex::new(Limiter::new()));
+/// Approval requests shown with a keyboard, newest last, so that
+/// `settled` can take the keyboard away. A cache: after a restart the
+/// host has no waiting requests either.
+static SHOWN: Mutex<Vec<ShownApproval>> = Mutex::new(Vec::new());
+/// At most this many are remembered; older ones keep their keyboard,
+/// which the host refuses to act on once settled.
+const SHOWN_MAX: usize = 64;
+
+/// An approval request's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownApproval {
+    pub id: String,
+    pub chat_id: i64,
+    pub message_id: i64,
+    pub text: String,
+}
+
+/// Remembers the message that shows an approval request.
+pub fn remember_approval(shown: ShownApproval) {
+    let mut list = lock(&SHOWN);
+    if list.len() >= SHOWN_MAX {
+        list.remove(0);
+    }
+    list.push(shown);
+}
+
+/// The message of approval request `id`, forgotten.
+pub fn take_approval(id: &str) -> Option<ShownApproval> {
+    let mut list = lock(&SHOWN);
+    let at = list.iter().position(|s| s.id == id)?;
+    Some(list.remove(at))
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -296,6 +296,7 @@ impl TelegramDouble {
             }
             "getFile" => self.get_file(&params),
             "sendMessage" => self.send_message(&params),
+            "editMessageText" => self.edit_message_text(&params),
             "sendPhoto" | "sendDocument" => {
                 let field = if method == "sendPhoto" {
                     "photo"
@@ -387,6 +388,29 @@ impl TelegramDouble {
             return api_error(400, "Bad Request: message is too long");
         }
         self.deliver("sendMessage", params, entities_text)
+    }
+
+    /// `editMessageText`: the message must be one the bot sent; the new
+    /// text is checked as `sendMessage` checks it. The edit is seen in
+    /// [`TelegramDouble::calls_of`].
+    fn edit_message_text(&self, params: &Value) -> Answer {
+        let Some(message_id) = params["message_id"].as_i64() else {
+            return api_error(400, "Bad Request: message identifier is not specified");
+        };
+        if message_id < 1 || message_id > self.state.lock().unwrap().next_message_id {
+            return api_error(400, "Bad Request: message to edit not found");
+        }
+        let text = params["text"].as_str().unwrap_or_default();
+        if text.is_empty() {
+            return api_error(400, "Bad Request: message text is empty");
+        }
+        if text.encode_utf16().count() > 4096 {
+            return api_error(400, "Bad Request: MESSAGE_TOO_LONG");
+        }
+        ok(json!({
+            "message_id": message_id, "date": 1_700_000_000, "edit_date": 1_700_000_001,
+            "chat": {"id": chat_id(params)}, "text": text,
+        }))
     }
 
     /// Messages accepted for `chat_id`, in order.
