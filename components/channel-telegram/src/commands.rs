@@ -154,7 +154,24 @@ mod tests {
             assert!(parse(&format!("/{name}"), BOT).is_some());
         }
         let menu = menu_body();
-        assert_eq!(menu["commands"].as_array().unwrap().len(), 3);
-        assert_eq!(menu["commands"][2]["command"], "status");
+        let names: Vec<&str> = menu["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "start", "help", "stop", "new", "sessions", "model", "status"
+            ]
+        );
+        assert!(
+            menu["commands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| !c["description"].as_str().unwrap().is_empty())
+        );
     }
 }
