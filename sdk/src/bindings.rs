@@ -12,7 +12,8 @@
 //!
 //! Since WIT 0.2.0 the `channel` world exports `messenger`, `live`,
 //! `pairing` and `report`; since 0.2.1 the SDK builds the
-//! `interactive-channel` world, which adds `approvals`. All are generated in
+//! `interactive-channel` world, which adds `approvals`, `choices` and
+//! `sessions`. All are generated in
 //! [`channel`]; the SDK's [`Channel`](crate::Channel) trait gives every one
 //! of them a default.
 

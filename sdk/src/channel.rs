@@ -3,11 +3,12 @@
 use std::marker::PhantomData;
 
 use crate::bindings::channel::exports::openpista::plugin::{
-    approvals, choices, live, messenger, pairing, report,
+    approvals, choices, live, messenger, pairing, report, sessions,
 };
 use crate::{
-    ApprovalRequest, Button, ChannelInfo, ChannelReport, Error, Frame, HttpRequest, HttpResponse,
-    InboundEvent, Outbound, PairedUser, PairingRequest, Settlement, StatusKind,
+    ApprovalRequest, Button, ChannelInfo, ChannelReport, Error, Frame, HistoryEntry, HttpRequest,
+    HttpResponse, InboundEvent, Outbound, PairedUser, PairingRequest, SessionEntry, Settlement,
+    StatusKind,
 };
 
 /// A component that connects the agent to a messenger.
@@ -214,6 +215,26 @@ pub trait Channel {
         let _ = (conversation, text, buttons);
         Err(Error::unavailable("this channel has no buttons"))
     }
+
+    /// Shows the sessions of `conversation` as a list (`sessions.show`),
+    /// in answer to `/sessions` and after each change. The default says
+    /// the channel cannot, and the host answers with text (or buttons).
+    fn show_sessions(conversation: &str, entries: Vec<SessionEntry>) -> Result<(), Error> {
+        let _ = (conversation, entries);
+        Err(Error::unavailable("this channel does not list sessions"))
+    }
+
+    /// `conversation` switched to the session `title`: show `history`
+    /// (oldest first) in place of the old messages (`sessions.opened`).
+    /// The default does not; the host's answer has a short recap.
+    fn session_opened(
+        conversation: &str,
+        title: &str,
+        history: Vec<HistoryEntry>,
+    ) -> Result<(), Error> {
+        let _ = (conversation, title, history);
+        Err(Error::unavailable("this channel does not show histories"))
+    }
 }
 
 /// The error of the `pairing` defaults.
@@ -294,6 +315,20 @@ impl<T: Channel> report::Guest for ChannelExport<T> {
 impl<T: Channel> choices::Guest for ChannelExport<T> {
     fn offer(conversation: String, text: String, buttons: Vec<Button>) -> Result<(), Error> {
         T::offer_choices(&conversation, &text, buttons)
+    }
+}
+
+impl<T: Channel> sessions::Guest for ChannelExport<T> {
+    fn show(conversation: String, entries: Vec<SessionEntry>) -> Result<(), Error> {
+        T::show_sessions(&conversation, entries)
+    }
+
+    fn opened(
+        conversation: String,
+        title: String,
+        history: Vec<HistoryEntry>,
+    ) -> Result<(), Error> {
+        T::session_opened(&conversation, &title, history)
     }
 }
 

@@ -93,6 +93,9 @@ pub use bindings::channel::exports::openpista::plugin::messenger::{
 };
 pub use bindings::channel::exports::openpista::plugin::pairing::{PairedUser, PairingRequest};
 pub use bindings::channel::exports::openpista::plugin::report::{ChannelReport, LinkRequest};
+pub use bindings::channel::exports::openpista::plugin::sessions::{
+    HistoryEntry, SessionEntry, Speaker,
+};
 pub use bindings::channel::openpista::plugin::connections::Frame;
 pub use bindings::channel::openpista::plugin::types::{
     Attachment, Message, Role, ToolCall, ToolResult, ToolSpec,
@@ -113,10 +116,10 @@ pub mod prelude {
     pub use crate::{
         ApprovalRequest, Args, Attachment, Button, CallContext, Channel, ChannelInfo,
         ChannelReport, ChatRequest, ChatResponse, ChatStream, Command, Error, EventStream,
-        Features, FinishReason, Frame, HttpRequest, HttpResponse, InboundEvent, LinkRequest,
-        Message, ModelInfo, Outbound, PairedUser, PairingRequest, Provider, Role, Settlement,
-        StatusKind, StreamEnd, StreamEvent, Tool, ToolCall, ToolCallDelta, ToolResult, ToolSpec,
-        Usage,
+        Features, FinishReason, Frame, HistoryEntry, HttpRequest, HttpResponse, InboundEvent,
+        LinkRequest, Message, ModelInfo, Outbound, PairedUser, PairingRequest, Provider, Role,
+        SessionEntry, Settlement, Speaker, StatusKind, StreamEnd, StreamEvent, Tool, ToolCall,
+        ToolCallDelta, ToolResult, ToolSpec, Usage,
     };
     pub use crate::{approval, command, host, http, memory, pairing, retry, sse, tool_names};
     pub use crate::{export_channel, export_provider, export_tool};

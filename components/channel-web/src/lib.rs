@@ -26,6 +26,7 @@ pub mod handshake;
 pub mod pending;
 pub mod protocol;
 pub mod registry;
+pub mod sessions;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -184,6 +185,18 @@ impl Channel for Web {
 
     fn offer_choices(conversation: &str, text: &str, buttons: Vec<Button>) -> Result<(), Error> {
         live_broadcast(conversation, &protocol::choices(text, &buttons))
+    }
+
+    fn show_sessions(conversation: &str, entries: Vec<SessionEntry>) -> Result<(), Error> {
+        live_broadcast(conversation, &sessions::sessions(&entries))
+    }
+
+    fn session_opened(
+        conversation: &str,
+        title: &str,
+        history: Vec<HistoryEntry>,
+    ) -> Result<(), Error> {
+        live_broadcast(conversation, &sessions::history(title, &history))
     }
 
     fn ws_closed(id: u64) {

@@ -8,7 +8,7 @@ use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
 };
 use crate::runtime::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use crate::runtime::bindings::channel::openpista::plugin::connections::Frame;
-use crate::runtime::bindings::{ApprovalRequest, Button, Settlement};
+use crate::runtime::bindings::{ApprovalRequest, Button, HistoryEntry, SessionEntry, Settlement};
 use crate::runtime::channel::Started;
 use crate::runtime::manifest::{World, channel_id};
 use crate::runtime::{CallError, ChannelInstance, LoadedComponent, Runtime};
@@ -69,6 +69,27 @@ pub trait Delivery: Send + Sync {
     ) -> BoxFuture<'a, ()> {
         let _ = (conversation, id, how);
         Box::pin(async {})
+    }
+    /// Shows the conversation's sessions as a list; `Ok(false)` when the
+    /// channel has no list (the gateway then answers with text).
+    fn show_sessions<'a>(
+        &'a self,
+        conversation: &'a str,
+        entries: &'a [SessionEntry],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        let _ = (conversation, entries);
+        Box::pin(async { Ok(false) })
+    }
+    /// Shows the history of the session the conversation now uses;
+    /// `Ok(false)` when the channel cannot.
+    fn session_opened<'a>(
+        &'a self,
+        conversation: &'a str,
+        title: &'a str,
+        history: &'a [HistoryEntry],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        let _ = (conversation, title, history);
+        Box::pin(async { Ok(false) })
     }
 }
 
@@ -268,6 +289,35 @@ impl Delivery for ChannelDriver {
                 return Ok(false);
             }
             i.offer_choices(conversation, text, buttons)
+                .await
+                .map(|()| true)
+        }))
+    }
+
+    fn show_sessions<'a>(
+        &'a self,
+        conversation: &'a str,
+        entries: &'a [SessionEntry],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.call(async move |i| {
+            if !i.lists_sessions() {
+                return Ok(false);
+            }
+            i.show_sessions(conversation, entries).await.map(|()| true)
+        }))
+    }
+
+    fn session_opened<'a>(
+        &'a self,
+        conversation: &'a str,
+        title: &'a str,
+        history: &'a [HistoryEntry],
+    ) -> BoxFuture<'a, Result<bool, CallError>> {
+        Box::pin(self.call(async move |i| {
+            if !i.lists_sessions() {
+                return Ok(false);
+            }
+            i.session_opened(conversation, title, history)
                 .await
                 .map(|()| true)
         }))

@@ -20,6 +20,13 @@ pub struct Reply {
     pub is_error: bool,
     /// Follow-up commands to offer as buttons.
     pub buttons: Vec<Button>,
+    /// Then show the conversation's sessions where the channel lists them.
+    pub list_sessions: bool,
+    /// The list is the answer: no text when the channel showed it.
+    pub list_is_answer: bool,
+    /// The session the conversation switched to, whose history a channel
+    /// that shows histories is sent.
+    pub opened: Option<String>,
 }
 
 impl Reply {
@@ -70,6 +77,8 @@ pub async fn run(gateway: &Gateway, base: &str, active: &str, command: &str, arg
                     "A new conversation has started ({id}). /sessions lists the earlier ones."
                 ),
                 buttons: vec![button("Conversations", "sessions", "")],
+                list_sessions: true,
+                opened: Some(id),
                 ..Default::default()
             },
             Err(e) => Reply::error(format!("could not start a conversation: {e:#}")),
@@ -126,6 +135,8 @@ fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
             return Reply {
                 text,
                 buttons,
+                list_sessions: true,
+                list_is_answer: true,
                 ..Default::default()
             };
         }
@@ -162,7 +173,10 @@ fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
                         r.messages
                     );
                     text.push_str(&recap(gateway, &r.id));
-                    Reply::ok(text)
+                    Reply {
+                        opened: Some(r.id.clone()),
+                        ..Reply::ok(text)
+                    }
                 })
                 .map_err(|e| Reply::error(format!("{e:#}")))
         }),
@@ -170,7 +184,10 @@ fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {
             "/sessions, /sessions N, /sessions rename N TITLE or /sessions delete N",
         )),
     };
-    result.unwrap_or_else(|e| e)
+    // Renamed, deleted or switched: a channel's list shows it.
+    let mut reply = result.unwrap_or_else(|e| e);
+    reply.list_sessions = !reply.is_error;
+    reply
 }
 
 /// How many of a session's last messages a switch shows.

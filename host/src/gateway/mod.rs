@@ -353,6 +353,9 @@ impl Gateway {
     /// Delivers a command's reply, with its buttons where the channel
     /// shows buttons (the text names the commands otherwise).
     async fn reply(&self, origin: &Origin, session: &str, reply: commands::Reply) {
+        if self.show_sessions(origin, session, &reply).await {
+            return;
+        }
         if !reply.buttons.is_empty()
             && !reply.is_error
             && let Some(d) = self.delivery(&origin.channel)
@@ -366,6 +369,39 @@ impl Gateway {
         }
         self.deliver(origin, session, reply.text, Vec::new(), reply.is_error)
             .await;
+    }
+
+    /// Shows the history of the session a reply switched to and the
+    /// conversation's sessions, where the channel shows them; true when
+    /// the list was the whole answer.
+    async fn show_sessions(&self, origin: &Origin, session: &str, reply: &commands::Reply) -> bool {
+        let Some(d) = self.delivery(&origin.channel) else {
+            return false;
+        };
+        let conversation = conversation_of(&origin.channel, session);
+        if let Some(id) = &reply.opened {
+            let (title, history) = self.session_history(id);
+            if let Err(e) = d.session_opened(conversation, &title, &history).await {
+                tracing::debug!(channel = %origin.channel, "history not shown: {e}");
+            }
+        }
+        if !reply.list_sessions {
+            return false;
+        }
+        let entries = match self.session_entries(session) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!("the sessions of {session} are unreadable: {e:#}");
+                return false;
+            }
+        };
+        match d.show_sessions(conversation, &entries).await {
+            Ok(shown) => shown && reply.list_is_answer,
+            Err(e) => {
+                tracing::debug!(channel = %origin.channel, "sessions not listed: {e}");
+                false
+            }
+        }
     }
 
     async fn status(&self, origin: &Origin, session: &str, kind: StatusKind) {

@@ -6,10 +6,17 @@
 //! conversation, whichever session is active.
 
 use super::Gateway;
+use crate::runtime::bindings::{HistoryEntry, SessionEntry, Speaker};
 
 /// The host's key-value namespace for this (no component can be named
 /// with `@`).
 const NS: &str = "@sessions";
+
+/// How many of a session's last messages a channel that shows histories
+/// is sent when the conversation switches to it.
+const HISTORY_MESSAGES: usize = 200;
+/// How much of each, in characters.
+const HISTORY_CHARS: usize = 8000;
 
 /// One session of a conversation, as `/sessions` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +101,59 @@ impl Gateway {
         };
         rows.sort_by_key(|r| order(&r.id));
         Ok(rows)
+    }
+
+    /// The sessions of conversation `base` as a channel lists them.
+    pub fn session_entries(&self, base: &str) -> anyhow::Result<Vec<SessionEntry>> {
+        Ok(self
+            .conversation_sessions(base)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| SessionEntry {
+                number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                title: r.title.unwrap_or(r.id),
+                messages: u32::try_from(r.messages).unwrap_or(u32::MAX),
+                active: r.active,
+            })
+            .collect())
+    }
+
+    /// Session `id`'s title and the history a channel shows when the
+    /// conversation switches to it: what the person wrote and what the
+    /// agent answered (not tool calls), the newest [`HISTORY_MESSAGES`],
+    /// each cut at [`HISTORY_CHARS`].
+    pub fn session_history(&self, id: &str) -> (String, Vec<HistoryEntry>) {
+        let title = self
+            .kv_get(&format!("title/{id}"))
+            .unwrap_or_else(|| id.to_string());
+        // Tool calls and results are most of a busy session: read more
+        // than are shown.
+        let stored = match self.agent.memory.messages(id, HISTORY_MESSAGES * 4) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!("the history of {id} is unreadable: {e:#}");
+                Vec::new()
+            }
+        };
+        let mut history: Vec<HistoryEntry> = stored
+            .into_iter()
+            .filter(|m| !m.content.trim().is_empty())
+            .filter_map(|m| {
+                let speaker = match m.role.as_str() {
+                    "user" => Speaker::User,
+                    "assistant" => Speaker::Assistant,
+                    _ => return None,
+                };
+                let mut text: String = m.content.chars().take(HISTORY_CHARS).collect();
+                if text.len() < m.content.len() {
+                    text.push('…');
+                }
+                Some(HistoryEntry { speaker, text })
+            })
+            .collect();
+        let start = history.len().saturating_sub(HISTORY_MESSAGES);
+        history.drain(..start);
+        (title, history)
     }
 
     /// Makes session `id` of conversation `base` active.

@@ -41,7 +41,7 @@ pub mod provider {
 }
 
 /// The `interactive-channel` world (0.2.1): a channel that also exports
-/// `approvals` and `choices`. Only those are used from here: they are
+/// `approvals`, `choices` and `sessions`. Only those are used from here: they are
 /// looked up by name, so a 0.2.0 channel without them still loads (and
 /// gets text instead).
 pub mod interactive {
@@ -60,6 +60,7 @@ pub mod interactive {
 
 pub use interactive::exports::openpista::plugin::approvals::{ApprovalRequest, Settlement};
 pub use interactive::exports::openpista::plugin::choices::Button;
+pub use interactive::exports::openpista::plugin::sessions::{HistoryEntry, SessionEntry, Speaker};
 
 pub use channel::openpista::plugin::types::{
     Attachment, Error as WitError, Message, RateLimit, Role, ToolCall, ToolResult, ToolSpec,

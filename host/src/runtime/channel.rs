@@ -17,7 +17,10 @@ use super::bindings::channel::exports::openpista::plugin::pairing::{PairedUser, 
 use super::bindings::channel::exports::openpista::plugin::report::ChannelReport;
 use super::bindings::channel::openpista::plugin::connections::Frame;
 use super::bindings::interactive::exports::openpista::plugin::choices::Button;
-use super::bindings::interactive::exports::openpista::plugin::{approvals, choices};
+use super::bindings::interactive::exports::openpista::plugin::sessions::{
+    HistoryEntry, SessionEntry,
+};
+use super::bindings::interactive::exports::openpista::plugin::{approvals, choices, sessions};
 use super::bindings::{ApprovalRequest, Settlement};
 use super::call::{self, CallError};
 use super::component::{LoadedComponent, Pre};
@@ -39,12 +42,14 @@ pub struct Started {
     pub absolute_routes: bool,
 }
 
-/// Where a 0.2.1 channel's optional exports (`approvals`, `choices`) are;
-/// found by name, so a 0.2.0 channel without them still loads.
+/// Where a 0.2.1 channel's optional exports (`approvals`, `choices`,
+/// `sessions`) are; found by name, so a 0.2.0 channel without them still
+/// loads.
 #[derive(Clone, Default)]
 pub struct InteractiveIndices {
     approvals: Option<approvals::GuestIndices>,
     choices: Option<choices::GuestIndices>,
+    sessions: Option<sessions::GuestIndices>,
 }
 
 impl InteractiveIndices {
@@ -52,6 +57,7 @@ impl InteractiveIndices {
         InteractiveIndices {
             approvals: approvals::GuestIndices::new(pre).ok(),
             choices: choices::GuestIndices::new(pre).ok(),
+            sessions: sessions::GuestIndices::new(pre).ok(),
         }
     }
 }
@@ -60,6 +66,7 @@ impl InteractiveIndices {
 struct Interactive {
     approvals: Option<approvals::Guest>,
     choices: Option<choices::Guest>,
+    sessions: Option<sessions::Guest>,
 }
 
 /// The bindings an instance is driven through.
@@ -101,6 +108,10 @@ impl LoadedComponent {
                             None => None,
                         },
                         choices: match &indices.choices {
+                            Some(ix) => Some(ix.load(&mut store, &instance)?),
+                            None => None,
+                        },
+                        sessions: match &indices.sessions {
                             Some(ix) => Some(ix.load(&mut store, &instance)?),
                             None => None,
                         },
@@ -427,6 +438,57 @@ impl ChannelInstance {
                 ) => c.call_offer(s, conversation, text, buttons).await,
                 _ => Ok(Err(WitError::Unavailable(
                     "this channel has no buttons".into(),
+                ))),
+            })
+            .await,
+        )
+    }
+
+    /// Whether the channel lists sessions (`sessions`).
+    pub fn lists_sessions(&self) -> bool {
+        matches!(&self.bindings, Bindings::Now(_, i) if i.sessions.is_some())
+    }
+
+    /// `sessions.show`; `unavailable` for a channel without the interface.
+    pub async fn show_sessions(
+        &mut self,
+        conversation: &str,
+        entries: &[SessionEntry],
+    ) -> Result<(), CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(
+                    _,
+                    Interactive {
+                        sessions: Some(x), ..
+                    },
+                ) => x.call_show(s, conversation, entries).await,
+                _ => Ok(Err(WitError::Unavailable(
+                    "this channel does not list sessions".into(),
+                ))),
+            })
+            .await,
+        )
+    }
+
+    /// `sessions.opened`; `unavailable` for a channel without the
+    /// interface.
+    pub async fn session_opened(
+        &mut self,
+        conversation: &str,
+        title: &str,
+        history: &[HistoryEntry],
+    ) -> Result<(), CallError> {
+        flatten(
+            self.run(async |b, s| match b {
+                Bindings::Now(
+                    _,
+                    Interactive {
+                        sessions: Some(x), ..
+                    },
+                ) => x.call_opened(s, conversation, title, history).await,
+                _ => Ok(Err(WitError::Unavailable(
+                    "this channel does not show histories".into(),
                 ))),
             })
             .await,
