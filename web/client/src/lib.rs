@@ -6,16 +6,17 @@
 //! docs/WEB_PROTOCOL.md.
 //!
 //! The logic that needs no browser (framing, approvals and command
-//! buttons, Markdown, backoff, ids, the stored transcript) is in pure
-//! modules tested natively with `cargo test -p openpista-web-client`;
-//! [`browser`] (wasm32 only) wires them to the DOM, the WebSocket and
-//! `localStorage`.
+//! buttons, the session panel's commands, Markdown, backoff, ids, the
+//! stored transcript) is in pure modules tested natively with
+//! `cargo test -p openpista-web-client`; [`browser`] (wasm32 only) wires
+//! them to the DOM, the WebSocket and `localStorage`.
 
 pub mod approval;
 pub mod backoff;
 pub mod ids;
 pub mod markdown;
 pub mod protocol;
+pub mod sessions;
 pub mod transcript;
 
 #[cfg(target_arch = "wasm32")]

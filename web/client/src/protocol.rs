@@ -5,6 +5,7 @@
 //! frame is one JSON object whose `type` names it.
 
 use crate::approval::{ChoiceButton, Settlement, deserialize_approval_id};
+use crate::sessions::{HistoryMessage, SessionItem};
 use serde::{Deserialize, Serialize};
 
 /// At most this many attachments go with one message.
@@ -132,6 +133,14 @@ pub enum ServerFrame {
     Choices {
         text: String,
         buttons: Vec<ChoiceButton>,
+    },
+    /// The conversation's sessions (crate::sessions).
+    Sessions { items: Vec<SessionItem> },
+    /// The conversation moved to another session: its messages, oldest
+    /// first, replace the transcript.
+    History {
+        title: String,
+        messages: Vec<HistoryMessage>,
     },
     /// A frame type newer than this client; ignored.
     #[serde(other)]

@@ -2,11 +2,13 @@
 //! `web_server_frame`, seeds in fuzz/corpus/web_server_frame): a frame
 //! that parses, written back as JSON, parses to the same frame, and an
 //! attachment becomes an image only through a well-formed `data:` URL; an
-//! approval's id can be answered and a choice's command is a command.
+//! approval's id can be answered, a choice's command is a command, and so
+//! are the commands a listed session's buttons send.
 
 use serde_json::{Value, json};
 
 use crate::approval::{Answer, is_command};
+use crate::sessions::{HistoryRole, history_entries, rename_command};
 
 use super::{AgentState, Attachment, ServerFrame, data_url, split_data_url};
 
@@ -57,6 +59,21 @@ fn server_json(frame: &ServerFrame) -> Value {
                 .collect();
             json!({"type": "choices", "text": text, "buttons": buttons})
         }
+        ServerFrame::Sessions { items } => json!({"type": "sessions", "items": items}),
+        ServerFrame::History { title, messages } => {
+            let messages: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let role = match m.role {
+                        HistoryRole::User => "user",
+                        HistoryRole::Assistant => "assistant",
+                        HistoryRole::Unknown => "some-future-role",
+                    };
+                    json!({"role": role, "text": m.text})
+                })
+                .collect();
+            json!({"type": "history", "title": title, "messages": messages})
+        }
         ServerFrame::Unknown => json!({"type": "some-future-frame"}),
     }
 }
@@ -94,7 +111,42 @@ fn fuzz_web_server_frame() {
                     "{buttons:?}"
                 );
             }
+            ServerFrame::Sessions { items } => {
+                // A session's buttons send commands made of its number and
+                // whatever title the person types.
+                for item in items {
+                    for command in [item.switch_command(), item.delete_command()] {
+                        assert!(is_command(&command), "{command:?}");
+                    }
+                    if let Some(command) = rename_command(item.number, &item.title) {
+                        assert!(
+                            is_command(&command) && !command.contains('\n'),
+                            "{command:?}"
+                        );
+                    }
+                }
+            }
+            ServerFrame::History { messages, .. } => {
+                let known = messages
+                    .iter()
+                    .filter(|m| m.role != HistoryRole::Unknown)
+                    .count();
+                assert_eq!(history_entries(messages).len(), known);
+            }
             _ => {}
         }
     });
+}
+
+#[test]
+fn every_seed_parses() {
+    for (name, seed) in openpista_fuzz::corpus("web_server_frame") {
+        let text = String::from_utf8(seed).expect("seeds are UTF-8");
+        let frame = ServerFrame::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            frame == ServerFrame::Unknown,
+            name.starts_with("unknown"),
+            "{name}: {frame:?}"
+        );
+    }
 }

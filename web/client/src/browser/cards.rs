@@ -225,7 +225,13 @@ impl App {
     }
 
     /// Appends a `<tag class="class">text</tag>` to `parent`; returns it.
-    fn text_child(&self, parent: &Element, tag: &str, class: &str, text: &str) -> Element {
+    pub(crate) fn text_child(
+        &self,
+        parent: &Element,
+        tag: &str,
+        class: &str,
+        text: &str,
+    ) -> Element {
         let el = self.element(tag, class);
         el.set_text_content(Some(text));
         let _ = parent.append_child(&el);

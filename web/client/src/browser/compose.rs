@@ -152,12 +152,9 @@ impl App {
             return;
         }
         if text.trim() == "/clear" {
-            // The server forgets the session; so does this page.
-            self.transcript.clear();
-            self.messages.set_inner_html("");
-            self.streaming = None;
-            // Open approval cards went with it.
-            self.update_stop();
+            // The server forgets the session; so does this page (open
+            // approval cards go with it).
+            self.clear_transcript();
         }
         let attachments = std::mem::take(&mut self.pending);
         self.show_pending();

@@ -9,12 +9,14 @@
 mod cards;
 mod compose;
 mod conn;
+mod sessions;
 mod storage;
 mod view;
 
 use crate::backoff::Backoff;
 use crate::ids::MessageIds;
 use crate::protocol::{AgentState, Attachment};
+use crate::sessions::SessionItem;
 use crate::transcript::Transcript;
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
@@ -59,6 +61,8 @@ pub(crate) struct App {
     last_rx: f64,
     /// When a ping was last sent (ms).
     last_ping: f64,
+    /// The conversation's sessions, from the last `sessions` frame.
+    sessions: Vec<SessionItem>,
 }
 
 thread_local! {
@@ -138,12 +142,14 @@ pub fn start() -> Result<(), JsValue> {
         streaming: None,
         last_rx: 0.0,
         last_ping: 0.0,
+        sessions: Vec::new(),
     };
     app.render_transcript();
     APP.with(|cell| *cell.borrow_mut() = Some(app));
 
     compose::wire(&window)?;
     with_app(|app| cards::wire(&app.window, &app.messages));
+    with_app(|app| sessions::wire(&app.document));
     conn::wire(&window);
     view::wire_viewport(&window);
     with_app(|app| app.connect());

@@ -1,6 +1,7 @@
 //! Rendering: message bubbles, the streamed answer, the connection state,
 //! the agent's status and notices; each server frame is dispatched here
-//! (the cards with buttons are in `cards.rs`).
+//! (the cards with buttons are in `cards.rs`, the session panel in
+//! `sessions.rs`). A `history` frame replaces the whole transcript.
 //!
 //! Message text reaches `innerHTML` only through [`crate::markdown::render`],
 //! which escapes everything it does not write itself; user text and names
@@ -9,6 +10,7 @@
 use super::{App, set_timeout, with_app};
 use crate::markdown;
 use crate::protocol::{AgentState, Attachment, ServerFrame, data_url};
+use crate::sessions::history_entries;
 use crate::transcript::{Entry, Role};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, Window};
@@ -47,6 +49,26 @@ impl App {
             let _ = self.messages.append_child(&el);
         }
         self.scroll_to_end(true);
+    }
+
+    /// Forgets the conversation shown (`/clear`, or before a `history`):
+    /// messages, the streamed answer and open cards.
+    pub(crate) fn clear_transcript(&mut self) {
+        self.transcript.clear();
+        self.messages.set_inner_html("");
+        self.streaming = None;
+        self.update_stop();
+    }
+
+    /// A `history` frame: `entries` replace the conversation, shown and
+    /// stored.
+    fn replace_transcript(&mut self, entries: Vec<Entry>) {
+        self.clear_transcript();
+        for entry in entries {
+            self.transcript.push(entry);
+        }
+        self.store.save_transcript(&mut self.transcript);
+        self.render_transcript();
     }
 
     /// A message element: `<div class="message ROLE"><div class="body">…`
@@ -176,6 +198,10 @@ impl App {
             ),
             ServerFrame::Settled { id, how } => self.settle(&id, how),
             ServerFrame::Choices { text, buttons } => self.show_choices(&text, &buttons),
+            ServerFrame::Sessions { items } => self.set_sessions(items),
+            ServerFrame::History { messages, .. } => {
+                self.replace_transcript(history_entries(&messages));
+            }
             ServerFrame::Pong { .. } | ServerFrame::Unknown => {}
         }
     }
