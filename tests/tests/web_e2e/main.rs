@@ -8,9 +8,11 @@
 //! folder) and its own temporary folder, so they run in parallel without
 //! seeing one another. Without Chromium the browser tests skip loudly, and
 //! fail under CI (`CI=true`). Approvals, stop and command buttons on the
-//! page are in `web_e2e/control.rs`, on the helpers here.
+//! page are in `web_e2e/control.rs`, the session panel on a phone-sized
+//! page in `web_e2e/sessions.rs`, on the helpers here.
 
 mod control;
+mod sessions;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::error::CdpError;
