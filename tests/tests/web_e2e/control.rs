@@ -157,15 +157,20 @@ async fn a_tool_call_waits_for_the_buttons_on_the_page() {
     );
     answer(&page, &id, "reject", "rejected").await;
 
-    // Every decision is stored with the session.
-    let outcomes: Vec<String> = running
-        .gateway
-        .agent()
-        .decisions(&session)
-        .unwrap()
-        .into_iter()
-        .map(|d| d.outcome)
-        .collect();
+    // Every decision is stored with the session (the last one as the
+    // turn goes on, which may be after the page shows the card settled).
+    let outcomes = || -> Vec<String> {
+        running
+            .gateway
+            .agent()
+            .decisions(&session)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.outcome)
+            .collect()
+    };
+    wait_until("the fifth decision to be stored", || outcomes().len() >= 5).await;
+    let outcomes = outcomes();
     assert_eq!(
         outcomes,
         [
