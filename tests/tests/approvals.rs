@@ -295,6 +295,29 @@ async fn unanswered_requests_expire_and_can_go_to_an_approver() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_chat_that_cannot_be_reached_fails_closed() {
+    let root = tempfile::tempdir().unwrap();
+    let settings = ApprovalSettings {
+        // No channel called `telegram` runs in this host.
+        approver: Some("telegram:42".into()),
+        ..Default::default()
+    };
+    let (gateway, screen) = gateway(root.path(), settings, vec![]).await;
+    let file = root.path().join("f");
+    say(&gateway, "group", "ann", &touch(&file));
+    let answers = screen.answers("group", 1).await;
+    assert!(
+        answers[0].contains("nobody could be asked") && answers[0].contains("telegram"),
+        "{answers:?}"
+    );
+    assert!(!file.exists(), "not run when the approver cannot be asked");
+    assert!(screen.requests.lock().unwrap().is_empty());
+    let decisions = gateway.agent().decisions("chat:group").unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].outcome, "unreachable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deny_rules_win_and_auto_rules_skip_the_question() {
     let root = tempfile::tempdir().unwrap();
     let settings = ApprovalSettings {
