@@ -323,4 +323,16 @@ fn an_ask_rule_asks_on_the_terminal_and_refuses_without_one() {
         shown.contains("approved") && shown.contains("rejected"),
         "{shown}"
     );
+    assert!(shown.contains("approval decisions:"), "{shown}");
+    // Deleting the session deletes them too: a new session of that name
+    // starts with none.
+    assert!(
+        cmd(home.path(), &["session", "delete", "cli:run"])
+            .status
+            .success()
+    );
+    assert!(cmd(home.path(), &["run", "-e", "afresh"]).status.success());
+    let shown = text(&cmd(home.path(), &["session", "show", "cli:run"]));
+    assert!(shown.contains("echo: afresh"), "{shown}");
+    assert!(!shown.contains("approval decisions:"), "{shown}");
 }

@@ -63,6 +63,37 @@ pub fn decisions(memory: &MemoryStore, session: &str) -> anyhow::Result<Vec<Deci
     Ok(out)
 }
 
+/// Stores `decision` with `session`.
+fn record(memory: &MemoryStore, session: &str, decision: &Decision) -> anyhow::Result<()> {
+    let key = format!("{session}\u{1f}{:016}", decision.at_ms);
+    // Two decisions in one millisecond keep both.
+    let mut key_n = key.clone();
+    let mut n = 0;
+    while memory.kv_get(DECISIONS, &key_n)?.is_some() {
+        n += 1;
+        key_n = format!("{key}.{n}");
+    }
+    memory.kv_set(DECISIONS, &key_n, &serde_json::to_vec(decision)?)
+}
+
+/// Deletes the approval decisions stored with `session` (a deleted or
+/// cleared session keeps no record of what was run in it); how many.
+pub fn forget_decisions(memory: &MemoryStore, session: &str) -> anyhow::Result<usize> {
+    let prefix = format!("{session}\u{1f}");
+    let mut gone = 0;
+    loop {
+        let keys = memory.kv_list(DECISIONS, &prefix, 1000)?;
+        if keys.is_empty() {
+            return Ok(gone);
+        }
+        for key in keys {
+            if memory.kv_delete(DECISIONS, &key)? {
+                gone += 1;
+            }
+        }
+    }
+}
+
 impl Agent {
     /// Decides whether `call` runs: the policy, then the session's
     /// allowances, then a person through `control`'s asker. Every decision
@@ -107,16 +138,16 @@ impl Agent {
     }
 
     fn record_decision(&self, session: &str, decision: &Decision) -> anyhow::Result<()> {
-        let key = format!("{session}\u{1f}{:016}", decision.at_ms);
-        // Two decisions in one millisecond keep both.
-        let mut key_n = key.clone();
-        let mut n = 0;
-        while self.memory.kv_get(DECISIONS, &key_n)?.is_some() {
-            n += 1;
-            key_n = format!("{key}.{n}");
-        }
-        self.memory
-            .kv_set(DECISIONS, &key_n, &serde_json::to_vec(decision)?)
+        record(&self.memory, session, decision)
+    }
+
+    /// Deletes `session` with everything kept about it: its messages, its
+    /// approval decisions and what it was allowed. True when it existed.
+    pub fn forget_session(&self, session: &str) -> anyhow::Result<bool> {
+        let existed = self.memory.delete_session(session)?;
+        forget_decisions(&self.memory, session)?;
+        self.settings.approvals.forget(session);
+        Ok(existed)
     }
 
     /// The approval decisions stored with `session`, oldest first.
@@ -171,5 +202,44 @@ impl Agent {
             )?;
         }
         Ok(closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(at_ms: u64, outcome: &str) -> Decision {
+        Decision {
+            at_ms,
+            tool: "system.run".into(),
+            arguments: "{}".into(),
+            outcome: outcome.into(),
+            channel: "web".into(),
+        }
+    }
+
+    #[test]
+    fn decisions_are_kept_per_session_and_forgotten_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemoryStore::open(&dir.path().join("m.redb")).unwrap();
+        record(&memory, "web:a", &decision(1, "approved")).unwrap();
+        record(&memory, "web:a", &decision(1, "rejected")).unwrap();
+        record(&memory, "web:a#2", &decision(2, "approved")).unwrap();
+        let outcomes = |s: &str| -> Vec<String> {
+            decisions(&memory, s)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.outcome)
+                .collect()
+        };
+        assert_eq!(outcomes("web:a"), ["approved", "rejected"]);
+        assert_eq!(forget_decisions(&memory, "web:a").unwrap(), 2);
+        assert!(outcomes("web:a").is_empty());
+        assert_eq!(
+            outcomes("web:a#2"),
+            ["approved"],
+            "another session keeps its own"
+        );
     }
 }

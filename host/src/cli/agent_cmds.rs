@@ -108,7 +108,7 @@ pub async fn chat(config: Config, session: &str) -> Result<i32> {
             "/quit" | "/exit" => break,
             "/help" => println!("{HELP}"),
             "/clear" => {
-                agent.memory.delete_session(session)?;
+                agent.forget_session(session)?;
                 println!("(history cleared)");
             }
             text if text.starts_with('/') && !text.contains(' ') && text.len() < 16 => {
@@ -176,7 +176,9 @@ pub async fn session(config: Config, cmd: SessionCommand) -> Result<i32> {
             }
         }
         SessionCommand::Delete { id } => {
-            if !memory.delete_session(&id)? {
+            let existed = memory.delete_session(&id)?;
+            let decisions = crate::agent::control::forget_decisions(&memory, &id)?;
+            if !existed && decisions == 0 {
                 eprintln!("no session {id}");
                 return Ok(1);
             }

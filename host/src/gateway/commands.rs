@@ -59,11 +59,8 @@ fn button(label: impl Into<String>, name: &str, args: impl Into<String>) -> Butt
 pub async fn run(gateway: &Gateway, base: &str, active: &str, command: &str, args: &str) -> Reply {
     let agent = gateway.agent();
     match command {
-        "clear" => match agent.memory.delete_session(active) {
-            Ok(_) => {
-                agent.settings.approvals.forget(active);
-                Reply::ok("This conversation is cleared.")
-            }
+        "clear" => match agent.forget_session(active) {
+            Ok(_) => Reply::ok("This conversation is cleared."),
             Err(e) => Reply::error(format!("could not clear the conversation: {e:#}")),
         },
         "session" => match agent.memory.session(active) {

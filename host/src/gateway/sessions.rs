@@ -169,8 +169,7 @@ impl Gateway {
     /// Deletes session `id` of conversation `base`; the conversation's
     /// first session becomes active when it was the active one.
     pub fn delete_session(&self, base: &str, id: &str) -> anyhow::Result<()> {
-        self.agent.memory.delete_session(id)?;
-        self.agent.settings.approvals.forget(id);
+        self.agent.forget_session(id)?;
         self.agent.memory.kv_delete(NS, &format!("title/{id}"))?;
         self.agent.memory.kv_delete(NS, &format!("model/{id}"))?;
         if self.active_session(base) == id {
