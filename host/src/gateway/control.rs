@@ -6,8 +6,9 @@
 
 use super::{Gateway, Incoming, Origin, conversation_of, delivery};
 use crate::approvals::{Approvals, Asker, Audience, Choice, Outcome, Request};
+use crate::runtime::CallError;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::Outbound;
-use crate::runtime::bindings::{ApprovalRequest, Settlement};
+use crate::runtime::bindings::{ApprovalRequest, Settlement, WitError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -128,6 +129,11 @@ impl ChannelAsker {
         match d.ask_approval(conversation, &wit).await {
             Ok(true) => return Ok(true),
             Ok(false) => {}
+            // "Unavailable" is a channel saying it shows requests as text
+            // (the SDK's default, a web page not open): expected, so quiet.
+            Err(CallError::Guest(WitError::Unavailable(why))) => {
+                tracing::debug!(channel = %audience.channel, "approval request sent as text: {why}");
+            }
             Err(e) => {
                 tracing::warn!(channel = %audience.channel, "approval request not shown by the channel ({e}); sending it as text");
             }
