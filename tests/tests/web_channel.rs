@@ -348,21 +348,7 @@ async fn two_tabs_both_hear_and_a_client_that_left_gets_its_answer_later() {
             command: None,
         },
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while running
-        .gateway
-        .agent()
-        .memory
-        .kv_list("channel-web", "pending/", 10)
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the answer was never kept"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_kept(&running, true, "the answer to be kept").await;
     let mut again = open(&running, "client-tabs-1").await;
     send(&mut again, json!({"type": "ping", "t": 2})).await;
     assert_eq!(next(&mut again).await["type"], "ready");
@@ -372,26 +358,31 @@ async fn two_tabs_both_hear_and_a_client_that_left_gets_its_answer_later() {
     // Delivered once: nothing is kept any more. (The component deletes
     // the kept frame after the connection took it, so the page may see
     // the message a moment before the key is gone.)
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !running
-        .gateway
-        .agent()
-        .memory
-        .kv_list("channel-web", "pending/", 10)
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the delivered answer is still kept"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_kept(&running, false, "the delivered answer to be dropped").await;
     // And it does not come a second time.
     send(&mut again, json!({"type": "ping", "t": 3})).await;
     let after = next(&mut again).await;
     assert_eq!(after["type"], "pong", "{after}");
     running.stop().await;
+}
+
+/// Waits until the web channel keeps an undelivered answer (`kept`) or
+/// keeps none (`!kept`).
+async fn until_kept(running: &Running, kept: bool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = running
+            .gateway
+            .agent()
+            .memory
+            .kv_list("channel-web", "pending/", 10)
+            .unwrap();
+        if listed.is_empty() != kept {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "waited for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -277,47 +277,14 @@ fn binding(tool: &str, arguments: &serde_json::Value) -> Option<String> {
     if parsed.opaque.is_some() {
         return None;
     }
-    // The other arguments, sorted by name so their order does not count.
-    let mut rest: Vec<(&String, &serde_json::Value)> = arguments
-        .as_object()
-        .map(|o| o.iter().filter(|(k, _)| *k != "command").collect())
-        .unwrap_or_default();
-    rest.sort_by(|a, b| a.0.cmp(b.0));
-    let rest: Vec<String> = rest
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", canonical_json(v)))
-        .collect();
-    Some(format!(
-        "{tool}\u{0}{}\u{0}{}",
-        parsed.canonical(),
-        rest.join("\u{0}")
-    ))
-}
-
-/// `value` as JSON with object keys sorted at every level.
-fn canonical_json(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::String(k.clone()),
-                        canonical_json(v)
-                    )
-                })
-                .collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        serde_json::Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(canonical_json).collect();
-            format!("[{}]", inner.join(","))
-        }
-        other => other.to_string(),
+    // The other arguments. serde_json's map keeps keys sorted (the
+    // `preserve_order` feature is off), so their order in the call does
+    // not count; a test pins that.
+    let mut rest = arguments.clone();
+    if let Some(map) = rest.as_object_mut() {
+        map.remove("command");
     }
+    Some(format!("{tool}\u{0}{}\u{0}{rest}", parsed.canonical()))
 }
 
 fn new_id() -> String {
