@@ -1,7 +1,7 @@
 //! The session panel, on a page the size of a phone (390×844, mobile):
 //! the panel lists the conversations the host keeps for this page
 //! (`sessions` frames), starts a new one (the transcript empties),
-//! renames one in place, switches to one (its history replaces the
+//! renames one in place (a redraw while typing keeps the input), switches to one (its history replaces the
 //! transcript, and a reload keeps it), deletes one with a second press;
 //! the host's active session follows every step. The model button asks
 //! `/model`. Nothing on the page sticks out sideways, an approval card
@@ -137,21 +137,46 @@ async fn the_session_panel_switches_renames_and_deletes_on_a_phone() {
     assert_eq!(running.gateway.active_session(&base), second);
     open_panel_listing(&page, &[(1, &base, false), (2, &second, true)]).await;
 
-    // Rename conversation 1 in place.
-    click(
+    // Rename conversation 1 in place. Reopening the panel asks the host
+    // for the list, and in the same script (so before that answer can
+    // arrive) the rename starts and a title is typed: the redraw the
+    // answer brings (the marked row is replaced) keeps the input, its
+    // text and its focus.
+    let started = eval(
         &page,
-        "#sessions-list li.session[data-number='1'] button.rename",
+        "(() => { document.getElementById('sessions-close').click(); \
+           document.getElementById('sessions-button').click(); \
+           const li = document.querySelector(\"#sessions-list li.session[data-number='1']\"); \
+           if (!li) return false; li.dataset.before = '1'; \
+           li.querySelector('button.rename').click(); \
+           const i = li.querySelector('input.rename-input'); \
+           if (!i) return false; i.value = '  Groceries '; return true; })()",
+    )
+    .await;
+    assert_eq!(started, Value::Bool(true), "the rename input appears");
+    wait_for(
+        &page,
+        "the host's list to redraw the panel around the rename",
+        "(() => { const li = document.querySelector(\"#sessions-list li.session[data-number='1']\"); \
+           if (!li || li.dataset.before) return null; \
+           const i = li.querySelector('input.rename-input'); \
+           return i && i.value === '  Groceries ' && document.activeElement === i ? true : null; })()",
+        WAIT,
     )
     .await;
     let renamed = eval(
         &page,
         "(() => { const i = document.querySelector('#sessions-list input.rename-input'); \
-           if (!i) return false; i.value = '  Groceries '; \
+           if (!i) return false; \
            i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); \
            return true; })()",
     )
     .await;
-    assert_eq!(renamed, Value::Bool(true), "the rename input appears");
+    assert_eq!(
+        renamed,
+        Value::Bool(true),
+        "the rename input is still there"
+    );
     open_panel_listing(&page, &[(1, "Groceries", false), (2, &second, true)]).await;
 
     // Switch to it: its history replaces the transcript.
@@ -183,16 +208,31 @@ async fn the_session_panel_switches_renames_and_deletes_on_a_phone() {
     wait_state(&page, "online", WAIT).await;
     wait_transcript(&page, "the history after a reload", &switched).await;
 
-    // Delete conversation 2: the first press only asks.
+    // Delete conversation 2: the first press only asks, and the question
+    // outlives the redraw that the host's answer to the reopened panel's
+    // `/sessions` brings (the marked row is replaced).
     open_panel_listing(&page, &[(1, "Groceries", true), (2, &second, false)]).await;
     let delete = "#sessions-list li.session[data-number='2'] button.delete";
-    click(&page, delete).await;
+    let pressed = eval(
+        &page,
+        &format!(
+            "(() => {{ document.getElementById('sessions-close').click(); \
+               document.getElementById('sessions-button').click(); \
+               const b = document.querySelector({d}); if (!b) return false; \
+               b.closest('li').dataset.before = '1'; b.click(); return true; }})()",
+            d = Value::from(delete)
+        ),
+    )
+    .await;
+    assert_eq!(pressed, Value::Bool(true), "{delete} is on the page");
     wait_for(
         &page,
-        "the delete button to ask again",
+        "the delete button to ask again after the redraw",
         &format!(
-            "document.querySelector({})?.dataset.confirm === '1'",
-            Value::from(delete)
+            "(() => {{ const b = document.querySelector({d}); \
+               return b && !b.closest('li').dataset.before && b.dataset.confirm === '1' \
+                 && b.textContent === 'Delete?' ? true : null; }})()",
+            d = Value::from(delete)
         ),
         WAIT,
     )

@@ -63,6 +63,10 @@ pub(crate) struct App {
     last_ping: f64,
     /// The conversation's sessions, from the last `sessions` frame.
     sessions: Vec<SessionItem>,
+    /// The session whose Delete was pressed once, and whether the second
+    /// press has sent `/sessions delete`: kept here, not only on the
+    /// button, so a redraw of the list keeps the question.
+    deleting: Option<(u32, bool)>,
 }
 
 thread_local! {
@@ -143,6 +147,7 @@ pub fn start() -> Result<(), JsValue> {
         last_rx: 0.0,
         last_ping: 0.0,
         sessions: Vec::new(),
+        deleting: None,
     };
     app.render_transcript();
     APP.with(|cell| *cell.borrow_mut() = Some(app));

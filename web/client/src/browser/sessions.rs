@@ -117,10 +117,61 @@ impl App {
         }
     }
 
-    /// A `sessions` frame: keeps the list and redraws it.
+    /// A `sessions` frame: keeps the list and redraws it. A rename in
+    /// progress survives the redraw (its row's input, what was typed in
+    /// it and its focus come back) as long as its session is still listed:
+    /// the frame can arrive at any time, for instance as the answer to the
+    /// `/sessions` that opening the panel sent.
     pub(crate) fn set_sessions(&mut self, items: Vec<SessionItem>) {
         self.sessions = items;
+        if let Some((number, _)) = self.deleting
+            && !self.sessions.iter().any(|s| s.number == number)
+        {
+            self.deleting = None;
+        }
+        let edit = self.rename_in_progress();
         self.render_sessions();
+        if let Some(edit) = edit {
+            self.resume_rename(edit);
+        }
+    }
+
+    /// The rename input in `#sessions-list`, if any: its row's number,
+    /// its text and whether it has the focus.
+    fn rename_in_progress(&self) -> Option<(String, String, bool)> {
+        let list = self.document.get_element_by_id("sessions-list")?;
+        let input: HtmlInputElement = list
+            .query_selector("input.rename-input")
+            .ok()??
+            .dyn_into()
+            .ok()?;
+        let number = input
+            .closest("li.session")
+            .ok()??
+            .get_attribute("data-number")?;
+        let focused = self
+            .document
+            .active_element()
+            .is_some_and(|a| a.is_same_node(Some(&input)));
+        Some((number, input.value(), focused))
+    }
+
+    /// Puts back a rename input [`Self::rename_in_progress`] saw, in the
+    /// redrawn row of the same session.
+    fn resume_rename(&self, (number, value, focused): (String, String, bool)) {
+        let selector = format!("#sessions-list li.session[data-number='{number}']");
+        let Ok(Some(li)) = self.document.query_selector(&selector) else {
+            return;
+        };
+        let Some(session) = self.session_of(&li) else {
+            return;
+        };
+        if let Some(input) = self.start_rename(&li, &session) {
+            input.set_value(&value);
+            if !focused {
+                let _ = input.blur();
+            }
+        }
     }
 
     /// `#sessions-list`: an `li.session[data-number]` per session (`.active`
@@ -149,6 +200,9 @@ impl App {
             for (class, label) in [("rename", "Rename"), ("delete", "Delete")] {
                 let button = self.text_child(&li, "button", class, label);
                 let _ = button.set_attribute("type", "button");
+                if class == "delete" {
+                    mark_delete(&button, self.deleting, item.number);
+                }
             }
             let _ = list.append_child(&li);
         }
@@ -175,7 +229,7 @@ impl App {
             }
             let classes = button.class_list();
             if classes.contains("rename") {
-                self.start_rename(&li, &session);
+                let _ = self.start_rename(&li, &session);
             } else if classes.contains("delete") {
                 self.press_delete(&button, &session);
             }
@@ -227,15 +281,14 @@ impl App {
     }
 
     /// Puts `input.rename-input`, holding the title, in place of the
-    /// row's `span.title`, and focuses it.
-    fn start_rename(&self, li: &Element, session: &SessionItem) {
+    /// row's `span.title`, focuses it and returns it.
+    fn start_rename(&self, li: &Element, session: &SessionItem) -> Option<HtmlInputElement> {
         if let Ok(Some(input)) = li.query_selector("input.rename-input") {
-            let _ = input.unchecked_into::<HtmlElement>().focus();
-            return;
+            let input: HtmlInputElement = input.unchecked_into();
+            let _ = input.focus();
+            return Some(input);
         }
-        let Ok(Some(title)) = li.query_selector("span.title") else {
-            return;
-        };
+        let title = li.query_selector("span.title").ok()??;
         let input: HtmlInputElement = self.element("input", "rename-input").unchecked_into();
         input.set_type("text");
         input.set_value(&session.title);
@@ -244,6 +297,7 @@ impl App {
         let _ = title.replace_with_with_node_1(&input);
         let _ = input.focus();
         input.select();
+        Some(input)
     }
 
     /// Enter in a rename input: sends `/sessions rename N TITLE` and shows
@@ -269,22 +323,59 @@ impl App {
         self.render_sessions();
     }
 
-    /// A delete button: the first press asks "Delete?", the second sends
-    /// `/sessions delete N`.
+    /// A delete button: the first press asks "Delete?" (for
+    /// [`CONFIRM_MS`]), the second sends `/sessions delete N`.
     fn press_delete(&mut self, button: &Element, session: &SessionItem) {
-        if button.get_attribute("data-confirm").as_deref() == Some("1") {
-            let _ = button.set_attribute("disabled", "");
+        let number = session.number;
+        if self.deleting == Some((number, false)) {
+            self.deleting = Some((number, true));
+            mark_delete(button, self.deleting, number);
             self.send_command(&session.delete_command());
             return;
         }
-        let _ = button.set_attribute("data-confirm", "1");
-        button.set_text_content(Some("Delete?"));
-        let button = button.clone();
-        set_timeout(&self.window, CONFIRM_MS, move || {
-            if !button.has_attribute("disabled") {
-                let _ = button.remove_attribute("data-confirm");
-                button.set_text_content(Some("Delete"));
+        if let Some((other, false)) = self.deleting {
+            // Only one question at a time: the other row's goes back.
+            self.deleting = None;
+            if let Some(other) = self.delete_button(other) {
+                mark_delete(&other, None, number);
             }
+        }
+        self.deleting = Some((number, false));
+        mark_delete(button, self.deleting, number);
+        set_timeout(&self.window, CONFIRM_MS, move || {
+            with_app(|app| {
+                if app.deleting == Some((number, false)) {
+                    app.deleting = None;
+                    if let Some(button) = app.delete_button(number) {
+                        mark_delete(&button, None, number);
+                    }
+                }
+            });
         });
+    }
+
+    /// The delete button of the listed session `number`.
+    fn delete_button(&self, number: u32) -> Option<Element> {
+        let selector = format!("#sessions-list li.session[data-number='{number}'] button.delete");
+        self.document.query_selector(&selector).ok().flatten()
+    }
+}
+
+/// Shows on the delete `button` of session `number` what `deleting` says
+/// of it: "Delete", "Delete?" (`data-confirm`) or sent (also `disabled`).
+fn mark_delete(button: &Element, deleting: Option<(u32, bool)>, number: u32) {
+    match deleting {
+        Some((n, sent)) if n == number => {
+            let _ = button.set_attribute("data-confirm", "1");
+            button.set_text_content(Some("Delete?"));
+            if sent {
+                let _ = button.set_attribute("disabled", "");
+            }
+        }
+        _ => {
+            let _ = button.remove_attribute("data-confirm");
+            let _ = button.remove_attribute("disabled");
+            button.set_text_content(Some("Delete"));
+        }
     }
 }
