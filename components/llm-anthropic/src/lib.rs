@@ -19,6 +19,7 @@
 //! | `context_window` | `200000` for `claude-*` | what `models()` reports |
 //! | `request_timeout_ms` | `115000` | connect / first byte / between bytes |
 //! | `max_attempts` | `4` | attempts per request, retries included |
+//! | `auth` | `api_key` | `oauth` for a Claude Pro/Max sign-in: the token goes as `Authorization: Bearer` with `anthropic-beta: oauth-2025-04-20` instead of `x-api-key` (the host sets it for a signed-in provider) |
 //!
 //! The mapping between openpista's conversation and the API's is described
 //! in [`request`], [`response`] and [`stream`]; tool names are rewritten
@@ -46,6 +47,18 @@ pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// The context window of current Claude models.
 pub const CLAUDE_CONTEXT_WINDOW: u32 = 200_000;
+/// The beta flag the API wants with an OAuth (subscription) token.
+pub const OAUTH_BETA: &str = "oauth-2025-04-20";
+
+/// How the `api_key` secret is presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `x-api-key`: a Console API key.
+    ApiKey,
+    /// `Authorization: Bearer` plus the OAuth beta flag: a Claude Pro/Max
+    /// sign-in's access token.
+    OAuth,
+}
 
 /// The component's configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +71,7 @@ pub struct Settings {
     pub context_window: Option<u32>,
     pub request_timeout_ms: u64,
     pub max_attempts: u32,
+    pub auth: Auth,
 }
 
 impl Default for Settings {
@@ -70,6 +84,7 @@ impl Default for Settings {
             context_window: None,
             request_timeout_ms: 115_000,
             max_attempts: RetryPolicy::default().max_attempts,
+            auth: Auth::ApiKey,
         }
     }
 }
@@ -114,6 +129,17 @@ impl Settings {
         }
         if let Some(v) = get("request_timeout_ms") {
             s.request_timeout_ms = number("request_timeout_ms", &v, "a whole number of ms")?;
+        }
+        if let Some(v) = get("auth") {
+            s.auth = match v.to_ascii_lowercase().as_str() {
+                "api_key" => Auth::ApiKey,
+                "oauth" => Auth::OAuth,
+                _ => {
+                    return Err(Error::unavailable(format!(
+                        "{PROVIDER}: config `auth` = `{v}` is not `api_key` or `oauth`"
+                    )));
+                }
+            };
         }
         if let Some(v) = get("max_attempts") {
             s.max_attempts = number::<u32>("max_attempts", &v, "a whole number")?.max(1);
@@ -167,8 +193,14 @@ pub fn snippet(text: &str, max: usize) -> String {
 
 /// The request `build_body` made, ready to send (again).
 fn post(settings: &Settings, body: &Value, accept: &str) -> Request {
-    Request::post(settings.messages_url())
-        .header("x-api-key", "{{secret:api_key}}")
+    let request = Request::post(settings.messages_url());
+    let request = match settings.auth {
+        Auth::ApiKey => request.header("x-api-key", "{{secret:api_key}}"),
+        Auth::OAuth => request
+            .bearer("{{secret:api_key}}")
+            .header("anthropic-beta", OAUTH_BETA),
+    };
+    request
         .header("anthropic-version", API_VERSION)
         .header("accept", accept)
         .json(body)
@@ -312,9 +344,30 @@ mod tests {
         let s = Settings::default();
         let r = post(&s, &serde_json::json!({"a": 1}), "application/json");
         assert_eq!(r.header_value("x-api-key"), Some("{{secret:api_key}}"));
+        assert_eq!(r.header_value("authorization"), None);
+        assert_eq!(r.header_value("anthropic-beta"), None);
         assert_eq!(r.header_value("anthropic-version"), Some(API_VERSION));
         assert_eq!(r.header_value("content-type"), Some("application/json"));
         assert_eq!(r.url(), "https://api.anthropic.com/v1/messages");
+    }
+
+    #[test]
+    fn an_oauth_sign_in_sends_a_bearer_token_with_the_beta_flag() {
+        let s = Settings::from_config(config(&[("auth", "OAuth")])).unwrap();
+        assert_eq!(s.auth, Auth::OAuth);
+        let r = post(&s, &serde_json::json!({"a": 1}), "application/json");
+        assert_eq!(
+            r.header_value("authorization"),
+            Some("Bearer {{secret:api_key}}")
+        );
+        assert_eq!(r.header_value("anthropic-beta"), Some(OAUTH_BETA));
+        assert_eq!(r.header_value("x-api-key"), None);
+        assert_eq!(r.header_value("anthropic-version"), Some(API_VERSION));
+        let e = Settings::from_config(config(&[("auth", "cookie")])).unwrap_err();
+        assert!(
+            matches!(&e, Error::Unavailable(m) if m.contains("`auth`")),
+            "{e}"
+        );
     }
 
     #[test]

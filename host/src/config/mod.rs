@@ -99,6 +99,11 @@ pub enum Preset {
     Custom,
     Responses,
     Echo,
+    /// GitHub Copilot, with `openpista auth login --provider copilot`.
+    Copilot,
+    /// A ChatGPT Plus/Pro subscription (the ChatGPT backend of the
+    /// Responses API), with `openpista auth login --provider openai`.
+    Chatgpt,
 }
 
 impl Preset {
@@ -106,7 +111,7 @@ impl Preset {
     pub fn component(self) -> &'static str {
         match self {
             Preset::Claude | Preset::Anthropic => "llm-anthropic",
-            Preset::Responses => "llm-responses",
+            Preset::Responses | Preset::Chatgpt => "llm-responses",
             Preset::Echo => "llm-echo",
             _ => "llm-openai",
         }
@@ -119,7 +124,21 @@ impl Preset {
             Preset::Claude | Preset::Anthropic => Some("ANTHROPIC_API_KEY"),
             Preset::Together => Some("TOGETHER_API_KEY"),
             Preset::Openrouter => Some("OPENROUTER_API_KEY"),
-            Preset::Ollama | Preset::Custom | Preset::Echo => None,
+            Preset::Ollama | Preset::Custom | Preset::Echo | Preset::Copilot | Preset::Chatgpt => {
+                None
+            }
+        }
+    }
+
+    /// The `openpista auth login --provider` slot whose stored sign-in or
+    /// key this preset can use.
+    pub fn credential(self) -> Option<&'static str> {
+        match self {
+            Preset::Openai | Preset::Responses | Preset::Chatgpt => Some("openai"),
+            Preset::Claude | Preset::Anthropic => Some("anthropic"),
+            Preset::Openrouter => Some("openrouter"),
+            Preset::Copilot => Some("copilot"),
+            Preset::Together | Preset::Ollama | Preset::Custom | Preset::Echo => None,
         }
     }
 
@@ -131,8 +150,11 @@ impl Preset {
             Preset::Ollama => "ollama",
             Preset::Openrouter => "openrouter",
             Preset::Custom => "custom",
-            Preset::Responses => "responses",
+            // The component's own preset: the Responses API at OpenAI.
+            Preset::Responses => "openai",
             Preset::Echo => "echo",
+            Preset::Copilot => "copilot",
+            Preset::Chatgpt => "chatgpt",
         }
     }
 }
@@ -166,6 +188,12 @@ pub struct ProviderSetup {
     pub key_env: Option<String>,
     pub key_present: bool,
     pub model: Option<String>,
+    /// The preset, for a `[providers.NAME]` entry.
+    pub preset: Option<Preset>,
+    /// The sign-in slot whose stored credential may stand for the key
+    /// (none when `api_key_env` names a variable explicitly: the operator
+    /// chose that key).
+    pub credential: Option<String>,
 }
 
 /// `host:port` (or `host`) of a URL, for the grant its provider needs.
@@ -340,6 +368,8 @@ impl Config {
                     key_env: None,
                     key_present: true,
                     model: None,
+                    preset: None,
+                    credential: None,
                 });
             }
             let known: Vec<&str> = self.providers.keys().map(|k| k.as_str()).collect();
@@ -400,6 +430,11 @@ impl Config {
             key_env,
             key_present,
             model: section.model.clone(),
+            preset: Some(preset),
+            credential: match section.api_key_env {
+                Some(_) => None,
+                None => preset.credential().map(String::from),
+            },
         })
     }
 
@@ -677,6 +712,41 @@ base_url = "https://api.anthropic.com/v1"
         .unwrap_err()
         .to_string();
         assert!(err.contains("needs base_url"), "{err}");
+    }
+
+    #[test]
+    fn subscription_presets_use_their_sign_in_unless_a_key_variable_is_named() {
+        let setup = |preset: &str, extra: &str| {
+            Config::parse(
+                &format!(
+                    "[agent]\nprovider = \"p\"\n[providers.p]\npreset = \"{preset}\"\n{extra}"
+                ),
+                "c",
+            )
+            .unwrap()
+            .provider_setup()
+            .unwrap()
+        };
+        let chatgpt = setup("chatgpt", "");
+        assert_eq!(chatgpt.alias_of.as_deref(), Some("llm-responses"));
+        assert_eq!(chatgpt.policy.config["preset"].as_str(), Some("chatgpt"));
+        assert_eq!(chatgpt.credential.as_deref(), Some("openai"));
+        assert_eq!(chatgpt.key_env, None);
+        let copilot = setup("copilot", "");
+        assert_eq!(copilot.alias_of.as_deref(), Some("llm-openai"));
+        assert_eq!(copilot.credential.as_deref(), Some("copilot"));
+        // The Responses preset is the component's `openai` preset.
+        let responses = setup("responses", "");
+        assert_eq!(responses.policy.config["preset"].as_str(), Some("openai"));
+        assert_eq!(responses.credential.as_deref(), Some("openai"));
+        assert_eq!(setup("claude", "").credential.as_deref(), Some("anthropic"));
+        assert_eq!(
+            setup("openrouter", "").credential.as_deref(),
+            Some("openrouter")
+        );
+        assert_eq!(setup("together", "").credential, None);
+        let named = setup("anthropic", "api_key_env = \"MY_CLAUDE_KEY\"");
+        assert_eq!(named.credential, None, "the operator chose that key");
     }
 
     #[test]

@@ -273,9 +273,15 @@ pub async fn approve(
         ));
     };
 
-    // Secrets go out only now that the host is known to be granted.
+    // Secrets go out only now that the host is known to be granted. A
+    // secret obtained at send time (a signed-in provider's token) is asked
+    // for only now, so an ungranted host never causes a refresh.
+    let secrets = match policy.secrets.fresh().await {
+        Ok(secrets) => secrets,
+        Err(why) => return Err(deny(policy, denials, why)),
+    };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let path = match policy.secrets.substitute(path) {
+    let path = match secrets.substitute(path) {
         Ok(p) => p.into_owned(),
         Err(name) => {
             return Err(deny(
@@ -287,7 +293,7 @@ pub async fn approve(
     };
     for value in request.headers_mut().values_mut() {
         let Ok(text) = value.to_str() else { continue };
-        match policy.secrets.substitute(text) {
+        match secrets.substitute(text) {
             Ok(std::borrow::Cow::Borrowed(_)) => {}
             Ok(std::borrow::Cow::Owned(s)) => {
                 let mut new = http::HeaderValue::from_str(&s)
@@ -591,5 +597,32 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn a_secret_source_is_asked_only_for_a_granted_host_and_its_failure_denies() {
+        use crate::runtime::secrets::tests::counting;
+        let source = counting("sign in again: openpista auth login --provider p", true);
+        let store = SecretStore::default().with_source("test/key", source.clone());
+        let mut p = policy(&["api.example.com"], fixed_dns("93.184.216.34"));
+        p.secrets = store
+            .with_local("test", &BTreeMap::new())
+            .grant(&["key".to_string()]);
+        let denials = Denials::default();
+        assert!(
+            approve(&p, &denials, request("https://evil.example.net/"))
+                .await
+                .is_err()
+        );
+        let asked = || source.asked.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(asked(), 0, "no token is obtained for an ungranted host");
+        assert!(
+            approve(&p, &denials, request("https://api.example.com/"))
+                .await
+                .is_err()
+        );
+        assert_eq!(asked(), 1);
+        let last = denials.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last, "sign in again: openpista auth login --provider p");
     }
 }

@@ -4,16 +4,44 @@
 //! component's granted hosts; the values never enter guest memory, and
 //! everything the host logs or returns about a component is passed through
 //! [`SecretStore::redact`].
+//!
+//! A secret is either a fixed value or a [`SecretSource`]: a value the host
+//! obtains when a request needs it (a signed-in provider's access token,
+//! refreshed before it expires). A source is asked at send time, after the
+//! host check passed ([`SecretGrant::fresh`]), and every value it gives is
+//! remembered for redaction.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+
+/// A secret whose value the host obtains when a request needs it.
+pub trait SecretSource: Send + Sync {
+    /// Names the source in the redaction marker (`[redacted:LABEL]`) and in
+    /// logs: `credentials/openai`, say. Never a value.
+    fn label(&self) -> &str;
+
+    /// The value to send now. `Err` is a message for the person, saying
+    /// what to do (for a lapsed sign-in, the command that signs in again);
+    /// it never contains a value.
+    fn current(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+}
+
+type Sources = BTreeMap<String, Arc<dyn SecretSource>>;
 
 /// All secrets the operator configured, by name.
 #[derive(Default, Clone)]
 pub struct SecretStore {
     values: Arc<RwLock<BTreeMap<String, String>>>,
     from_env: bool,
+    /// Sources by secret name; a component's own are named
+    /// `COMPONENT/NAME` and stand for `NAME` in its view.
+    sources: Sources,
+    /// Values sources gave, by label: shared by every view of the store,
+    /// so a token refreshed for one component is redacted everywhere.
+    obtained: Arc<RwLock<BTreeMap<String, String>>>,
 }
 
 impl std::fmt::Debug for SecretStore {
@@ -21,6 +49,7 @@ impl std::fmt::Debug for SecretStore {
         // Names only: a Debug print must never show a value.
         f.debug_set()
             .entries(self.values.read().unwrap().keys())
+            .entries(self.sources.keys())
             .finish()
     }
 }
@@ -31,7 +60,18 @@ impl SecretStore {
         SecretStore {
             values: Arc::new(RwLock::new(values)),
             from_env: false,
+            sources: Sources::new(),
+            obtained: Arc::default(),
         }
+    }
+
+    /// Makes `name` a secret obtained from `source` when a request needs
+    /// it. `COMPONENT/NAME` gives one component its own `NAME` (a
+    /// provider alias's `api_key`); a fixed local value from
+    /// `[components.COMPONENT] secret_env` still takes precedence.
+    pub fn with_source(mut self, name: &str, source: Arc<dyn SecretSource>) -> Self {
+        self.sources.insert(name.to_string(), source);
+        self
     }
 
     /// Also looks secrets up in the environment when asked for one it lacks:
@@ -60,14 +100,27 @@ impl SecretStore {
         Some(value)
     }
 
-    /// A view in which `local` (secret name → environment variable) take
-    /// precedence for one component. Their values join the shared store
-    /// under `component/NAME`, so redaction everywhere knows them.
+    /// A view for one component: `local` (secret name → environment
+    /// variable) take precedence, then the component's own sources
+    /// (`component/NAME`), then the shared secrets. Local values join the
+    /// shared store under `component/NAME`, so redaction everywhere knows
+    /// them.
     pub fn with_local(&self, component: &str, local: &BTreeMap<String, String>) -> SecretStore {
-        if local.is_empty() {
+        let prefix = format!("{component}/");
+        let own: Vec<(String, Arc<dyn SecretSource>)> = self
+            .sources
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v.clone())))
+            .collect();
+        if local.is_empty() && own.is_empty() {
             return self.clone();
         }
         let mut values = self.values.read().unwrap().clone();
+        let mut sources = self.sources.clone();
+        for (name, source) in own {
+            values.remove(&name);
+            sources.insert(name, source);
+        }
         for (name, var) in local {
             match std::env::var(var) {
                 Ok(v) if !v.is_empty() => {
@@ -75,6 +128,7 @@ impl SecretStore {
                         .write()
                         .unwrap()
                         .insert(format!("{component}/{name}"), v.clone());
+                    sources.remove(name);
                     values.insert(name.clone(), v);
                 }
                 _ => tracing::warn!(
@@ -86,6 +140,8 @@ impl SecretStore {
         SecretStore {
             values: Arc::new(RwLock::new(values)),
             from_env: self.from_env,
+            sources,
+            obtained: self.obtained.clone(),
         }
     }
 
@@ -96,18 +152,25 @@ impl SecretStore {
         self.values.write().unwrap().insert(name.to_string(), value);
     }
 
-    /// Whether a secret of that name has a value.
+    /// Whether a secret of that name has a value or a source.
     pub fn contains(&self, name: &str) -> bool {
-        self.lookup(name).is_some()
+        self.sources.contains_key(name) || self.lookup(name).is_some()
     }
 
-    /// The secrets among `names` that have values: what one component may use.
+    /// The secrets among `names` that have values or sources: what one
+    /// component may use.
     pub fn grant(&self, names: &[String]) -> SecretGrant {
+        let sources: Sources = names
+            .iter()
+            .filter_map(|n| Some((n.clone(), self.sources.get(n)?.clone())))
+            .collect();
         SecretGrant {
             values: names
                 .iter()
+                .filter(|n| !sources.contains_key(*n))
                 .filter_map(|n| self.lookup(n).map(|v| (n.clone(), v)))
                 .collect(),
+            sources,
             store: self.clone(),
         }
     }
@@ -115,11 +178,13 @@ impl SecretStore {
     /// `text` with every configured secret value replaced by `[redacted:NAME]`.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for (name, value) in self.values.read().unwrap().iter() {
-            // Very short values would redact ordinary words; they are still
-            // substituted but cannot be told apart from text.
-            if value.len() >= 4 && out.contains(value.as_str()) {
-                out = Cow::Owned(out.replace(value.as_str(), &format!("[redacted:{name}]")));
+        for map in [&self.values, &self.obtained] {
+            for (name, value) in map.read().unwrap().iter() {
+                // Very short values would redact ordinary words; they are
+                // still substituted but cannot be told apart from text.
+                if value.len() >= 4 && out.contains(value.as_str()) {
+                    out = Cow::Owned(out.replace(value.as_str(), &format!("[redacted:{name}]")));
+                }
             }
         }
         out
@@ -130,10 +195,37 @@ impl SecretStore {
 #[derive(Clone, Default)]
 pub struct SecretGrant {
     values: BTreeMap<String, String>,
+    /// Granted secrets obtained at send time: see [`SecretGrant::fresh`].
+    sources: Sources,
     store: SecretStore,
 }
 
 impl SecretGrant {
+    /// This grant with every source's current value filled in, for one
+    /// request: call it after the host check and before [`Self::substitute`].
+    /// The values join the redaction set. `Err` is the first source's
+    /// message for the person (no value in it).
+    pub async fn fresh(&self) -> Result<Cow<'_, SecretGrant>, String> {
+        if self.sources.is_empty() {
+            return Ok(Cow::Borrowed(self));
+        }
+        let mut values = self.values.clone();
+        for (name, source) in &self.sources {
+            let value = source.current().await?;
+            self.store
+                .obtained
+                .write()
+                .unwrap()
+                .insert(source.label().to_string(), value.clone());
+            values.insert(name.clone(), value);
+        }
+        Ok(Cow::Owned(SecretGrant {
+            values,
+            sources: Sources::new(),
+            store: self.store.clone(),
+        }))
+    }
+
     /// Redacts every configured secret, granted or not.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         self.store.redact(text)
@@ -198,7 +290,7 @@ fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn store() -> SecretStore {
@@ -265,5 +357,89 @@ mod tests {
         );
         let debug = format!("{s:?}");
         assert!(debug.contains("bot_token") && !debug.contains("ABCsecret"));
+    }
+
+    /// A source that counts how often it is asked and gives `value`, or
+    /// fails with `value` as the message when `fails`.
+    pub(crate) struct Counting {
+        pub value: &'static str,
+        pub fails: bool,
+        pub asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SecretSource for Counting {
+        fn label(&self) -> &str {
+            "credentials/test"
+        }
+        fn current(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let out = if self.fails {
+                Err(self.value.to_string())
+            } else {
+                Ok(self.value.to_string())
+            };
+            Box::pin(async move { out })
+        }
+    }
+
+    pub(crate) fn counting(value: &'static str, fails: bool) -> Arc<Counting> {
+        Arc::new(Counting {
+            value,
+            fails,
+            asked: Default::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_components_source_is_asked_at_send_time_and_its_value_redacted() {
+        let source = counting("tok-from-source-1", false);
+        let store = store().with_source("prov/api_key", source.clone());
+        let grant = store
+            .with_local("prov", &BTreeMap::new())
+            .grant(&["api_key".to_string()]);
+        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(
+            grant.substitute("{{secret:api_key}}").unwrap_err(),
+            "api_key",
+            "a source's value exists only in a fresh grant"
+        );
+        let fresh = grant.fresh().await.unwrap();
+        assert_eq!(
+            fresh.substitute("Bearer {{secret:api_key}}").unwrap(),
+            "Bearer tok-from-source-1"
+        );
+        assert_eq!(source.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Every view redacts what a source gave, the shared store included.
+        assert_eq!(
+            store.redact("got tok-from-source-1"),
+            "got [redacted:credentials/test]"
+        );
+        assert_eq!(
+            grant.redact("tok-from-source-1"),
+            "[redacted:credentials/test]"
+        );
+        // Another component does not get it.
+        let other = store
+            .with_local("other", &BTreeMap::new())
+            .grant(&["api_key".to_string()]);
+        let other = other.fresh().await.unwrap();
+        assert_eq!(
+            other.substitute("{{secret:api_key}}").unwrap_err(),
+            "api_key"
+        );
+        assert!(format!("{store:?}").contains("prov/api_key"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_source_gives_its_message() {
+        let source = counting("sign in again: openpista auth login --provider x", true);
+        let grant = store()
+            .with_source("prov/api_key", source)
+            .with_local("prov", &BTreeMap::new())
+            .grant(&["api_key".to_string()]);
+        assert_eq!(
+            grant.fresh().await.err().unwrap(),
+            "sign in again: openpista auth login --provider x"
+        );
     }
 }

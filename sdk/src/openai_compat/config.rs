@@ -25,15 +25,23 @@ pub enum Preset {
     Ollama,
     OpenRouter,
     Custom,
+    /// GitHub Copilot's chat API, with a Copilot token from
+    /// `openpista auth login --provider copilot`.
+    Copilot,
+    /// The ChatGPT backend of a ChatGPT Plus/Pro subscription (Responses
+    /// API), with a token from `openpista auth login --provider openai`.
+    ChatGpt,
 }
 
 impl Preset {
-    const ALL: [Preset; 5] = [
+    const ALL: [Preset; 7] = [
         Preset::OpenAi,
         Preset::Together,
         Preset::Ollama,
         Preset::OpenRouter,
         Preset::Custom,
+        Preset::Copilot,
+        Preset::ChatGpt,
     ];
 
     /// The name in the configuration.
@@ -44,6 +52,30 @@ impl Preset {
             Preset::Ollama => "ollama",
             Preset::OpenRouter => "openrouter",
             Preset::Custom => "custom",
+            Preset::Copilot => "copilot",
+            Preset::ChatGpt => "chatgpt",
+        }
+    }
+
+    /// Headers the service requires besides the bearer token. Copilot's
+    /// chat API wants to know the client (editor and integration), and the
+    /// ChatGPT backend the account, which the host holds: the component
+    /// only writes the `{{secret:account_id}}` placeholder.
+    pub fn headers(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Preset::Copilot => &[
+                ("copilot-integration-id", "vscode-chat"),
+                ("editor-version", "vscode/1.99.0"),
+                ("editor-plugin-version", "copilot-chat/0.26.0"),
+                ("user-agent", "GitHubCopilotChat/0.26.0"),
+                ("openai-intent", "conversation-panel"),
+            ],
+            Preset::ChatGpt => &[
+                ("chatgpt-account-id", "{{secret:account_id}}"),
+                ("openai-beta", "responses=experimental"),
+                ("originator", "openpista"),
+            ],
+            _ => &[],
         }
     }
 
@@ -69,6 +101,8 @@ impl Preset {
             Preset::Ollama => Some("http://localhost:11434/v1"),
             Preset::OpenRouter => Some("https://openrouter.ai/api/v1"),
             Preset::Custom => None,
+            Preset::Copilot => Some("https://api.githubcopilot.com"),
+            Preset::ChatGpt => Some("https://chatgpt.com/backend-api/codex"),
         }
     }
 
@@ -76,6 +110,8 @@ impl Preset {
     pub fn default_model(self) -> Option<&'static str> {
         match self {
             Preset::OpenAi => Some("gpt-4o-mini"),
+            Preset::Copilot => Some("gpt-4o"),
+            Preset::ChatGpt => Some("gpt-5"),
             _ => None,
         }
     }
@@ -221,6 +257,9 @@ impl Config {
         if self.auth {
             request = request.bearer("{{secret:api_key}}");
         }
+        for &(name, value) in self.preset.headers() {
+            request = request.header(name, value);
+        }
         if stream {
             request = request.header("accept", "text/event-stream");
         }
@@ -312,6 +351,36 @@ mod tests {
                 .auth
         );
         assert!(!load(&[("auth", "none")]).unwrap().auth);
+    }
+
+    #[test]
+    fn subscription_presets_add_the_headers_their_services_require() {
+        let body = serde_json::json!({"model": "m"});
+        let c = load(&[("preset", "copilot")]).unwrap();
+        assert_eq!(c.base_url, "https://api.githubcopilot.com");
+        let r = c.http_request(&body, true);
+        assert_eq!(
+            r.header_value("authorization"),
+            Some("Bearer {{secret:api_key}}")
+        );
+        assert_eq!(
+            r.header_value("copilot-integration-id"),
+            Some("vscode-chat")
+        );
+        assert!(r.header_value("editor-version").is_some());
+        assert_eq!(r.header_value("chatgpt-account-id"), None);
+        let c = load(&[("preset", "chatgpt")]).unwrap();
+        assert_eq!(c.base_url, "https://chatgpt.com/backend-api/codex");
+        let r = c.http_request(&body, true);
+        // The account is the host's to fill in, like the token.
+        assert_eq!(
+            r.header_value("chatgpt-account-id"),
+            Some("{{secret:account_id}}")
+        );
+        assert_eq!(r.header_value("copilot-integration-id"), None);
+        let r = load(&[]).unwrap().http_request(&body, true);
+        assert_eq!(r.header_value("chatgpt-account-id"), None);
+        assert_eq!(r.header_value("copilot-integration-id"), None);
     }
 
     #[test]
