@@ -104,6 +104,12 @@ pub enum Preset {
     /// A ChatGPT Plus/Pro subscription (the ChatGPT backend of the
     /// Responses API), with `openpista auth login --provider openai`.
     Chatgpt,
+    /// Google Gemini's OpenAI-compatible endpoint.
+    Gemini,
+    /// Vercel AI Gateway (OpenAI-compatible).
+    Vercel,
+    /// Azure OpenAI's v1 API; `base_url` names the resource.
+    Azure,
 }
 
 impl Preset {
@@ -112,6 +118,7 @@ impl Preset {
         match self {
             Preset::Claude | Preset::Anthropic => "llm-anthropic",
             Preset::Responses | Preset::Chatgpt => "llm-responses",
+            // Gemini, Vercel and Azure speak Chat Completions too.
             Preset::Echo => "llm-echo",
             _ => "llm-openai",
         }
@@ -124,6 +131,9 @@ impl Preset {
             Preset::Claude | Preset::Anthropic => Some("ANTHROPIC_API_KEY"),
             Preset::Together => Some("TOGETHER_API_KEY"),
             Preset::Openrouter => Some("OPENROUTER_API_KEY"),
+            Preset::Gemini => Some("GEMINI_API_KEY"),
+            Preset::Vercel => Some("AI_GATEWAY_API_KEY"),
+            Preset::Azure => Some("AZURE_OPENAI_API_KEY"),
             Preset::Ollama | Preset::Custom | Preset::Echo | Preset::Copilot | Preset::Chatgpt => {
                 None
             }
@@ -138,6 +148,9 @@ impl Preset {
             Preset::Claude | Preset::Anthropic => Some("anthropic"),
             Preset::Openrouter => Some("openrouter"),
             Preset::Copilot => Some("copilot"),
+            Preset::Gemini => Some("gemini"),
+            Preset::Vercel => Some("vercel"),
+            Preset::Azure => Some("azure"),
             Preset::Together | Preset::Ollama | Preset::Custom | Preset::Echo => None,
         }
     }
@@ -155,6 +168,9 @@ impl Preset {
             Preset::Echo => "echo",
             Preset::Copilot => "copilot",
             Preset::Chatgpt => "chatgpt",
+            Preset::Gemini => "gemini",
+            Preset::Vercel => "vercel",
+            Preset::Azure => "azure",
         }
     }
 }
@@ -403,6 +419,9 @@ impl Config {
         }
         match (&section.base_url, preset) {
             (None, Preset::Custom) => bail!("{origin}: preset \"custom\" needs base_url"),
+            (None, Preset::Azure) => bail!(
+                "{origin}: preset \"azure\" needs base_url (https://RESOURCE.openai.azure.com/openai/v1)"
+            ),
             (Some(url), _) => {
                 set("base_url", toml::Value::String(url.clone()));
                 policy.hosts = Some(vec![url_host(url, &origin)?]);
@@ -745,6 +764,19 @@ base_url = "https://api.anthropic.com/v1"
             Some("openrouter")
         );
         assert_eq!(setup("together", "").credential, None);
+        let gemini = setup("gemini", "");
+        assert_eq!(gemini.alias_of.as_deref(), Some("llm-openai"));
+        assert_eq!(gemini.credential.as_deref(), Some("gemini"));
+        assert_eq!(gemini.key_env.as_deref(), Some("GEMINI_API_KEY"));
+        let azure = setup(
+            "azure",
+            "base_url = \"https://r.openai.azure.com/openai/v1\"",
+        );
+        assert_eq!(
+            azure.policy.hosts.as_deref(),
+            Some(&["r.openai.azure.com".to_string()][..])
+        );
+        assert_eq!(azure.credential.as_deref(), Some("azure"));
         let named = setup("anthropic", "api_key_env = \"MY_CLAUDE_KEY\"");
         assert_eq!(named.credential, None, "the operator chose that key");
     }

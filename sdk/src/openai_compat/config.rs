@@ -31,10 +31,17 @@ pub enum Preset {
     /// The ChatGPT backend of a ChatGPT Plus/Pro subscription (Responses
     /// API), with a token from `openpista auth login --provider openai`.
     ChatGpt,
+    /// Google Gemini's OpenAI-compatible endpoint.
+    Gemini,
+    /// Vercel AI Gateway.
+    Vercel,
+    /// Azure OpenAI (the v1 API of a resource: set `base_url`); the key
+    /// goes in the `api-key` header.
+    Azure,
 }
 
 impl Preset {
-    const ALL: [Preset; 7] = [
+    const ALL: [Preset; 10] = [
         Preset::OpenAi,
         Preset::Together,
         Preset::Ollama,
@@ -42,6 +49,9 @@ impl Preset {
         Preset::Custom,
         Preset::Copilot,
         Preset::ChatGpt,
+        Preset::Gemini,
+        Preset::Vercel,
+        Preset::Azure,
     ];
 
     /// The name in the configuration.
@@ -54,6 +64,9 @@ impl Preset {
             Preset::Custom => "custom",
             Preset::Copilot => "copilot",
             Preset::ChatGpt => "chatgpt",
+            Preset::Gemini => "gemini",
+            Preset::Vercel => "vercel",
+            Preset::Azure => "azure",
         }
     }
 
@@ -103,6 +116,9 @@ impl Preset {
             Preset::Custom => None,
             Preset::Copilot => Some("https://api.githubcopilot.com"),
             Preset::ChatGpt => Some("https://chatgpt.com/backend-api/codex"),
+            Preset::Gemini => Some("https://generativelanguage.googleapis.com/v1beta/openai"),
+            Preset::Vercel => Some("https://ai-gateway.vercel.sh/v1"),
+            Preset::Azure => None,
         }
     }
 
@@ -255,7 +271,10 @@ impl Config {
             .json(body)
             .timeout_ms(self.request_timeout_ms);
         if self.auth {
-            request = request.bearer("{{secret:api_key}}");
+            request = match self.preset {
+                Preset::Azure => request.header("api-key", "{{secret:api_key}}"),
+                _ => request.bearer("{{secret:api_key}}"),
+            };
         }
         for &(name, value) in self.preset.headers() {
             request = request.header(name, value);
@@ -378,6 +397,33 @@ mod tests {
             Some("{{secret:account_id}}")
         );
         assert_eq!(r.header_value("copilot-integration-id"), None);
+        let c = load(&[
+            ("preset", "azure"),
+            ("base_url", "https://r.openai.azure.com/openai/v1"),
+        ])
+        .unwrap();
+        let r = c.http_request(&body, false);
+        assert_eq!(r.header_value("api-key"), Some("{{secret:api_key}}"));
+        assert_eq!(r.header_value("authorization"), None);
+        assert!(
+            load(&[("preset", "azure")]).is_err(),
+            "azure needs base_url"
+        );
+        for (preset, url) in [
+            (
+                "gemini",
+                "https://generativelanguage.googleapis.com/v1beta/openai",
+            ),
+            ("vercel", "https://ai-gateway.vercel.sh/v1"),
+        ] {
+            let c = load(&[("preset", preset)]).unwrap();
+            assert_eq!(c.base_url, url);
+            let r = c.http_request(&body, false);
+            assert_eq!(
+                r.header_value("authorization"),
+                Some("Bearer {{secret:api_key}}")
+            );
+        }
         let r = load(&[]).unwrap().http_request(&body, true);
         assert_eq!(r.header_value("chatgpt-account-id"), None);
         assert_eq!(r.header_value("copilot-integration-id"), None);
