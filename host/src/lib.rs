@@ -9,11 +9,13 @@
 //! - [`skills`]: SKILL.md skills: instructions, and tools in four modes
 //! - [`memory`]: redb-backed storage behind the `memory` interface
 //! - [`config`]: the operator's configuration file
+//! - [`auth`]: signing in to providers, the credential store, refresh
 //! - [`server`]: the HTTP listener: web page, health, channel routes, WebSockets
 //! - [`cli`]: the `openpista` command line
 
 pub mod agent;
 pub mod approvals;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -93,11 +93,23 @@ fn restrict(path: &Path, meta: &std::fs::Metadata, mode: u32) -> io::Result<Opti
 }
 
 /// Writes `bytes` to `path` as a 0600 file, atomically (a temporary file
-/// in the same folder, synced, then renamed over).
+/// in the same folder, synced, renamed over, then the folder synced): a
+/// process killed at any point leaves the old file or the new one, never
+/// a part of either.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
+    write_private_with(path, bytes, std::io::Write::write_all)
+}
+
+/// [`write_private`] with the step that fills the temporary file given:
+/// tests pass one that fails or stops half-way to show that the old file
+/// survives. A failed write removes its temporary file.
+pub fn write_private_with(
+    path: &Path,
+    bytes: &[u8],
+    fill: impl FnOnce(&mut std::fs::File, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = unique_temp(path);
-    {
+    let written = (|| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -105,10 +117,17 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .mode(FILE_MODE)
             .open(&tmp)?;
         f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
-        f.write_all(bytes)?;
+        fill(&mut f, bytes)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)
+    // The rename is durable only once the folder's entry is on disk.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// A temporary name beside `path` that no other writer, in this process

@@ -56,6 +56,9 @@ pub struct Config {
     /// Which tool calls wait for a person's approval.
     #[serde(default)]
     pub approvals: crate::approvals::ApprovalSettings,
+    /// `[auth.PROVIDER]`: sign-in endpoints (defaults: the providers' own).
+    #[serde(default)]
+    pub auth: crate::auth::AuthSettings,
 }
 
 /// `[agent]`: the ReAct loop.

@@ -370,41 +370,9 @@ async fn send(
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(Duration::from_secs(300));
 
-    let mut last_err = None;
-    let mut stream = None;
-    for addr in &approved.addrs {
-        match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                stream = Some(s);
-                break;
-            }
-            Ok(Err(e)) => last_err = Some(HttpError::Connect(e)),
-            Err(_) => last_err = Some(HttpError::ConnectionTimeout),
-        }
-    }
-    let Some(tcp) = stream else {
-        return Err(last_err.unwrap_or(HttpError::ConnectionRefused));
-    };
-    let _ = tcp.set_nodelay(true);
-
-    let io: Box<dyn IoStream> = if approved.tls {
-        let name = rustls::pki_types::ServerName::try_from(approved.server_name.clone())
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        let tls = tokio_rustls::TlsConnector::from(policy.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(HttpError::Tls)?;
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
-    };
-    let (mut sender, conn) = tokio::time::timeout(
-        connect_timeout,
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)),
-    )
-    .await
-    .map_err(|_| HttpError::ConnectionTimeout)??;
-    let driver = tokio::spawn(conn);
+    let tls = approved.tls.then(|| policy.tls.clone());
+    let (mut sender, driver) =
+        open_http1(&approved.addrs, &approved.server_name, tls, connect_timeout).await?;
     let response = tokio::time::timeout(first_byte_timeout, sender.send_request(approved.request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)??;
@@ -416,6 +384,105 @@ async fn send(
         }
     });
     Ok((response, io_done))
+}
+
+/// Why [`open_http1`] could not open a connection.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// No address answered; the last failure.
+    Connect(std::io::Error),
+    /// Connecting or the handshake took longer than allowed.
+    Timeout,
+    Tls(std::io::Error),
+    /// The host is not a valid TLS server name.
+    ServerName,
+    Handshake(hyper::Error),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Connect(e) => write!(f, "connection failed: {e}"),
+            ConnectError::Timeout => f.write_str("connection timed out"),
+            ConnectError::Tls(e) => write!(f, "TLS failed: {e}"),
+            ConnectError::ServerName => f.write_str("not a valid TLS server name"),
+            ConnectError::Handshake(e) => write!(f, "HTTP handshake failed: {e}"),
+        }
+    }
+}
+
+impl From<ConnectError> for HttpError {
+    fn from(e: ConnectError) -> HttpError {
+        match e {
+            ConnectError::Connect(e) => HttpError::Connect(e),
+            ConnectError::Timeout => HttpError::ConnectionTimeout,
+            ConnectError::Tls(e) => HttpError::Tls(e),
+            ConnectError::ServerName => HttpError::HttpRequestUriInvalid,
+            ConnectError::Handshake(e) => HttpError::from(e),
+        }
+    }
+}
+
+/// Opens an HTTP/1.1 connection to the first of `addrs` that accepts,
+/// over TLS for `server_name` when `tls` is given, each step within
+/// `connect_timeout`. Returns the request sender and the task driving the
+/// connection. Shared by components' outbound requests and the host's own
+/// (sign-in token endpoints).
+pub async fn open_http1<B>(
+    addrs: &[SocketAddr],
+    server_name: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<B>,
+        tokio::task::JoinHandle<hyper::Result<()>>,
+    ),
+    ConnectError,
+>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut last_err = None;
+    let mut stream = None;
+    for addr in addrs {
+        match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                stream = Some(s);
+                break;
+            }
+            Ok(Err(e)) => last_err = Some(ConnectError::Connect(e)),
+            Err(_) => last_err = Some(ConnectError::Timeout),
+        }
+    }
+    let Some(tcp) = stream else {
+        return Err(last_err.unwrap_or(ConnectError::Connect(
+            std::io::ErrorKind::ConnectionRefused.into(),
+        )));
+    };
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn IoStream> = match tls {
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+                .map_err(|_| ConnectError::ServerName)?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(ConnectError::Tls)?;
+            Box::new(tls)
+        }
+        None => Box::new(tcp),
+    };
+    let (sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)),
+    )
+    .await
+    .map_err(|_| ConnectError::Timeout)?
+    .map_err(ConnectError::Handshake)?;
+    Ok((sender, tokio::spawn(conn)))
 }
 
 trait IoStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
