@@ -129,19 +129,29 @@ pub fn runtime(
     root: &Path,
     secrets: &[(&str, &str)],
 ) -> std::sync::Arc<openpista::runtime::Runtime> {
-    use openpista::runtime::RuntimeConfig;
-    use openpista::runtime::secrets::SecretStore;
-    let memory = openpista::memory::MemoryStore::open(&root.join("memory.redb")).unwrap();
-    openpista::runtime::Runtime::new(RuntimeConfig {
-        cache_dir: Some(root.join("cache")),
-        plugin_dirs: vec![root.join("components")],
-        embedded: false,
-        secrets: SecretStore::new(
+    runtime_with(
+        root,
+        openpista::runtime::secrets::SecretStore::new(
             secrets
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         ),
+    )
+}
+
+/// [`runtime`] with a secret store of the test's making (with sources).
+pub fn runtime_with(
+    root: &Path,
+    secrets: openpista::runtime::secrets::SecretStore,
+) -> std::sync::Arc<openpista::runtime::Runtime> {
+    use openpista::runtime::RuntimeConfig;
+    let memory = openpista::memory::MemoryStore::open(&root.join("memory.redb")).unwrap();
+    openpista::runtime::Runtime::new(RuntimeConfig {
+        cache_dir: Some(root.join("cache")),
+        plugin_dirs: vec![root.join("components")],
+        embedded: false,
+        secrets,
         memory: Some(std::sync::Arc::new(memory)),
         ..RuntimeConfig::default()
     })

@@ -6,6 +6,8 @@
 //! - [`settings`]: `[auth.PROVIDER]`, every endpoint configurable
 //! - [`store`]: the credentials file: 0600, atomic writes, no token in Debug
 //! - [`refresh`]: a new access token from the stored refresh token
+//! - [`source`]: a stored credential as a secret the host obtains at send
+//!   time, refreshed once however many requests need it
 //! - [`pkce`]: code verifier, S256 challenge and `state`
 //! - [`http`]: the host's small client for token endpoints
 //! - [`error`]: [`AuthError`], whose messages never carry a token
@@ -23,6 +25,7 @@ pub mod openai;
 pub mod pkce;
 pub mod refresh;
 pub mod settings;
+pub mod source;
 pub mod store;
 mod token;
 

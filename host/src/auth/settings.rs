@@ -101,6 +101,20 @@ pub struct AuthSettings {
     /// `[auth.gemini]`, `[auth.azure]`, `[auth.vercel]`, `[auth.bedrock]`:
     /// slots that hold an API key and have nothing to configure yet.
     pub key_slots: BTreeMap<String, KeySlotSettings>,
+    /// `[auth] credentials_file`: where sign-ins are stored, when not
+    /// `~/.openpista/credentials.toml` (several hosts on one account, or
+    /// tests).
+    pub credentials_file: Option<String>,
+}
+
+impl AuthSettings {
+    /// The credentials file these settings name.
+    pub fn store(&self) -> super::CredentialStore {
+        match &self.credentials_file {
+            Some(path) => super::CredentialStore::open(crate::paths::expand(path)),
+            None => super::CredentialStore::open(super::CredentialStore::default_path()),
+        }
+    }
 }
 
 /// `[auth.openai]`: the ChatGPT sign-in of OpenAI's Codex CLI client.
@@ -229,6 +243,16 @@ impl<'de> Deserialize<'de> for AuthSettings {
         let tables = BTreeMap::<String, toml::Value>::deserialize(d)?;
         let mut out = AuthSettings::default();
         for (name, value) in tables {
+            if name == "credentials_file" {
+                let path = value
+                    .as_str()
+                    .filter(|p| !p.trim().is_empty())
+                    .ok_or_else(|| {
+                        D::Error::custom("[auth] credentials_file must be a path (a string)")
+                    })?;
+                out.credentials_file = Some(path.to_string());
+                continue;
+            }
             parse_table(&mut out, &name, value)
                 .map_err(|e| D::Error::custom(format!("[auth.{name}]: {e}")))?;
         }
@@ -351,6 +375,21 @@ mod tests {
             s.openrouter.keys_url,
             "https://openrouter.ai/api/v1/auth/keys"
         );
+    }
+
+    #[test]
+    fn the_credentials_file_can_be_named() {
+        let s = parse("[auth]\ncredentials_file = \"/srv/pista/creds.toml\"\n").unwrap();
+        assert_eq!(
+            s.store().path(),
+            std::path::Path::new("/srv/pista/creds.toml")
+        );
+        assert_eq!(
+            parse("").unwrap().store().path(),
+            super::super::CredentialStore::default_path()
+        );
+        let e = parse("[auth]\ncredentials_file = 3\n").unwrap_err();
+        assert!(e.contains("credentials_file"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod ask;
 mod channel_cmds;
 mod component;
 mod control;
+pub mod credentials;
 pub mod serve;
 mod skill_cmds;
 mod whatsapp_cmds;
@@ -128,7 +129,9 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     let memory = Arc::new(MemoryStore::open(&crate::paths::expand(
         &config.memory.path,
     ))?);
-    let provider = config.provider_setup()?;
+    let mut provider = config.provider_setup()?;
+    let mut sign_ins = credentials::SignIns::new(config.auth.store(), config.auth.clone());
+    let secrets = sign_ins.wire(&mut provider, config.secret_store()?)?;
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
     if let Some(base) = &provider.alias_of {
@@ -158,7 +161,7 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
         plugin_dirs: config.plugin_dirs(),
         embedded: config.runtime.embedded_components,
         policies,
-        secrets: config.secret_store()?,
+        secrets,
         memory: Some(memory.clone()),
         resolver: None,
         aliases,

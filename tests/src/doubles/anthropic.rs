@@ -5,7 +5,9 @@
 //! service it checks what it is sent before answering, with the same error
 //! shapes (`{"type":"error","error":{"type":...,"message":...}}`):
 //!
-//! - `x-api-key` missing → 401 `authentication_error`;
+//! - neither `x-api-key` nor `Authorization: Bearer` with
+//!   `anthropic-beta: oauth-2025-04-20` (a subscription token) → 401
+//!   `authentication_error`;
 //! - `anthropic-version` missing, a body that is not JSON, `model` or
 //!   `max_tokens` missing, a `system` role inside `messages`, an invalid
 //!   tool name, an empty text block, a `tool_use` not answered by
@@ -552,12 +554,31 @@ fn check(request: &Incoming, body: &Value) -> Result<(), Refusal> {
             format!("Not found: {} {}", request.method, request.path),
         ));
     }
-    if request.header("x-api-key").is_none_or(str::is_empty) {
-        return Err((
-            401,
-            "authentication_error",
-            "x-api-key header is required".into(),
-        ));
+    let bearer = request
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty());
+    match (
+        request.header("x-api-key").filter(|k| !k.is_empty()),
+        bearer,
+    ) {
+        (Some(_), _) => {}
+        // A subscription (OAuth) token is taken only with its beta flag.
+        (None, Some(_)) if request.header("anthropic-beta") == Some("oauth-2025-04-20") => {}
+        (None, Some(_)) => {
+            return Err((
+                401,
+                "authentication_error",
+                "OAuth authentication is currently not supported.".into(),
+            ));
+        }
+        (None, None) => {
+            return Err((
+                401,
+                "authentication_error",
+                "x-api-key header is required".into(),
+            ));
+        }
     }
     if request.header("anthropic-version").is_none() {
         return Err(invalid("anthropic-version: header is required"));
