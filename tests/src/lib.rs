@@ -1,6 +1,7 @@
 //! Fixtures shared by the end-to-end tests: the compiled test components
 //! and helpers to install them into a plugin folder.
 
+pub mod chrome;
 pub mod doubles;
 pub mod native;
 
@@ -168,6 +169,19 @@ pub fn ctx(call_id: &str) -> openpista::runtime::CallContext {
 
 /// `GET path` over plain HTTP/1.1: the status and the body.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let (status, head, body) = http_get_full(addr, path).await;
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "GET {path}: a chunked answer is not expected here: {head}"
+    );
+    (status, body)
+}
+
+/// `GET path` over plain HTTP/1.1: the status, the head (status line and
+/// headers, for `location` and the like) and the body.
+pub async fn http_get_full(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -188,13 +202,7 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("GET {path}: no status in {head:?}"));
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "GET {path}: a chunked answer is not expected here: {head}"
-    );
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
 }
 
 /// One message to the web chat at `addr` over its WebSocket (`/ws`, token

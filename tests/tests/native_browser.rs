@@ -13,7 +13,6 @@ use openpista::native::settings::BrowserSettings;
 use openpista::runtime::CallContext;
 use openpista::runtime::bindings::{ToolResult, WitError};
 use openpista::tools::NativeTool;
-use openpista_tests::native::{require, which};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,21 +114,7 @@ struct Browser {
 impl Browser {
     /// `None` (a loud skip, or a panic under CI) without Chromium.
     async fn start() -> Option<Browser> {
-        let found = which(&[
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-        ]);
-        if !require(
-            "Chromium (Debian package chromium)",
-            found.map(|_| ()).ok_or_else(|| {
-                "none of chromium, chromium-browser, google-chrome, google-chrome-stable is on PATH"
-                    .to_string()
-            }),
-        ) {
-            return None;
-        }
+        openpista_tests::chrome::chromium()?;
         let pool = BrowserPool::new(BrowserSettings::default());
         let tools = tools(&pool)
             .into_iter()

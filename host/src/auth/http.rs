@@ -139,6 +139,18 @@ pub async fn send(
         .map_err(|_| transport(format!("no answer within {} s", TIMEOUT.as_secs())))?
 }
 
+/// `base` with `pairs` appended to its query (for authorize addresses).
+pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.query_pairs_mut().extend_pairs(pairs);
+            u.to_string()
+        }
+        // Settings are checked when read; keep what was given otherwise.
+        Err(_) => base.to_string(),
+    }
+}
+
 /// What openpista calls itself to providers (GitHub's API requires one).
 pub const USER_AGENT: &str = concat!("openpista/", env!("CARGO_PKG_VERSION"));
 

@@ -8,6 +8,9 @@
 //! - [`refresh`]: a new access token from the stored refresh token
 //! - [`source`]: a stored credential as a secret the host obtains at send
 //!   time, refreshed once however many requests need it
+//! - [`login`]: the person's side of signing in, and the flow per provider
+//! - [`openai`], [`anthropic`], [`openrouter`], [`copilot`]: the flows
+//! - [`loopback`]: the one-shot redirect listener
 //! - [`pkce`]: code verifier, S256 challenge and `state`
 //! - [`http`]: the host's small client for token endpoints
 //! - [`error`]: [`AuthError`], whose messages never carry a token
@@ -20,8 +23,10 @@ pub mod copilot;
 pub mod error;
 pub mod http;
 pub mod jwt;
+pub mod login;
 pub mod loopback;
 pub mod openai;
+pub mod openrouter;
 pub mod pkce;
 pub mod refresh;
 pub mod settings;

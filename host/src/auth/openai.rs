@@ -1,14 +1,103 @@
-//! OpenAI (ChatGPT subscription): the refresh grant, and reading the
-//! account from the id_token's `https://api.openai.com/auth` claim.
+//! OpenAI (ChatGPT subscription): authorisation code with PKCE (S256) and
+//! `state`, redirected to the loopback listener; the token exchange; the
+//! account read from the id_token's `https://api.openai.com/auth` claim;
+//! optionally the id_token → API key exchange (API billing); the refresh
+//! grant.
 
-use super::http::Body;
+use super::http::{Body, with_query};
+use super::login::Terminal;
+use super::loopback::Callback;
+use super::pkce::Pkce;
 use super::settings::OpenAiSettings;
 use super::{AuthError, Credential, jwt, token};
 use serde_json::Value;
+use std::time::Duration;
 
 pub const PROVIDER: &str = "openai";
 /// The id_token claim holding OpenAI's account details.
 pub const AUTH_CLAIM: &str = "https://api.openai.com/auth";
+
+/// The redirect path OpenAI's client is registered with.
+const CALLBACK_PATH: &str = "/auth/callback";
+
+/// Signs in in the browser; with `api_billing`, also gets an API key.
+pub async fn login(
+    s: &OpenAiSettings,
+    term: &mut Terminal,
+    api_billing: bool,
+) -> Result<Credential, AuthError> {
+    let pkce = Pkce::new();
+    let callback = Callback::bind(PROVIDER, s.redirect_port, CALLBACK_PATH).await?;
+    let redirect_uri = callback.redirect_uri.clone();
+    let url = with_query(
+        &s.authorize_url,
+        &[
+            ("response_type", "code"),
+            ("client_id", &s.client_id),
+            ("redirect_uri", &redirect_uri),
+            ("scope", &s.scopes),
+            ("code_challenge", &pkce.challenge),
+            ("code_challenge_method", "S256"),
+            ("state", &pkce.state),
+            ("id_token_add_organizations", "true"),
+            ("codex_cli_simplified_flow", "true"),
+        ],
+    );
+    term.show_url("Sign in to OpenAI at this address", &url);
+    term.say("Waiting for the browser (or paste the address it was redirected to):");
+    let timeout = Duration::from_secs(s.login_timeout_secs);
+    let redirect = callback
+        .wait(PROVIDER, Some(&pkce.state), timeout, &mut term.lines)
+        .await?;
+    let v = token::post(
+        PROVIDER,
+        &s.token_url,
+        Body::Form(vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", redirect.code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", s.client_id.clone()),
+            ("code_verifier", pkce.verifier.clone()),
+        ]),
+    )
+    .await?;
+    let mut c = token::signed_in(&v, &s.token_url)?;
+    apply_id_token(&mut c, &v);
+    if api_billing {
+        let key = api_key(s, &c).await?;
+        c.extra.insert("api_key".into(), key);
+    }
+    Ok(c)
+}
+
+/// The id_token → API key token exchange (RFC 8693), for API billing.
+async fn api_key(s: &OpenAiSettings, c: &Credential) -> Result<String, AuthError> {
+    let Some(id_token) = c.extra.get("id_token").cloned() else {
+        return Err(AuthError::Malformed {
+            endpoint: s.token_url.clone(),
+            reason: "the sign-in returned no id_token to exchange for an API key".into(),
+        });
+    };
+    let v = token::post(
+        PROVIDER,
+        &s.token_url,
+        Body::Form(vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange".into(),
+            ),
+            ("client_id", s.client_id.clone()),
+            ("requested_token", "openai-api-key".into()),
+            ("subject_token", id_token),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:id_token".into(),
+            ),
+        ]),
+    )
+    .await?;
+    token::string(&v, "access_token", &s.token_url)
+}
 
 /// A new access token from `c`'s refresh token (`grant_type=refresh_token`
 /// at the token endpoint, form-encoded as RFC 6749 §6 says).

@@ -7,6 +7,19 @@ use super::http::{self, Body, Response};
 use super::{AuthError, Credential};
 use serde_json::Value;
 
+/// POSTs `body` to token endpoint `url` (asking for JSON): the answer's
+/// JSON, or the refusal it carries.
+pub(crate) async fn post(provider: &str, url: &str, body: Body) -> Result<Value, AuthError> {
+    let r = http::send(
+        http::Method::POST,
+        url,
+        &[("accept", "application/json")],
+        body,
+    )
+    .await?;
+    expect_ok(provider, url, &r)
+}
+
 /// A refresh grant at `url`: `body` built around `c`'s refresh token,
 /// the answer applied to a copy of `c`. A missing, expired or revoked
 /// refresh token is [`AuthError::SignInAgain`]. Also returns the answer,
@@ -22,17 +35,20 @@ pub(crate) async fn refresh_grant(
             provider: provider.into(),
         });
     };
-    let r = http::send(
-        http::Method::POST,
-        url,
-        &[("accept", "application/json")],
-        body(refresh_token),
-    )
-    .await?;
-    let v = expect_ok(provider, url, &r).map_err(|e| or_sign_in_again(provider, e))?;
+    let v = post(provider, url, body(refresh_token))
+        .await
+        .map_err(|e| or_sign_in_again(provider, e))?;
     let mut out = c.clone();
     apply(&mut out, &v, url, super::now_unix())?;
     Ok((out, v))
+}
+
+/// A new OAuth credential from an authorisation code grant's answer.
+pub(crate) fn signed_in(v: &Value, url: &str) -> Result<Credential, AuthError> {
+    let mut c = Credential::api_key(String::new());
+    c.method = super::Method::OAuth;
+    apply(&mut c, v, url, super::now_unix())?;
+    Ok(c)
 }
 
 /// The JSON of a 2xx answer, or the refusal the error answer describes.

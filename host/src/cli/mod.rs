@@ -2,6 +2,7 @@
 
 mod agent_cmds;
 mod ask;
+mod auth_cmds;
 mod channel_cmds;
 mod component;
 mod control;
@@ -72,6 +73,9 @@ pub enum Command {
     /// WhatsApp: pairing this host as a linked device, and its state.
     #[command(subcommand)]
     Whatsapp(whatsapp_cmds::WhatsAppCommand),
+    /// Sign in to providers: login, status, logout.
+    #[command(subcommand)]
+    Auth(auth_cmds::AuthCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
+        Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
     }
 }
 
@@ -102,6 +107,7 @@ pub fn secure_home(config: &Config, config_file: Option<&std::path::Path>) -> Ve
     let mut files = vec![
         crate::paths::expand(&config.memory.path),
         home.join("web-token"),
+        crate::auth::CredentialStore::default_path(),
         config_file
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| home.join("config.toml")),

@@ -90,6 +90,7 @@ async fn connection(mut stream: TcpStream, handler: Handler) -> std::io::Result<
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

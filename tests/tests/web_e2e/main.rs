@@ -14,17 +14,14 @@
 mod control;
 mod sessions;
 
-use chromiumoxide::browser::{Browser, BrowserConfig};
-use chromiumoxide::error::CdpError;
 use chromiumoxide::page::Page;
-use futures::StreamExt;
 use openpista::cli::serve::{self, Running};
 use openpista::config::Config;
+use openpista_tests::chrome::{Chrome, poll, shorten};
 use openpista_tests::http_get;
-use openpista_tests::native::{require, which};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The environment variable `[channels.web] token_env` names.
@@ -175,119 +172,6 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// A headless Chromium of the test's own, with its own profile folder.
-/// Killed when dropped (a failing test included), before the profile
-/// folder is removed.
-struct Chrome {
-    browser: Browser,
-    handler: tokio::task::JoinHandle<()>,
-    /// Declared last: removed after the browser is gone.
-    _profile: tempfile::TempDir,
-}
-
-impl Chrome {
-    /// `None` (a loud skip, or a panic under CI) without Chromium.
-    async fn launch() -> Option<Chrome> {
-        let found = which(&[
-            "chromium",
-            "chromium-browser",
-            "google-chrome",
-            "google-chrome-stable",
-        ]);
-        if !require(
-            "Chromium (Debian package chromium)",
-            found.clone().map(|_| ()).ok_or_else(|| {
-                "none of chromium, chromium-browser, google-chrome, google-chrome-stable is on PATH"
-                    .to_string()
-            }),
-        ) {
-            return None;
-        }
-        let executable: PathBuf = found.expect("checked");
-        let profile = tempfile::Builder::new()
-            .prefix("openpista-web-e2e-")
-            .tempdir()
-            .unwrap();
-        // chromiumoxide adds `--headless` by default and the dashes itself.
-        let config = BrowserConfig::builder()
-            .chrome_executable(&executable)
-            .user_data_dir(profile.path())
-            .no_sandbox()
-            .args([
-                "disable-gpu",
-                "disable-background-networking",
-                "disable-quic",
-                "no-first-run",
-                "disable-component-update",
-                "disable-sync",
-                "disable-dev-shm-usage",
-            ])
-            .launch_timeout(Duration::from_secs(30))
-            .request_timeout(Duration::from_secs(30))
-            .build()
-            .expect("the browser configuration is valid");
-        let (browser, mut handler) = Browser::launch(config)
-            .await
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", executable.display()));
-        let handler = tokio::spawn(async move {
-            while let Some(event) = handler.next().await {
-                if let Err(CdpError::Ws(_) | CdpError::Io(_)) = event {
-                    break; // the browser is gone
-                }
-            }
-        });
-        Some(Chrome {
-            browser,
-            handler,
-            _profile: profile,
-        })
-    }
-
-    /// A new page (about:blank) that then navigates to `url`.
-    /// (chromiumoxide 0.9.1's `new_page(url)` straight to the chat page
-    /// hung here; `goto` does not.)
-    async fn open(&self, url: &str) -> Page {
-        let page = self
-            .browser
-            .new_page("about:blank")
-            .await
-            .unwrap_or_else(|e| panic!("cannot open a page: {e}"));
-        match tokio::time::timeout(WAIT, page.goto(url)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => panic!("cannot open {url}: {e}"),
-            Err(_) => panic!(
-                "{url} did not load within {WAIT:?}\npage: {}",
-                describe(&page).await
-            ),
-        }
-        page
-    }
-
-    /// Closes the browser, killing it if it does not go.
-    async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.close()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.browser.wait()).await;
-        let _ = self.browser.kill().await;
-    }
-}
-
-impl Drop for Chrome {
-    fn drop(&mut self) {
-        self.handler.abort();
-        if let Some(child) = self.browser.get_mut_child()
-            && matches!(child.try_wait(), Ok(None))
-        {
-            let _ = child.as_mut_inner().start_kill();
-            for _ in 0..40 {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
 /// The page as a person would see it, for failure messages: the address,
 /// `#connection-state` (state, text, title), the token form and
 /// `#messages`' text.
@@ -324,52 +208,17 @@ async fn eval(page: &Page, expr: &str) -> Value {
     }
 }
 
-/// `text`, or its start and end when it is long.
-fn shorten(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() <= 600 {
-        return text.to_string();
-    }
-    let head: String = chars[..300].iter().collect();
-    let tail: String = chars[chars.len() - 300..].iter().collect();
-    format!("{head} […] {tail}")
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
-}
-
 /// Evaluates `expr` every 50 ms until it is truthy (and returns it), or
 /// panics after `timeout` saying what was awaited and what the page shows.
 /// Evaluation errors (a page between two documents) count as "not yet".
 async fn wait_for(page: &Page, what: &str, expr: &str, timeout: Duration) -> Value {
-    let started = Instant::now();
-    let mut last: String;
-    loop {
-        match page.evaluate_expression(expr).await {
-            Ok(r) => {
-                let v = r.value().cloned().unwrap_or(Value::Null);
-                if truthy(&v) {
-                    return v;
-                }
-                last = shorten(&v.to_string());
-            }
-            Err(e) => last = format!("error: {e}"),
-        }
-        if started.elapsed() > timeout {
-            panic!(
-                "waited {timeout:?} for {what} ({}); last value {last}\npage: {}",
-                shorten(expr),
-                describe(page).await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    match poll(page, expr, timeout).await {
+        Ok(v) => v,
+        Err(last) => panic!(
+            "waited {timeout:?} for {what} ({}); last value {last}\npage: {}",
+            shorten(expr),
+            describe(page).await
+        ),
     }
 }
 

@@ -26,7 +26,7 @@ pub const CANDIDATES: [&str; 4] = [
 /// Flags every launch gets, on top of chromiumoxide's defaults: no GPU, no
 /// background networking of any kind, no first-run or sync machinery, and
 /// shared memory in `/tmp` (containers give `/dev/shm` 64 MiB).
-const LOCKED_DOWN: [&str; 8] = [
+pub const LOCKED_DOWN: [&str; 8] = [
     "disable-gpu",
     "disable-background-networking",
     "disable-quic",
