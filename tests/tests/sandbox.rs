@@ -3,8 +3,9 @@
 //! running beside it. Each attack must be contained with a clear error and
 //! none of the other calls may fail.
 
+use openpista::runtime::secrets::SecretStore;
 use openpista::runtime::{CallError, Runtime};
-use openpista_tests::{Listener, ctx, install, manifest, runtime, wasm};
+use openpista_tests::{Listener, ctx, install, manifest, runtime_with, wasm};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -12,6 +13,17 @@ const SECRET: &str = "tok-8f3a91c2-secret-value";
 
 /// Installs the hostile component with extra manifest text and loads it.
 async fn hostile(extra: &str, secrets: &[(&str, &str)]) -> (tempfile::TempDir, Arc<Runtime>) {
+    let store = SecretStore::new(
+        secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    hostile_with(extra, store).await
+}
+
+/// [`hostile`] with a secret store of the test's making.
+async fn hostile_with(extra: &str, secrets: SecretStore) -> (tempfile::TempDir, Arc<Runtime>) {
     let root = tempfile::tempdir().unwrap();
     let text = format!("{}\n{extra}", manifest("hostile"));
     install(
@@ -20,7 +32,7 @@ async fn hostile(extra: &str, secrets: &[(&str, &str)]) -> (tempfile::TempDir, A
         &std::fs::read(wasm("hostile")).unwrap(),
         &text,
     );
-    let rt = runtime(root.path(), secrets);
+    let rt = runtime_with(root.path(), secrets);
     let failures = rt.load_all().await;
     assert!(failures.is_empty(), "{failures:?}");
     (root, rt)
@@ -198,6 +210,56 @@ async fn granted_host_is_reached_with_the_secret_substituted_outside_the_guest()
     assert!(out.content.contains("HttpRequestDenied"), "{}", out.content);
     assert!(!out.content.contains("other-secret-value-77"));
     assert_eq!(listener.requests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_token_is_refreshed_and_substituted_outside_the_guest() {
+    use openpista::auth::source::{Field, SignIn};
+    use openpista::auth::{CredentialStore, now_unix};
+    let listener = Listener::start().await;
+    let oauth = openpista_tests::doubles::oauth::OAuthDouble::start().await;
+    let files = tempfile::tempdir().unwrap();
+    let store = CredentialStore::open(files.path().join("credentials.toml"));
+    let old = oauth.signed_in("anthropic", now_unix() + 60);
+    store.put("anthropic", &old).unwrap();
+    let settings = openpista::config::Config::parse(&oauth.auth_config(), "auth")
+        .unwrap()
+        .auth;
+    let sign_in = SignIn::new("anthropic", store.clone(), Arc::new(settings));
+    let secrets =
+        SecretStore::default().with_source("hostile/api_token", sign_in.source(Field::Token));
+    let (_root, rt) = hostile_with(
+        &format!(
+            "[capabilities]\nhosts = [\"{}\"]\nsecrets = [\"api_token\"]",
+            listener.addr
+        ),
+        secrets,
+    )
+    .await;
+    let args = serde_json::json!({
+        "url": format!("http://{}/v1/me", listener.addr),
+        "headers": { "authorization": "Bearer {{secret:api_token}}" }
+    });
+    let out = contained(&rt, "hostile.fetch", &args.to_string())
+        .await
+        .unwrap();
+    assert!(out.content.starts_with("status 200"), "{}", out.content);
+    let fresh = store.get("anthropic").unwrap().unwrap();
+    assert_ne!(fresh.access_token, old.access_token, "refreshed before use");
+    for token in [&fresh.access_token, &old.access_token] {
+        assert!(
+            !out.content.contains(token.as_str()),
+            "the guest saw a token"
+        );
+    }
+    let seen = listener.requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].contains(&format!("Bearer {}", fresh.access_token)),
+        "{}",
+        seen[0]
+    );
+    assert_eq!(oauth.refresh_grants("anthropic"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

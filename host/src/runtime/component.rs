@@ -200,10 +200,6 @@ impl LoadedComponent {
                 self.world()
             )));
         }
-        let denials_note = |store: &Store<CallState>| {
-            let denials = store.data().denials.lock().unwrap();
-            (!denials.is_empty()).then(|| denials.join("; "))
-        };
         let mut note = None;
         let result = self
             .with_fresh_store(async |store| {
@@ -363,8 +359,7 @@ impl LoadedComponent {
                             .map(|r| r.map(super::v0_1::chat_response))
                     }
                 };
-                let denials = store.data().denials.lock().unwrap();
-                note = (!denials.is_empty()).then(|| denials.join("; "));
+                note = denials_note(store);
                 r
             })
             .await?;
@@ -400,7 +395,12 @@ impl LoadedComponent {
         .map_err(|_| call::backstop_timeout(self.name(), self.ctx.grants.timeout_ms))?;
         let handle = match started {
             Ok(Ok(handle)) => handle,
-            Ok(Err(e)) => return self.guest_result(Err(e)),
+            Ok(Err(e)) => {
+                // The request is sent while starting: a denial (say, a
+                // sign-in that could not be refreshed) is named here.
+                let note = denials_note(&store);
+                return Err(CallError::Guest(self.annotate(e, note)));
+            }
             Err(e) => return Err(classify(e, &store)),
         };
         Ok(ChatStream {
@@ -585,4 +585,10 @@ impl ChatStream {
         }
         result
     }
+}
+
+/// The host's record of what it denied during a call, for [`LoadedComponent::annotate`].
+fn denials_note(store: &Store<CallState>) -> Option<String> {
+    let denials = store.data().denials.lock().unwrap();
+    (!denials.is_empty()).then(|| denials.join("; "))
 }
