@@ -12,7 +12,7 @@
 //!
 //! | key | default | meaning |
 //! | --- | --- | --- |
-//! | `base_url` | `https://api.anthropic.com/v1` | where the API lives |
+//! | `base_url` | `https://api.anthropic.com/v1` | where the API lives (with or without `/v1`) |
 //! | `model` | `claude-sonnet-4-5` | model when the request names none |
 //! | `max_tokens` | `4096` | answer length cap when the request sets none (the API requires one) |
 //! | `temperature` | unset | sampling temperature when the request sets none |
@@ -89,6 +89,19 @@ impl Default for Settings {
     }
 }
 
+/// The API's versioned root from a `base_url` in either form people use:
+/// the official SDKs and most proxies document the bare origin
+/// (`https://api.anthropic.com`, to which they add `/v1`), others give the
+/// versioned root itself (`…/v1`).
+fn api_root(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    if url.ends_with("/v1") {
+        url.to_string()
+    } else {
+        format!("{url}/v1")
+    }
+}
+
 impl Settings {
     /// Reads the configuration through `lookup` (the host's `config`).
     /// A value that does not parse is an [`Error::Unavailable`] naming the
@@ -108,7 +121,7 @@ impl Settings {
             })
         }
         if let Some(url) = get("base_url") {
-            s.base_url = url.trim_end_matches('/').to_string();
+            s.base_url = api_root(&url);
         }
         if let Some(model) = get("model") {
             s.model = model;
@@ -317,6 +330,21 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.messages_url(), "http://127.0.0.1:9/v1/messages");
+        for (given, root) in [
+            ("https://api.anthropic.com", "https://api.anthropic.com/v1"),
+            ("https://api.anthropic.com/", "https://api.anthropic.com/v1"),
+            (
+                "https://api.anthropic.com/v1",
+                "https://api.anthropic.com/v1",
+            ),
+            (
+                "https://proxy.example/anthropic",
+                "https://proxy.example/anthropic/v1",
+            ),
+        ] {
+            let s = Settings::from_config(config(&[("base_url", given)])).unwrap();
+            assert_eq!(s.base_url, root, "{given}");
+        }
         assert_eq!(s.model, "my-model");
         assert_eq!(s.max_tokens, 100);
         assert_eq!(s.temperature, Some(0.5));
