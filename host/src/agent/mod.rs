@@ -5,6 +5,7 @@
 
 pub mod control;
 mod convert;
+mod history;
 pub mod window;
 
 use crate::memory::MemoryStore;
@@ -21,8 +22,13 @@ pub use convert::{to_stored, to_wit};
 /// What shapes the agent's behaviour (`[agent]` in the config).
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
-    /// The component (or provider alias) that answers.
+    /// The component (or provider alias) that answers by default.
     pub provider: String,
+    /// The config's name for it (`[providers.NAME]`, or `echo`).
+    pub provider_name: String,
+    /// Every loaded provider, config name to component: a conversation
+    /// may switch to any of them ([`TurnInput::provider`]).
+    pub providers: std::collections::BTreeMap<String, String>,
     /// Model to ask for; `None`: the provider's configured default.
     pub model: Option<String>,
     pub max_tool_rounds: u32,
@@ -43,6 +49,8 @@ impl Default for AgentSettings {
     fn default() -> Self {
         AgentSettings {
             provider: "llm-echo".into(),
+            provider_name: "echo".into(),
+            providers: [("echo".to_string(), "llm-echo".to_string())].into(),
             model: None,
             max_tool_rounds: 10,
             tool_output_limit: 10_000,
@@ -91,6 +99,10 @@ pub struct TurnInput {
     pub attachments: Vec<Attachment>,
     /// A model for this turn instead of the configured one.
     pub model: Option<String>,
+    /// A provider for this turn instead of the default, by its config
+    /// name (a key of [`AgentSettings::providers`]); `model` is then that
+    /// provider's model, or its own default when `None`.
+    pub provider: Option<String>,
     /// Where the turn came from and who can approve its calls.
     pub control: TurnControl,
 }
@@ -188,6 +200,32 @@ impl Agent {
             .await
     }
 
+    /// The component and model a turn asks: the input's provider and
+    /// model when it names them, else the configured default.
+    fn provider_for(&self, input: &TurnInput) -> Result<(String, Option<String>), TurnError> {
+        match &input.provider {
+            Some(name) if *name != self.settings.provider_name => {
+                let component = self.settings.providers.get(name).ok_or_else(|| {
+                    TurnError(format!(
+                        "this conversation uses the provider {name:?}, which the config no longer \
+                         names; /model PROVIDER/MODEL picks another (configured: {})",
+                        self.settings
+                            .providers
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                Ok((component.clone(), input.model.clone()))
+            }
+            _ => Ok((
+                self.settings.provider.clone(),
+                input.model.clone().or_else(|| self.settings.model.clone()),
+            )),
+        }
+    }
+
     /// [`Agent::turn`] with attachments and a model override.
     pub async fn turn_with(
         &self,
@@ -196,10 +234,10 @@ impl Agent {
         mut on_event: impl FnMut(TurnEvent),
     ) -> Result<TurnOutcome, TurnError> {
         let user_text = input.text.as_str();
-        let provider = self.runtime.get(&self.settings.provider).ok_or_else(|| {
+        let (component, model) = self.provider_for(&input)?;
+        let provider = self.runtime.get(&component).ok_or_else(|| {
             TurnError(format!(
-                "the provider {:?} is not loaded; check `openpista component list` for its error",
-                self.settings.provider
+                "the provider {component:?} is not loaded; check `openpista component list` for its error",
             ))
         })?;
         self.store(
@@ -217,7 +255,6 @@ impl Agent {
                 at_ms: now_ms(),
             },
         )?;
-        let model = input.model.clone().or_else(|| self.settings.model.clone());
         let facts = provider.model_info(model.as_deref()).await;
         // A model that takes no tools is offered none; the history is cut
         // to what its window holds after the system prompt and the tools.
@@ -244,7 +281,7 @@ impl Agent {
             let mut messages = vec![convert::system(self.system_prompt())];
             // This turn's user message is the last user message stored.
             let this_turn = history.iter().rposition(|m| m.role == "user");
-            messages.extend(history.iter().enumerate().map(|(i, stored)| {
+            let sent = history.iter().enumerate().map(|(i, stored)| {
                 let mut m = to_wit(stored);
                 if m.role == Role::Tool
                     && let Some(found) = m.tool_call_id.as_ref().and_then(|id| files.get(id))
@@ -255,7 +292,11 @@ impl Agent {
                     m.attachments = input.attachments.clone();
                 }
                 m
-            }));
+            });
+            // The history may come from another provider (the session
+            // switched) or from a stopped turn: send it in a shape every
+            // API takes.
+            messages.extend(history::sendable(sent.collect(), !tools.is_empty()));
             let request = ChatRequest {
                 model: model.clone(),
                 messages,

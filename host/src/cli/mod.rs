@@ -135,11 +135,29 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     let memory = Arc::new(MemoryStore::open(&crate::paths::expand(
         &config.memory.path,
     ))?);
-    let mut provider = config.provider_setup()?;
+    // Every configured provider is loaded, the default first, each under
+    // its own alias and policy; one sign-in per slot serves them all.
     let mut sign_ins = credentials::SignIns::new(config.auth.store(), config.auth.clone());
-    let secrets = sign_ins.wire(&mut provider, config.secret_store()?)?;
+    let mut secrets = config.secret_store()?;
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
+    let mut setups = config.provider_setups()?.into_iter();
+    let mut provider = setups.next().expect("the default provider comes first");
+    secrets = sign_ins.wire(&mut provider, secrets)?;
+    for mut other in setups {
+        secrets = sign_ins.wire(&mut other, secrets)?;
+        if !other.key_present {
+            tracing::warn!(
+                "provider {}: {} is not set and no sign-in is stored; it fails until one is",
+                other.name,
+                other.key_env.as_deref().unwrap_or("its key")
+            );
+        }
+        if let Some(base) = &other.alias_of {
+            aliases.insert(other.component.clone(), base.clone());
+            policies.insert(other.component.clone(), other.policy.clone());
+        }
+    }
     if let Some(base) = &provider.alias_of {
         aliases.insert(provider.component.clone(), base.clone());
         policies.insert(provider.component.clone(), provider.policy.clone());

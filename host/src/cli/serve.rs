@@ -386,9 +386,13 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         );
     } else if !provider.key_present {
         println!(
-            "provider {:?} has no API key: set {} before chatting.",
+            "provider {:?} has no API key: set {}{} before chatting.",
             config.agent.provider,
-            provider.key_env.as_deref().unwrap_or("its api_key_env")
+            provider.key_env.as_deref().unwrap_or("its api_key_env"),
+            match &provider.credential {
+                Some(slot) => format!(" or sign in (openpista auth login --provider {slot})"),
+                None => String::new(),
+            }
         );
     }
     if exit_when_ready {

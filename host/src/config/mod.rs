@@ -198,6 +198,8 @@ pub struct ProviderSection {
 /// How the configured provider is wired into the runtime.
 #[derive(Debug, Clone)]
 pub struct ProviderSetup {
+    /// The name the config gives it (`[providers.NAME]`, or `echo`).
+    pub name: String,
     /// The name the agent calls (`provider-NAME`, or `llm-echo`).
     pub component: String,
     /// The component it is an alias of, when it is one.
@@ -377,10 +379,30 @@ impl Config {
     /// Resolves `[agent].provider` to the component that answers and the
     /// policy it runs under.
     pub fn provider_setup(&self) -> Result<ProviderSetup> {
-        let name = &self.agent.provider;
+        self.provider_setup_named(&self.agent.provider)
+    }
+
+    /// Every provider the config names, `[agent].provider` first: all are
+    /// loaded, so a conversation can switch between them (`/model
+    /// PROVIDER/MODEL`). A broken `[providers.NAME]` table is an error
+    /// even when it is not the default: it would fail later, mid-session.
+    pub fn provider_setups(&self) -> Result<Vec<ProviderSetup>> {
+        let mut setups = vec![self.provider_setup()?];
+        for name in self.providers.keys() {
+            if *name != self.agent.provider {
+                setups.push(self.provider_setup_named(name)?);
+            }
+        }
+        Ok(setups)
+    }
+
+    /// The setup of the provider called `name` (`echo`, or a
+    /// `[providers.NAME]` table).
+    pub fn provider_setup_named(&self, name: &str) -> Result<ProviderSetup> {
         let Some(section) = self.providers.get(name) else {
             if name == "echo" {
                 return Ok(ProviderSetup {
+                    name: name.to_string(),
                     component: "llm-echo".into(),
                     alias_of: None,
                     policy: Default::default(),
@@ -446,6 +468,7 @@ impl Config {
             None => true,
         };
         Ok(ProviderSetup {
+            name: name.to_string(),
             component: format!("provider-{name}"),
             alias_of: Some(preset.component().to_string()),
             policy,
@@ -462,8 +485,16 @@ impl Config {
 
     /// The agent's settings from `[agent]` and the provider setup.
     pub fn agent_settings(&self, provider: &ProviderSetup) -> crate::agent::AgentSettings {
+        let mut providers: BTreeMap<String, String> = self
+            .providers
+            .keys()
+            .map(|name| (name.clone(), format!("provider-{name}")))
+            .collect();
+        providers.insert(provider.name.clone(), provider.component.clone());
         let mut s = crate::agent::AgentSettings {
             provider: provider.component.clone(),
+            provider_name: provider.name.clone(),
+            providers,
             model: provider.model.clone(),
             max_tool_rounds: self.agent.max_tool_rounds,
             tool_output_limit: self.agent.tool_output_limit,
@@ -734,6 +765,30 @@ base_url = "https://api.anthropic.com/v1"
         .unwrap_err()
         .to_string();
         assert!(err.contains("needs base_url"), "{err}");
+    }
+
+    #[test]
+    fn every_provider_is_set_up_the_default_first_and_a_broken_one_is_an_error() {
+        let text = "[agent]\nprovider = \"main\"\n\
+                    [providers.alpha]\npreset = \"anthropic\"\n\
+                    [providers.main]\npreset = \"ollama\"\n";
+        let setups = Config::parse(text, "c").unwrap().provider_setups().unwrap();
+        let names: Vec<&str> = setups.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["main", "alpha"]);
+        assert_eq!(setups[1].component, "provider-alpha");
+        let settings = Config::parse(text, "c").unwrap().agent_settings(&setups[0]);
+        assert_eq!(settings.provider_name, "main");
+        assert_eq!(settings.providers["alpha"], "provider-alpha");
+        let broken = format!("{text}[providers.zeta]\npreset = \"custom\"\n");
+        let err = Config::parse(&broken, "c")
+            .unwrap()
+            .provider_setups()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[providers.zeta]") && err.contains("needs base_url"),
+            "{err}"
+        );
     }
 
     #[test]

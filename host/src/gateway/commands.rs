@@ -11,7 +11,7 @@ use super::Gateway;
 use crate::runtime::bindings::Button;
 
 /// The commands, as `/help` lists them.
-pub const HELP: &str = "/new [TITLE] — start a new conversation (the old one is kept)\n/sessions — list this chat's conversations; /sessions N switches, /sessions rename N TITLE, /sessions delete N\n/clear — forget the current conversation\n/session — show the current conversation's id and size\n/model [NAME] — list the models, or use NAME for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
+pub const HELP: &str = "/new [TITLE] — start a new conversation (the old one is kept)\n/sessions — list this chat's conversations; /sessions N switches, /sessions rename N TITLE, /sessions delete N\n/clear — forget the current conversation\n/session — show the current conversation's id and size\n/model [NAME | PROVIDER/MODEL] — list the models, or use one for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
 
 /// A command's answer.
 #[derive(Debug, Clone, Default)]
@@ -30,14 +30,14 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(text: impl Into<String>) -> Reply {
+    pub(super) fn ok(text: impl Into<String>) -> Reply {
         Reply {
             text: text.into(),
             ..Default::default()
         }
     }
 
-    fn error(text: impl Into<String>) -> Reply {
+    pub(super) fn error(text: impl Into<String>) -> Reply {
         Reply {
             text: text.into(),
             is_error: true,
@@ -46,7 +46,7 @@ impl Reply {
     }
 }
 
-fn button(label: impl Into<String>, name: &str, args: impl Into<String>) -> Button {
+pub(super) fn button(label: impl Into<String>, name: &str, args: impl Into<String>) -> Button {
     Button {
         label: label.into(),
         name: name.into(),
@@ -81,7 +81,7 @@ pub async fn run(gateway: &Gateway, base: &str, active: &str, command: &str, arg
             Err(e) => Reply::error(format!("could not start a conversation: {e:#}")),
         },
         "sessions" => sessions(gateway, base, args),
-        "model" => model(gateway, active, args).await,
+        "model" => super::model_command::run(gateway, active, args).await,
         "help" => Reply::ok(HELP),
         other => Reply::error(format!("unknown command /{other}\n{HELP}")),
     }
@@ -215,56 +215,4 @@ fn recap(gateway: &Gateway, id: &str) -> String {
         return String::new();
     }
     format!("\n\nWhere it stood:\n{}", shown[start..].join("\n"))
-}
-
-async fn model(gateway: &Gateway, active: &str, args: &str) -> Reply {
-    let agent = gateway.agent();
-    let provider = agent.runtime.get(&agent.settings.provider);
-    let catalogue: Vec<String> = match &provider {
-        Some(p) => match p.models().await {
-            Ok(models) => models.into_iter().map(|m| m.id).collect(),
-            Err(e) => {
-                tracing::warn!("the provider's model list failed: {e}");
-                Vec::new()
-            }
-        },
-        None => Vec::new(),
-    };
-    let current = gateway
-        .session_model(active)
-        .or_else(|| agent.settings.model.clone());
-    let name = args.trim();
-    if name.is_empty() {
-        let shown = current
-            .clone()
-            .unwrap_or_else(|| "the provider's default".into());
-        let mut text = format!("Provider {}, model {shown}.", agent.settings.provider);
-        if !catalogue.is_empty() {
-            text.push_str("\nModels: ");
-            text.push_str(&catalogue.join(", "));
-            text.push_str("\n/model NAME switches this conversation.");
-        }
-        let buttons = catalogue
-            .iter()
-            .filter(|m| current.as_deref() != Some(m.as_str()))
-            .take(12)
-            .map(|m| button(m.clone(), "model", m.clone()))
-            .collect();
-        return Reply {
-            text,
-            buttons,
-            ..Default::default()
-        };
-    }
-    if !catalogue.is_empty() && !catalogue.iter().any(|m| m == name) {
-        return Reply::error(format!(
-            "the provider {} has no model {name:?}; it has: {}",
-            agent.settings.provider,
-            catalogue.join(", ")
-        ));
-    }
-    match gateway.set_session_model(active, name) {
-        Ok(()) => Reply::ok(format!("This conversation now uses the model {name}.")),
-        Err(e) => Reply::error(format!("could not choose the model: {e:#}")),
-    }
 }

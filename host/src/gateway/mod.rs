@@ -21,6 +21,7 @@ mod control;
 pub mod cron;
 pub mod delivery;
 pub mod identity;
+mod model_command;
 pub mod sessions;
 
 use crate::agent::{Agent, TurnControl, TurnEvent, TurnInput};
@@ -435,10 +436,12 @@ impl Gateway {
             stored: stored.clone(),
             sender: event.sender.clone(),
         };
+        let chosen = self.session_model(&stored);
         let input = TurnInput {
             text: event.text,
             attachments: event.attachments,
-            model: self.session_model(&stored),
+            model: chosen.model,
+            provider: chosen.provider,
             control: TurnControl {
                 channel: Some(origin.channel.clone()),
                 asker: Some(Arc::new(asker)),

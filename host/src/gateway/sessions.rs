@@ -172,19 +172,40 @@ impl Gateway {
         self.agent.forget_session(id)?;
         self.agent.memory.kv_delete(NS, &format!("title/{id}"))?;
         self.agent.memory.kv_delete(NS, &format!("model/{id}"))?;
+        self.agent.memory.kv_delete(NS, &format!("provider/{id}"))?;
         if self.active_session(base) == id {
             self.kv_set(&format!("active/{base}"), base)?;
         }
         Ok(())
     }
 
-    /// The model chosen for session `id` with `/model`, if any.
-    pub fn session_model(&self, id: &str) -> Option<String> {
-        self.kv_get(&format!("model/{id}"))
+    /// The provider and model chosen for session `id` with `/model`.
+    pub fn session_model(&self, id: &str) -> ModelChoice {
+        ModelChoice {
+            provider: self.kv_get(&format!("provider/{id}")),
+            model: self.kv_get(&format!("model/{id}")),
+        }
     }
 
-    /// Chooses `model` for session `id`.
-    pub fn set_session_model(&self, id: &str, model: &str) -> anyhow::Result<()> {
-        self.kv_set(&format!("model/{id}"), model)
+    /// Chooses `choice` for session `id`: its provider (none: the
+    /// default) and its model (none: that provider's own default).
+    pub fn set_session_model(&self, id: &str, choice: &ModelChoice) -> anyhow::Result<()> {
+        for (key, value) in [("provider", &choice.provider), ("model", &choice.model)] {
+            match value {
+                Some(v) => self.kv_set(&format!("{key}/{id}"), v)?,
+                None => {
+                    self.agent.memory.kv_delete(NS, &format!("{key}/{id}"))?;
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// What a conversation answers with: a provider by its config name and a
+/// model of it; `None` in either means the configured default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelChoice {
+    pub provider: Option<String>,
+    pub model: Option<String>,
 }

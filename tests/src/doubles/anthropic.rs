@@ -701,6 +701,17 @@ fn check(request: &Incoming, body: &Value) -> Result<(), Refusal> {
                             "messages.{i}.content.{j}: tool_use needs an id and an input object"
                         )));
                     }
+                    // The API's pattern for ids (others' ids, such as
+                    // `functions.x:0`, are refused).
+                    if !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
+                        return Err(invalid(format!(
+                            "messages.{i}.content.{j}.tool_use.id: String should match \
+                             pattern '^[a-zA-Z0-9_-]+$'"
+                        )));
+                    }
                     open_tool_uses.push(id.to_string());
                 }
                 ("tool_result", "user") => {
