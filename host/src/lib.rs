@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod memory;
+pub mod models;
 pub mod native;
 pub mod paths;
 pub mod runtime;

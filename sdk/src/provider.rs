@@ -197,6 +197,25 @@ macro_rules! export_provider {
     };
 }
 
+/// Sends a model-list request (`models = "listed"`) and returns the body
+/// of a successful answer; any other answer is an error naming the
+/// provider and the status, with the start of what the service said.
+pub fn fetch_model_list(provider: &str, request: crate::http::Request) -> Result<String, Error> {
+    let response = request.send()?;
+    let text = response.text();
+    if !response.is_success() {
+        return Err(Error::upstream(
+            Some(response.status),
+            format!(
+                "{provider}: listing the models failed (HTTP {}): {}",
+                response.status,
+                text.chars().take(200).collect::<String>()
+            ),
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

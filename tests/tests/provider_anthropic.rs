@@ -112,8 +112,11 @@ async fn plain_answer_with_system_at_the_top_level() {
 
     // models() answers from the configuration, without the network.
     let models = s.provider.models().await.unwrap();
-    assert_eq!(models.len(), 1);
-    assert_eq!(models[0].id, "claude-test");
+    assert_eq!(models[0].id, "claude-test", "the configured model first");
+    assert!(
+        models.iter().any(|m| m.id == "claude-opus-4-1"),
+        "then the built-in list"
+    );
     assert!(models[0].supports_tools);
     assert!(double.requests().is_empty());
 

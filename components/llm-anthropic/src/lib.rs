@@ -20,12 +20,14 @@
 //! | `request_timeout_ms` | `115000` | connect / first byte / between bytes |
 //! | `max_attempts` | `4` | attempts per request, retries included |
 //! | `auth` | `api_key` | `oauth` for a Claude Pro/Max sign-in: the token goes as `Authorization: Bearer` with `anthropic-beta: oauth-2025-04-20` instead of `x-api-key` (the host sets it for a signed-in provider) |
+//! | `models` | `built-in` | `listed`: `models()` pages through the Models API instead of answering from the configuration (the host sets it on the `models-NAME` alias `model list` uses) |
 //!
 //! The mapping between openpista's conversation and the API's is described
 //! in [`request`], [`response`] and [`stream`]; tool names are rewritten
 //! for the wire by `openpista_sdk::tool_names` (`time.now` goes out as
 //! `time__now`), as for the other providers.
 
+pub mod models;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -72,6 +74,8 @@ pub struct Settings {
     pub request_timeout_ms: u64,
     pub max_attempts: u32,
     pub auth: Auth,
+    /// `models = "listed"`: `models()` asks the Models API.
+    pub listed: bool,
 }
 
 impl Default for Settings {
@@ -85,6 +89,7 @@ impl Default for Settings {
             request_timeout_ms: 115_000,
             max_attempts: RetryPolicy::default().max_attempts,
             auth: Auth::ApiKey,
+            listed: false,
         }
     }
 }
@@ -154,6 +159,17 @@ impl Settings {
                 }
             };
         }
+        if let Some(v) = get("models") {
+            s.listed = match v.as_str() {
+                "listed" => true,
+                "built-in" => false,
+                _ => {
+                    return Err(Error::unavailable(format!(
+                        "{PROVIDER}: config `models` = `{v}` is not `listed` or `built-in`"
+                    )));
+                }
+            };
+        }
         if let Some(v) = get("max_attempts") {
             s.max_attempts = number::<u32>("max_attempts", &v, "a whole number")?.max(1);
         }
@@ -175,20 +191,6 @@ impl Settings {
             max_attempts: self.max_attempts,
             ..RetryPolicy::default()
         }
-    }
-
-    /// The model list `models()` reports.
-    pub fn models(&self) -> Vec<ModelInfo> {
-        let mut info = ModelInfo::new(self.model.clone()).with_tools();
-        let window = self.context_window.or_else(|| {
-            self.model
-                .starts_with("claude")
-                .then_some(CLAUDE_CONTEXT_WINDOW)
-        });
-        if let Some(window) = window {
-            info = info.with_context_window(window);
-        }
-        vec![info]
     }
 }
 
@@ -241,7 +243,12 @@ pub struct Anthropic;
 
 impl Provider for Anthropic {
     fn models() -> Result<Vec<ModelInfo>, Error> {
-        Ok(Settings::load()?.models())
+        let settings = Settings::load()?;
+        if settings.listed {
+            settings.listed_models()
+        } else {
+            Ok(settings.models())
+        }
     }
 
     fn chat(req: ChatRequest) -> Result<ChatResponse, Error> {

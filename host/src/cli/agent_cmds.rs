@@ -1,4 +1,4 @@
-//! `openpista run`, `chat`, `session` and `model`: the terminal front end.
+//! `openpista run`, `chat` and `session`: the terminal front end.
 
 use super::Toolbox;
 use super::build;
@@ -183,61 +183,6 @@ pub async fn session(config: Config, cmd: SessionCommand) -> Result<i32> {
                 return Ok(1);
             }
             println!("deleted {id}");
-        }
-    }
-    Ok(0)
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ModelCommand {
-    /// Models the configured provider offers.
-    List,
-    /// Sends one short request and reports the answer and its latency.
-    Test,
-}
-
-pub async fn model(config: Config, cmd: ModelCommand) -> Result<i32> {
-    let (agent, _natives) = agent(&config).await?;
-    let Some(provider) = agent.runtime.get(&agent.settings.provider) else {
-        bail!("the provider {} is not loaded", agent.settings.provider);
-    };
-    match cmd {
-        ModelCommand::List => {
-            for m in provider
-                .models()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
-                println!("{}", m.id);
-            }
-        }
-        ModelCommand::Test => {
-            let started = std::time::Instant::now();
-            let request = crate::runtime::bindings::ChatRequest {
-                model: agent.settings.model.clone(),
-                messages: vec![crate::runtime::bindings::Message {
-                    role: crate::runtime::bindings::Role::User,
-                    content: "Reply with the single word OK.".into(),
-                    tool_calls: Vec::new(),
-                    tool_call_id: None,
-                    attachments: Vec::new(),
-                }],
-                tools: Vec::new(),
-                temperature: None,
-                max_tokens: Some(16),
-            };
-            match provider.chat(&request).await {
-                Ok(r) => println!(
-                    "{} answered in {} ms: {}",
-                    agent.settings.provider,
-                    started.elapsed().as_millis(),
-                    r.message.content
-                ),
-                Err(e) => {
-                    eprintln!("❌ {}: {e}", agent.settings.provider);
-                    return Ok(1);
-                }
-            }
         }
     }
     Ok(0)

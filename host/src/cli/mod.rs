@@ -7,6 +7,7 @@ mod channel_cmds;
 mod component;
 mod control;
 pub mod credentials;
+pub mod model_cmds;
 pub mod serve;
 mod skill_cmds;
 mod whatsapp_cmds;
@@ -58,9 +59,9 @@ pub enum Command {
     /// Stored conversations.
     #[command(subcommand)]
     Session(agent_cmds::SessionCommand),
-    /// The configured language model.
+    /// The models of the configured providers: list, test, use.
     #[command(subcommand)]
-    Model(agent_cmds::ModelCommand),
+    Model(model_cmds::ModelCommand),
     /// Let new people talk to the agent through a messenger.
     #[command(subcommand)]
     Pairing(channel_cmds::PairingCommand),
@@ -90,7 +91,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Run { text, session } => agent_cmds::run(config, &text, &session).await,
         Command::Chat { session } => agent_cmds::chat(config, &session).await,
         Command::Session(cmd) => agent_cmds::session(config, cmd).await,
-        Command::Model(cmd) => agent_cmds::model(config, cmd).await,
+        Command::Model(cmd) => model_cmds::run(config, cli.config.clone(), cmd).await,
         Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
@@ -132,6 +133,22 @@ pub fn build_runtime(config: &Config) -> Result<Arc<Runtime>> {
 
 /// The runtime, the memory store and the provider setup.
 pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config::ProviderSetup)> {
+    build_with(config, false)
+}
+
+/// The alias that asks provider `name`'s service for its model list
+/// (loaded by [`build_with`] with `listers`).
+pub fn lister_of(name: &str) -> String {
+    format!("models-{name}")
+}
+
+/// [`build`]; with `listers`, every provider whose service lists its
+/// models also gets a second alias, [`lister_of`] its name, configured
+/// `models = "listed"` under the same grants and key, for `model list`.
+pub fn build_with(
+    config: &Config,
+    listers: bool,
+) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config::ProviderSetup)> {
     let memory = Arc::new(MemoryStore::open(&crate::paths::expand(
         &config.memory.path,
     ))?);
@@ -141,12 +158,29 @@ pub fn build(config: &Config) -> Result<(Arc<Runtime>, Arc<MemoryStore>, config:
     let mut secrets = config.secret_store()?;
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
-    let mut setups = config.provider_setups()?.into_iter();
+    let mut setups = config.provider_setups()?;
+    if listers {
+        let listing: Vec<config::ProviderSetup> = setups
+            .iter()
+            .filter(|s| s.alias_of.is_some() && s.preset.is_some_and(|p| p.lists_models()))
+            .map(|s| {
+                let mut lister = s.clone();
+                lister.component = lister_of(&s.name);
+                lister
+                    .policy
+                    .config
+                    .insert("models".into(), toml::Value::String("listed".into()));
+                lister
+            })
+            .collect();
+        setups.extend(listing);
+    }
+    let mut setups = setups.into_iter();
     let mut provider = setups.next().expect("the default provider comes first");
     secrets = sign_ins.wire(&mut provider, secrets)?;
     for mut other in setups {
         secrets = sign_ins.wire(&mut other, secrets)?;
-        if !other.key_present {
+        if !other.key_present && other.component == format!("provider-{}", other.name) {
             tracing::warn!(
                 "provider {}: {} is not set and no sign-in is stored; it fails until one is",
                 other.name,

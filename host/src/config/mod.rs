@@ -127,6 +127,13 @@ impl Preset {
         }
     }
 
+    /// Whether the service lists its models (`GET …/models`) in a shape
+    /// the protocol component reads (`models = "listed"`). The ChatGPT
+    /// backend has no public list; echo has nothing to list.
+    pub fn lists_models(self) -> bool {
+        !matches!(self, Preset::Chatgpt | Preset::Echo)
+    }
+
     /// The environment variable holding the API key, unless configured.
     pub fn default_key_env(self) -> Option<&'static str> {
         match self {

@@ -5,7 +5,7 @@
 //! what differs between them is only their [`Api`]: the name their messages
 //! carry and the endpoint below `base_url`.
 
-use crate::{Error, ModelInfo, host, http};
+use crate::{Error, host, http};
 
 /// What sets one OpenAI-style component apart from another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +151,9 @@ pub struct Config {
     pub auth: bool,
     /// Connect, first-byte and between-bytes timeout of each request.
     pub request_timeout_ms: u64,
+    /// `models = "listed"`: `models()` asks the service (see
+    /// [`super::models`]) instead of answering from what it knows.
+    pub listed: bool,
 }
 
 impl Config {
@@ -220,6 +223,16 @@ impl Config {
         };
         let request_timeout_ms =
             parse_u64(provider, &get, "request_timeout_ms")?.unwrap_or(110_000);
+        let listed = match get("models").as_deref() {
+            None | Some("built-in") => false,
+            Some("listed") => true,
+            Some(other) => {
+                return Err(Error::unavailable(format!(
+                    "{provider}: config `models` is `{other}`; use `listed` (ask the service) \
+                     or `built-in`"
+                )));
+            }
+        };
         Ok(Config {
             api,
             preset,
@@ -229,17 +242,13 @@ impl Config {
             max_tokens,
             auth,
             request_timeout_ms,
+            listed,
         })
     }
 
     /// Reads the configuration of `api` from the host.
     pub fn from_host(api: Api) -> Result<Config, Error> {
         Config::load(api, host::config)
-    }
-
-    /// What `Provider::models` lists: the configured model, with tools.
-    pub fn models(&self) -> Result<Vec<ModelInfo>, Error> {
-        Ok(vec![ModelInfo::new(self.model_for(None)?).with_tools()])
     }
 
     /// The model for a request: the one it names, else the configured one.
@@ -262,14 +271,9 @@ impl Config {
         format!("{}{}", self.base_url, self.api.endpoint_path)
     }
 
-    /// The HTTP request that posts `body` to the endpoint (built again for
-    /// each attempt of a retry): with the request timeout, the API key as
-    /// the `{{secret:api_key}}` placeholder the host fills in (unless
-    /// `auth` is `none`), and asking for server-sent events when `stream`.
-    pub fn http_request(&self, body: &serde_json::Value, stream: bool) -> http::Request {
-        let mut request = http::Request::post(self.endpoint())
-            .json(body)
-            .timeout_ms(self.request_timeout_ms);
+    /// `request` with the key placeholder (unless `auth` is `none`) and
+    /// the headers the preset's service requires.
+    pub(crate) fn authorize(&self, mut request: http::Request) -> http::Request {
         if self.auth {
             request = match self.preset {
                 Preset::Azure => request.header("api-key", "{{secret:api_key}}"),
@@ -279,6 +283,18 @@ impl Config {
         for &(name, value) in self.preset.headers() {
             request = request.header(name, value);
         }
+        request
+    }
+
+    /// The HTTP request that posts `body` to the endpoint (built again for
+    /// each attempt of a retry): with the request timeout, the API key as
+    /// the `{{secret:api_key}}` placeholder the host fills in (unless
+    /// `auth` is `none`), and asking for server-sent events when `stream`.
+    pub fn http_request(&self, body: &serde_json::Value, stream: bool) -> http::Request {
+        let request = http::Request::post(self.endpoint())
+            .json(body)
+            .timeout_ms(self.request_timeout_ms);
+        let mut request = self.authorize(request);
         if stream {
             request = request.header("accept", "text/event-stream");
         }
@@ -304,6 +320,7 @@ fn parse_u64(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ModelInfo;
     use std::collections::BTreeMap;
 
     const API: Api = Api {
@@ -329,9 +346,16 @@ mod tests {
         assert_eq!(c.endpoint(), "https://api.openai.com/v1/chat/completions");
         assert_eq!(c.model_for(None).unwrap(), "gpt-4o-mini");
         assert_eq!(c.model_for(Some("gpt-4o")).unwrap(), "gpt-4o");
+        let models = c.models().unwrap();
         assert_eq!(
-            c.models().unwrap(),
-            vec![ModelInfo::new("gpt-4o-mini").with_tools()]
+            models[0],
+            ModelInfo::new("gpt-4o-mini")
+                .with_context_window(128_000)
+                .with_tools()
+        );
+        assert!(
+            models.iter().any(|m| m.id == "gpt-4.1"),
+            "the built-in list follows"
         );
     }
 

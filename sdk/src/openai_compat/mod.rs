@@ -21,6 +21,7 @@
 
 mod config;
 pub mod content;
+pub mod models;
 pub mod stream;
 pub mod wire;
 

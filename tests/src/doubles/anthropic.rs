@@ -22,7 +22,7 @@
 //! transfer encoding, one `event:` / `data:` pair per event, each event
 //! split over two chunks (so a client must reassemble lines).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -245,6 +245,8 @@ impl Recorded {
 struct Shared {
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
+    /// What `GET /v1/models` lists, newest first as the API orders them.
+    models: Vec<String>,
 }
 
 /// The running double; it stops when dropped.
@@ -304,6 +306,11 @@ impl AnthropicDouble {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().unwrap().requests.clone()
+    }
+
+    /// The models `GET /v1/models` lists (in pages, as the API does).
+    pub fn set_models(&self, ids: &[&str]) {
+        self.shared.lock().unwrap().models = ids.iter().map(|s| s.to_string()).collect();
     }
 
     /// Replies not used yet.
@@ -471,8 +478,16 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<Shared>>) -> std::io::Res
         return Ok(());
     };
     let body_json: Value = serde_json::from_slice(&incoming.body).unwrap_or(Value::Null);
-    let checked = check(&incoming, &body_json);
+    let listing = incoming.method == "GET" && incoming.path.split('?').next() == Some("/v1/models");
+    let checked = match listing {
+        true => check_auth(&incoming),
+        false => check(&incoming, &body_json),
+    };
     let reply = match checked {
+        Ok(()) if listing => {
+            let models = state.lock().unwrap().models.clone();
+            models_page(&models, &incoming.path)
+        }
         Err((status, kind, message)) => Reply::error(status, kind, &message),
         Ok(()) => state
             .lock()
@@ -545,6 +560,47 @@ fn invalid(message: impl Into<String>) -> Refusal {
     (400, "invalid_request_error", message.into())
 }
 
+/// One page of the Models API: `limit` (default 20, at most 1000) models
+/// after `after_id`, with `has_more`, `first_id` and `last_id`.
+fn models_page(models: &[String], path: &str) -> Reply {
+    let query: HashMap<&str, &str> = path
+        .split_once('?')
+        .map(|(_, q)| q.split('&').filter_map(|p| p.split_once('=')).collect())
+        .unwrap_or_default();
+    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return Reply::error(
+                400,
+                "invalid_request_error",
+                "limit: Input should be greater than or equal to 1 and less than or equal to 1000",
+            );
+        }
+    };
+    let start = match query.get("after_id") {
+        Some(after) => match models.iter().position(|m| m == after) {
+            Some(i) => i + 1,
+            None => {
+                return Reply::error(404, "not_found_error", &format!("model: {after}"));
+            }
+        },
+        None => 0,
+    };
+    let page: Vec<&String> = models.iter().skip(start).take(limit).collect();
+    Reply::Json(json!({
+        "data": page.iter().map(|id| json!({
+            "type": "model",
+            "id": id,
+            "display_name": id,
+            "created_at": "2025-01-01T00:00:00Z",
+        })).collect::<Vec<_>>(),
+        "has_more": start + page.len() < models.len(),
+        "first_id": page.first(),
+        "last_id": page.last(),
+    }))
+}
+
 /// The checks the real service makes before it answers.
 fn check(request: &Incoming, body: &Value) -> Result<(), Refusal> {
     if request.method != "POST" || request.path.split('?').next() != Some("/v1/messages") {
@@ -554,6 +610,12 @@ fn check(request: &Incoming, body: &Value) -> Result<(), Refusal> {
             format!("Not found: {} {}", request.method, request.path),
         ));
     }
+    check_auth(request)?;
+    check_body(body)
+}
+
+/// The key (or a subscription token with its beta flag) and the version.
+fn check_auth(request: &Incoming) -> Result<(), Refusal> {
     let bearer = request
         .header("authorization")
         .and_then(|a| a.strip_prefix("Bearer "))
@@ -583,6 +645,11 @@ fn check(request: &Incoming, body: &Value) -> Result<(), Refusal> {
     if request.header("anthropic-version").is_none() {
         return Err(invalid("anthropic-version: header is required"));
     }
+    Ok(())
+}
+
+/// The body of `POST /v1/messages`.
+fn check_body(body: &Value) -> Result<(), Refusal> {
     let Some(obj) = body.as_object() else {
         return Err(invalid("The request body is not valid JSON."));
     };

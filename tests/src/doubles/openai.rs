@@ -347,7 +347,9 @@ fn valid_name(name: &str) -> bool {
 
 /// The service's checks; `Err` is the answer to a rejected request.
 fn check(request: &Recorded, expected_key: Option<&str>) -> Result<(), Answer> {
-    if request.method != "POST" || request.path != "/v1/chat/completions" {
+    // The model list (answered from the script like any request).
+    let listing = request.method == "GET" && request.path == "/v1/models";
+    if !listing && (request.method != "POST" || request.path != "/v1/chat/completions") {
         return Err(whole(
             404,
             &error_body(
@@ -391,6 +393,9 @@ fn check(request: &Recorded, expected_key: Option<&str>) -> Result<(), Answer> {
                 None,
             ),
         ));
+    }
+    if listing {
+        return Ok(());
     }
     let body = &request.body;
     if !body.is_object() {
