@@ -271,8 +271,8 @@ mod tests {
 
     #[test]
     fn only_loopback_peers_may_call_back() {
-        // A test cannot send from a non-loopback address, so the check
-        // itself is tested here.
+        // Every kind of address; the end-to-end test (auth_e2e
+        // refusals.rs) sends from this machine's own non-loopback one.
         for ip in ["127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"] {
             assert!(peer_allowed(ip.parse().unwrap()), "{ip}");
         }

@@ -5,9 +5,9 @@
 //! id_token → API key exchange. Consent is given over plain HTTP here
 //! (what the Allow button does); the browser itself is in `browser.rs`.
 //!
-//! A callback from a non-loopback peer is refused too; a test cannot send
-//! from another address, so that check is a unit test of
-//! `openpista::auth::loopback::peer_allowed`.
+//! A callback from a non-loopback peer is refused too: the test connects
+//! to the listener from a socket bound to this machine's own non-loopback
+//! address, which Linux routes over loopback with that source address.
 
 use super::{Home, consent_over_http, get};
 
@@ -120,4 +120,71 @@ async fn a_pasted_redirect_signs_in_with_api_billing_and_its_code_cannot_be_reus
         first,
         "the stored sign-in is untouched"
     );
+}
+
+/// This machine's address on its default route (no packet is sent: a UDP
+/// socket only picks the source address when it connects).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("198.51.100.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// `GET url` (the command's listener on 127.0.0.1) from a socket bound to
+/// `source`: the status the listener answers.
+async fn get_from(source: std::net::IpAddr, url: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let u = url::Url::parse(url).unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+    let addr = format!("127.0.0.1:{}", u.port().unwrap()).parse().unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let path = &u[url::Position::BeforePath..url::Position::AfterQuery];
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(super::WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the listener answers")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[tokio::test]
+async fn a_callback_from_a_non_loopback_address_is_refused_and_the_sign_in_goes_on() {
+    let Some(source) = non_loopback_address() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI needs a non-loopback address for this test"
+        );
+        eprintln!("skipped: this machine has no non-loopback address");
+        return;
+    };
+    let home = Home::new().await;
+    let mut cli = home.spawn(&["auth", "login", "--provider", "openai", "--no-browser"]);
+    let url = cli.url(&home.double.url("/openai/oauth/authorize")).await;
+    let redirect = consent_over_http(&home.double, &url).await;
+    assert_eq!(get_from(source, &redirect).await, 403, "from {source}");
+    assert_eq!(
+        home.double.count("/openai/oauth/token"),
+        0,
+        "a refused callback exchanges nothing"
+    );
+    // The listener is still there for the real browser's redirect.
+    let (status, page) = get(&redirect).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, out) = cli.finish().await;
+    assert!(status.success(), "{out}");
+    assert!(!home.stored("openai").access_token.is_empty());
 }
