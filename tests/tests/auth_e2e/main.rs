@@ -13,12 +13,14 @@
 //!   challenge (wrong `code_verifier`), a reused code, a pasted redirect;
 //! - `terminal.rs`: the Anthropic paste flow, API keys and the picker
 //!   through a pty, the Copilot device flow, status, logout, file modes;
-//! - `refresh.rs`: `openpista::auth::refresh` against the double.
+//! - `refresh.rs`: `openpista::auth::refresh` against the double;
+//! - `turns.rs`: a signed-in turn through `openpista run`, logs on.
 
 mod browser;
 mod refresh;
 mod refusals;
 mod terminal;
+mod turns;
 
 use openpista::auth::{Credential, CredentialStore};
 use openpista_tests::doubles::oauth::OAuthDouble;
