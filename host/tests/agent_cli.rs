@@ -208,7 +208,13 @@ fn model_list_and_test_use_the_configured_provider() {
     let home = tempfile::tempdir().unwrap();
     let out = cmd(home.path(), &["model", "list"]);
     assert!(out.status.success());
-    assert_eq!(text(&out).trim(), "echo");
+    let shown = text(&out);
+    assert!(
+        shown.starts_with("echo (default): its service has no model list\n"),
+        "{shown}"
+    );
+    let row: Vec<&str> = shown.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row, ["echo/echo", "?", "tools", "configured"], "{shown}");
     let out = cmd(home.path(), &["model", "test"]);
     assert!(
         out.status.success(),
@@ -216,7 +222,7 @@ fn model_list_and_test_use_the_configured_provider() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text(&out).contains("llm-echo answered in"),
+        text(&out).contains("✅ echo (its default model) answered in"),
         "{}",
         text(&out)
     );

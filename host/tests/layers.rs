@@ -27,6 +27,8 @@ const LAYERS: &[&str] = &[
     "paths",
     "memory",
     "runtime",
+    "auth",
+    "models",
     "tools",
     "native",
     "skills",
