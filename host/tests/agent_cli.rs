@@ -213,8 +213,12 @@ fn model_list_and_test_use_the_configured_provider() {
         shown.starts_with("echo (default): its service has no model list\n"),
         "{shown}"
     );
-    let row: Vec<&str> = shown.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(row, ["echo/echo", "?", "tools", "configured"], "{shown}");
+    let row: Vec<&str> = shown.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["echo/echo", "?", "tools", "images?", "configured"],
+        "{shown}"
+    );
     let out = cmd(home.path(), &["model", "test"]);
     assert!(
         out.status.success(),

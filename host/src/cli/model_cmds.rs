@@ -12,7 +12,8 @@ use std::time::Duration;
 #[derive(Subcommand, Debug)]
 pub enum ModelCommand {
     /// The models of every configured provider: the configured one, the
-    /// built-in list, and what the service lists (kept for ten minutes).
+    /// built-in list, and what the service lists (kept for ten minutes),
+    /// with context window, tools, images and where each came from.
     List {
         /// Ask the services again instead of using a recent listing.
         #[arg(long)]
@@ -100,6 +101,10 @@ async fn list(config: &Config, refresh: bool) -> Result<i32> {
             ""
         };
         println!("{}{default}: {note}", setup.name);
+        println!(
+            "  {:<40} {:>9}  {:<8} {:<9} source",
+            "model", "context", "tools", "images"
+        );
         for e in models::merge(&local, listed.as_deref()) {
             let mut source = Vec::new();
             if e.configured {
@@ -110,14 +115,20 @@ async fn list(config: &Config, refresh: bool) -> Result<i32> {
             if e.listed {
                 source.push("listed");
             }
+            let family = setup.alias_of.as_deref().unwrap_or(&setup.component);
             println!(
-                "  {:<40} {:>9}  {:<8} {}",
+                "  {:<40} {:>9}  {:<8} {:<9} {}",
                 format!("{}/{}", setup.name, e.id),
                 e.context_window.map_or("?".to_string(), |w| w.to_string()),
                 if e.supports_tools {
                     "tools"
                 } else {
-                    "no tools"
+                    "no-tools"
+                },
+                match models::takes_images(family, &e.id) {
+                    Some(true) => "images",
+                    Some(false) => "no-images",
+                    None => "images?",
                 },
                 source.join(", ")
             );

@@ -85,6 +85,48 @@ struct SavedModel {
     supports_tools: bool,
 }
 
+/// Whether model `id` of a provider spoken by `component` (`llm-openai`,
+/// `llm-anthropic`, …) takes images, as the services document it for
+/// their model families; `None` where the family is not known. The 0.2
+/// contract's `model-info` has no such flag, so this is the host's
+/// knowledge, shown by `model list`, never a reason to refuse a request.
+pub fn takes_images(component: &str, id: &str) -> Option<bool> {
+    // Gateways name models `vendor/model` (OpenRouter, Vercel).
+    let (vendor, model) = match id.split_once('/') {
+        Some((v, m)) => (Some(v), m),
+        None => (None, id),
+    };
+    let anthropic = component == "llm-anthropic" || vendor == Some("anthropic");
+    if anthropic || model.starts_with("claude-") {
+        // Every Claude 3 and later model reads images; Claude 2 did not.
+        return Some(!(model.starts_with("claude-2") || model.starts_with("claude-instant")));
+    }
+    if model.starts_with("gemini-") {
+        return Some(true);
+    }
+    let openai = matches!(component, "llm-openai" | "llm-responses");
+    if !openai && vendor.is_some_and(|v| v != "openai") {
+        return None;
+    }
+    const WITH: [&str; 7] = [
+        "gpt-4o",
+        "gpt-4.1",
+        "gpt-4-turbo",
+        "gpt-5",
+        "o3",
+        "o4-mini",
+        "o1",
+    ];
+    const WITHOUT: [&str; 4] = ["gpt-3.5", "o1-mini", "o3-mini", "gpt-4-0613"];
+    if WITHOUT.iter().any(|p| model.starts_with(p)) {
+        Some(false)
+    } else if WITH.iter().any(|p| model.starts_with(p)) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 /// A stable digest of a provider's configuration (its `[config]` values
 /// and grants), so a listing is reused only for the same service.
 pub fn fingerprint(policy: &crate::runtime::capabilities::ComponentPolicy) -> String {
@@ -196,6 +238,27 @@ mod tests {
         );
         assert_eq!(e[1].context_window, Some(200), "the service's facts win");
         assert_eq!(merge(&local, None).len(), 2);
+    }
+
+    #[test]
+    fn images_follow_the_documented_families() {
+        assert_eq!(
+            takes_images("llm-anthropic", "claude-sonnet-4-5"),
+            Some(true)
+        );
+        assert_eq!(takes_images("llm-anthropic", "claude-2.1"), Some(false));
+        assert_eq!(takes_images("llm-openai", "gpt-4o-mini"), Some(true));
+        assert_eq!(takes_images("llm-openai", "o3-mini"), Some(false));
+        assert_eq!(takes_images("llm-openai", "gpt-3.5-turbo"), Some(false));
+        assert_eq!(
+            takes_images("llm-openai", "anthropic/claude-sonnet-4"),
+            Some(true)
+        );
+        assert_eq!(takes_images("llm-openai", "openai/gpt-4.1"), Some(true));
+        assert_eq!(takes_images("llm-openai", "gemini-2.5-pro"), Some(true));
+        assert_eq!(takes_images("llm-openai", "meta-llama/llama-3-70b"), None);
+        assert_eq!(takes_images("llm-openai", "my-finetune"), None);
+        assert_eq!(takes_images("llm-echo", "echo"), None);
     }
 
     #[test]
