@@ -324,14 +324,25 @@ async fn two_tabs_both_hear_and_a_client_that_left_gets_its_answer_later() {
         json!({"type": "message", "id": "x", "text": "to both"}),
     )
     .await;
-    assert_eq!(
-        until_message(&mut a).await.last().unwrap()["text"],
-        "echo: to both"
-    );
-    assert_eq!(
-        until_message(&mut b).await.last().unwrap()["text"],
-        "echo: to both"
-    );
+    let seen_a = until_message(&mut a).await;
+    assert_eq!(seen_a.last().unwrap()["text"], "echo: to both");
+    // The tab that sent it is not told its own message again; the other
+    // tab sees it (a `user` frame) before the answer.
+    assert!(seen_a.iter().all(|f| f["type"] != "user"), "{seen_a:?}");
+    let seen_b = until_message(&mut b).await;
+    assert_eq!(seen_b.last().unwrap()["text"], "echo: to both");
+    let user: Vec<&Value> = seen_b.iter().filter(|f| f["type"] == "user").collect();
+    assert_eq!(user.len(), 1, "{seen_b:?}");
+    assert_eq!(user[0]["text"], "to both");
+    // A command is the host's business, not shown to the other tab.
+    send(
+        &mut a,
+        json!({"type": "message", "id": "y", "text": "/session"}),
+    )
+    .await;
+    until_message(&mut a).await;
+    let seen_b = until_message(&mut b).await;
+    assert!(seen_b.iter().all(|f| f["type"] != "user"), "{seen_b:?}");
 
     // Both tabs leave; then something (a cron entry, say) talks in the
     // session. The answer is kept and comes with the next connection.

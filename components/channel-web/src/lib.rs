@@ -226,10 +226,26 @@ impl Channel for Web {
 
 openpista_sdk::export_channel!(Web);
 
-/// Answers a validated `message` frame with an `ack`, and passes it on.
+/// Answers a validated `message` frame with an `ack`, shows it to the
+/// session's other open connections (another tab, the terminal UI), and
+/// passes it on.
 fn on_message(id: u64, touched: &registry::Touched, message: UserMessage) -> Vec<InboundEvent> {
     send_to(id, protocol::ack(message.id.as_deref()));
-    vec![protocol::event(&touched.client_id, message)]
+    let event = protocol::event(&touched.client_id, message);
+    if event.command.is_none() {
+        let others: Vec<u64> =
+            with_registry(|r| r.ready_of(&registry::session_of(&touched.client_id)))
+                .into_iter()
+                .filter(|other| *other != id)
+                .collect();
+        let names: Vec<String> = event
+            .attachments
+            .iter()
+            .filter_map(|a| a.name.clone())
+            .collect();
+        broadcast(&others, &protocol::user(&event.text, &names));
+    }
+    vec![event]
 }
 
 /// Answers a frame of a connection this instance does not know (it was

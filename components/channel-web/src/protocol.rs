@@ -192,6 +192,12 @@ pub fn ack(id: Option<&str>) -> String {
     json!({"type": "ack", "id": id}).to_string()
 }
 
+/// `user`: a message the session's person sent from another connection,
+/// with its attachments' names.
+pub fn user(text: &str, attachments: &[String]) -> String {
+    json!({"type": "user", "text": text, "attachments": attachments}).to_string()
+}
+
 /// `pong`, echoing the `t` of the `ping`.
 pub fn pong(t: &Value) -> String {
     json!({"type": "pong", "t": t}).to_string()

@@ -92,6 +92,13 @@ pub enum ServerFrame {
     Status { state: AgentState },
     /// The next piece of the answer being generated.
     Delta { text: String },
+    /// A message the session's person sent from another connection (a
+    /// second tab, the terminal UI), with its attachments' names.
+    User {
+        text: String,
+        #[serde(default)]
+        attachments: Vec<String>,
+    },
     /// A whole answer; replaces what was streamed.
     Message {
         #[serde(default)]
@@ -443,6 +450,20 @@ mod tests {
             (
                 r#"{"type":"delta","text":"Hel"}"#,
                 ServerFrame::Delta { text: "Hel".into() },
+            ),
+            (
+                r#"{"type":"user","text":"from the terminal"}"#,
+                ServerFrame::User {
+                    text: "from the terminal".into(),
+                    attachments: vec![],
+                },
+            ),
+            (
+                r#"{"type":"user","text":"look","attachments":["a.png"]}"#,
+                ServerFrame::User {
+                    text: "look".into(),
+                    attachments: vec!["a.png".into()],
+                },
             ),
             (
                 r#"{"type":"message","text":"Hello!","attachments":[],"error":false}"#,

@@ -33,6 +33,9 @@ fn server_json(frame: &ServerFrame) -> Value {
             json!({"type": "status", "state": state})
         }
         ServerFrame::Delta { text } => json!({"type": "delta", "text": text}),
+        ServerFrame::User { text, attachments } => {
+            json!({"type": "user", "text": text, "attachments": attachments})
+        }
         ServerFrame::Message {
             text,
             attachments,

@@ -163,6 +163,17 @@ impl App {
             }
             ServerFrame::Status { state } => self.show_status(state),
             ServerFrame::Delta { text } => self.on_delta(&text),
+            ServerFrame::User { text, attachments } => {
+                let mut text = text;
+                for name in attachments {
+                    text.push_str(&format!("\n[image {name}]"));
+                }
+                self.add_message(Entry {
+                    role: Role::User,
+                    text,
+                    attachments: Vec::new(),
+                });
+            }
             ServerFrame::Message {
                 text,
                 attachments,
