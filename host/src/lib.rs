@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod server;
 pub mod skills;
 pub mod tools;
+pub mod tui;
 
 #[cfg(test)]
 mod fuzz_tests;

@@ -1,14 +1,33 @@
 use clap::Parser;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPENPISTA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,openpista=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = openpista::cli::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENPISTA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,openpista=info"));
+    // The TUI owns the terminal: its logs go to ~/.openpista/tui.log.
+    let log_file = cli
+        .opens_tui()
+        .then(|| {
+            let home = openpista::paths::home_dir();
+            openpista::paths::private_dir(&home).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(home.join("tui.log"))
+                .ok()
+        })
+        .flatten();
+    match log_file {
+        Some(file) => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init(),
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@
 //!  cli        the command line and the wiring: the one place that assembles
 //!  config     the config file: aggregates each module's settings type
 //!  server     HTTP listener, web page, WebSockets, webhooks
+//!  tui        the terminal UI: state, update, view, its back ends
 //!  gateway    channels → sessions → the agent → answers; cron; bridges
 //!  agent      the ReAct loop
 //!  approvals  tool-call approval: policy, requests, who may answer
@@ -36,6 +37,7 @@ const LAYERS: &[&str] = &[
     "agent",
     "gateway",
     "server",
+    "tui",
     "config",
     "cli",
 ];

@@ -145,7 +145,7 @@ fn who(c: &Credential) -> Option<String> {
 }
 
 /// A credential's state in words: "API key", "signed in, expires …".
-fn describe(c: &Credential, now: i64) -> String {
+pub(super) fn describe(c: &Credential, now: i64) -> String {
     let when = |at: i64| {
         chrono::DateTime::from_timestamp(at, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())

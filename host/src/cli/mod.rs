@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod model_cmds;
 pub mod serve;
 mod skill_cmds;
+mod tui_cmd;
 mod whatsapp_cmds;
 
 use crate::config::{self, Config};
@@ -28,8 +29,31 @@ pub struct Cli {
     /// Configuration file (default: ~/.openpista/config.toml).
     #[arg(long, global = true, env = "OPENPISTA_CONFIG")]
     pub config: Option<PathBuf>,
+    /// With no command: resume this session in the terminal UI.
+    #[arg(short, long)]
+    pub session: Option<String>,
+    /// With no command, the terminal UI opens (the line interface `chat`
+    /// when stdout is not a terminal).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// True when this command line opens the full-screen TUI, which owns
+    /// the terminal (so logs must go elsewhere).
+    pub fn opens_tui(&self) -> bool {
+        match &self.command {
+            Some(Command::Tui { .. }) => true,
+            None => interactive(),
+            Some(_) => false,
+        }
+    }
+}
+
+/// Both stdin and stdout are a terminal.
+fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,6 +76,16 @@ pub enum Command {
     Chat {
         #[arg(short, long, default_value = "cli:default")]
         session: String,
+    },
+    /// The full-screen terminal UI (what `openpista` alone opens).
+    Tui {
+        /// Resume this session (`web:CLIENT` joins a web page's session
+        /// when a server runs).
+        #[arg(short, long)]
+        session: Option<String>,
+        /// Run the agent in this process even when a server runs.
+        #[arg(long)]
+        standalone: bool,
     },
     /// Inspect and manage components.
     #[command(subcommand)]
@@ -85,7 +119,20 @@ pub async fn run(cli: Cli) -> Result<i32> {
     for note in secure_home(&config, cli.config.as_deref()) {
         eprintln!("openpista: made private: {note}");
     }
-    match cli.command {
+    let Some(command) = cli.command else {
+        // `openpista`, `openpista -s SESSION`: the TUI on a terminal, the
+        // line interface in a pipe.
+        if interactive() {
+            return tui_cmd::run(config, cli.config, cli.session, false).await;
+        }
+        let session = cli.session.unwrap_or_else(|| "cli:default".into());
+        return agent_cmds::chat(config, &session).await;
+    };
+    match command {
+        Command::Tui {
+            session,
+            standalone,
+        } => tui_cmd::run(config, cli.config, session.or(cli.session), standalone).await,
         Command::Serve { exit_when_ready } => serve::run(config, exit_when_ready).await,
         Command::Component(cmd) => component::run(config, cmd).await,
         Command::Run { text, session } => agent_cmds::run(config, &text, &session).await,

@@ -61,6 +61,9 @@ pub struct Config {
     /// `[auth.PROVIDER]`: sign-in endpoints (defaults: the providers' own).
     #[serde(default)]
     pub auth: crate::auth::AuthSettings,
+    /// `[tui]`: the terminal UI's theme.
+    #[serde(default)]
+    pub tui: crate::tui::TuiSettings,
 }
 
 /// `[agent]`: the ReAct loop.
