@@ -432,7 +432,6 @@ fn copy_with_nothing_to_copy_is_a_notice() {
     assert_eq!(ctrl(&mut s, 'y'), effects(vec![]));
 }
 
-
 #[test]
 fn a_palette_query_typed_with_its_slash_still_runs() {
     let mut s = chat();

@@ -259,7 +259,6 @@ fn alt_up_on_an_empty_transcript_selects_nothing() {
     assert_eq!(s.selected, None);
 }
 
-
 #[test]
 fn ctrl_c_while_an_approval_waits_stops_the_turn() {
     let mut s = chat();

@@ -548,7 +548,6 @@ fn every_backend_event_redraws() {
     }
 }
 
-
 #[test]
 fn a_finished_turn_ends_its_running_tool_lines() {
     let mut s = chat();

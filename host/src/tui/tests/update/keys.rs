@@ -394,7 +394,6 @@ fn ticks_keep_going_while_a_tool_runs_or_a_stop_waits() {
     assert!(update(&mut s, Action::Tick).redraw);
 }
 
-
 #[test]
 fn scrolling_up_a_short_chat_keeps_following_the_answer() {
     let mut s = chat();
