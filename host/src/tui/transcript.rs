@@ -175,13 +175,6 @@ impl Transcript {
         }
     }
 
-    pub fn set_theme(&mut self, theme: Theme) {
-        self.theme = theme;
-        self.width = 0;
-        let width = self.width;
-        self.set_width(width.max(1));
-    }
-
     fn wrap(&self, entry: &Entry) -> Vec<Line<'static>> {
         wrap(entry, self.width, &self.theme)
     }
