@@ -14,7 +14,7 @@ test:
 
 # Only the wasm components, for inspecting their size
 components:
-    cargo build --target wasm32-wasip2 --profile wasm --target-dir target/wasm -p tool-basics -p llm-echo
+    cargo build --target wasm32-wasip2 --profile wasm --target-dir target/wasm -p tool-basics -p tool-files -p llm-echo
 
 # Benchmarks (see BENCHMARKS.md)
 bench:

@@ -2,10 +2,10 @@
 //! (process start to the "ready" line), idle resident memory with them
 //! loaded, and the binary's size — each beside a baseline measured in the
 //! same run: spawning `/bin/true` to exit, and the RSS of an idle `sleep`.
-//! The ten are the embedded components `serve` loads by default (six:
+//! The ten are the embedded components `serve` loads by default (seven:
 //! channel-web, llm-anthropic, llm-echo, llm-openai, llm-responses,
-//! tool-basics; the ready line names them) and copies of llm-echo in the
-//! plugin folder. Report: BENCHMARKS.md.
+//! tool-basics, tool-files; the ready line names them) and copies of
+//! llm-echo in the plugin folder. Report: BENCHMARKS.md.
 //!
 //! cargo bench -p openpista --bench startup
 //!

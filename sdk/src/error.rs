@@ -69,6 +69,15 @@ impl Error {
         Error::NotFound(message.into())
     }
 
+    /// A call named a tool `component` does not have; the message lists
+    /// the `known` ones, so the model can pick again.
+    pub fn unknown_tool(component: &str, name: &str, known: &[String]) -> Self {
+        Error::NotFound(format!(
+            "{component} has no tool `{name}` (it has: {})",
+            known.join(", ")
+        ))
+    }
+
     /// A remote service failed, with its HTTP status when it answered.
     pub fn upstream(status: Option<u16>, message: impl Into<String>) -> Self {
         Error::Upstream(UpstreamError {

@@ -185,10 +185,7 @@ fn outcome(result: Result<Outcome, Error>) -> Result<ToolResult, Error> {
 
 fn unknown(name: &str) -> Error {
     let known: Vec<String> = Basics::tools().into_iter().map(|t| t.name).collect();
-    Error::not_found(format!(
-        "tool-basics has no tool `{name}` (it has: {})",
-        known.join(", ")
-    ))
+    Error::unknown_tool("tool-basics", name, &known)
 }
 
 export_tool!(Basics);

@@ -213,7 +213,17 @@ fn install(config: &Config, file: &std::path::Path, yes: bool) -> Result<i32> {
             v.join(", ")
         }
     };
-    let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect();
+    let paths = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| {
+                if p.as_os_str() == crate::runtime::capabilities::OPERATOR_CHOSEN {
+                    format!("* (only what [components.{}] grants)", manifest.name)
+                } else {
+                    p.display().to_string()
+                }
+            })
+            .collect()
+    };
     println!(
         "{} {} ({} world, openpista:plugin@{}) asks for:",
         manifest.name,

@@ -24,10 +24,12 @@ pub struct ComponentPolicy {
     /// When set, only these of the declared secrets are granted.
     #[serde(default)]
     pub secrets: Option<Vec<String>>,
-    /// When set, only these of the declared read-only paths are granted.
+    /// When set, only these of the declared read-only paths are granted
+    /// (all of them when the manifest declares [`OPERATOR_CHOSEN`]).
     #[serde(default)]
     pub paths: Option<Vec<PathBuf>>,
-    /// Declared writable paths the operator agrees to; none otherwise.
+    /// Declared writable paths the operator agrees to (any, when the
+    /// manifest declares [`OPERATOR_CHOSEN`]); none otherwise.
     #[serde(default)]
     pub writable_paths: Vec<PathBuf>,
     #[serde(default)]
@@ -72,10 +74,21 @@ pub struct Bounds {
 /// for the operator's workspace folder.
 pub const WORKSPACE: &str = "$WORKSPACE";
 
+/// What a manifest writes in `paths` or `writable_paths` to take any
+/// folder the operator names in `[components.NAME] paths` /
+/// `writable_paths`, and none without such a list (tool-files declares it:
+/// a file tool cannot know which folders an operator will want to share).
+pub const OPERATOR_CHOSEN: &str = "*";
+
 /// `path` with [`WORKSPACE`] replaced; `None` when it names the workspace
-/// and there is none.
+/// and there is none, or is [`OPERATOR_CHOSEN`] (not a folder).
 fn expand_path(path: &std::path::Path, workspace: Option<&PathBuf>) -> Option<PathBuf> {
+    if path == std::path::Path::new(OPERATOR_CHOSEN) {
+        return None;
+    }
     match path.strip_prefix(WORKSPACE) {
+        // `join("")` would add a trailing `/`.
+        Ok(rest) if rest.as_os_str().is_empty() => workspace.cloned(),
         Ok(rest) => workspace.map(|w| w.join(rest)),
         Err(_) => Some(path.to_path_buf()),
     }
@@ -127,9 +140,13 @@ impl Grants {
                 .filter_map(|p| expand_path(p, workspace))
                 .collect()
         };
+        let operator_chosen =
+            |paths: &[PathBuf]| paths.iter().any(|p| p.as_os_str() == OPERATOR_CHOSEN);
         let declared_read = expand(&declared.paths);
         let read_paths: Vec<PathBuf> = match &policy.paths {
             None => declared_read,
+            // `*` declared: the operator's list is the grant, in its order.
+            Some(allowed) if operator_chosen(&declared.paths) => expand(allowed),
             Some(allowed) => {
                 let allowed = expand(allowed);
                 declared_read
@@ -139,10 +156,14 @@ impl Grants {
             }
         };
         let allowed_write = expand(&policy.writable_paths);
-        let write_paths: Vec<PathBuf> = expand(&declared.writable_paths)
-            .into_iter()
-            .filter(|p| allowed_write.contains(p))
-            .collect();
+        let write_paths: Vec<PathBuf> = if operator_chosen(&declared.writable_paths) {
+            allowed_write
+        } else {
+            expand(&declared.writable_paths)
+                .into_iter()
+                .filter(|p| allowed_write.contains(p))
+                .collect()
+        };
         for path in read_paths.iter().chain(&write_paths) {
             if !path.is_dir() {
                 bail!("granted path {} is not a directory", path.display());

@@ -166,9 +166,12 @@ impl Manifest {
             .iter()
             .chain(&self.capabilities.writable_paths)
         {
-            if !path.is_absolute() && !path.starts_with(super::capabilities::WORKSPACE) {
+            if !path.is_absolute()
+                && !path.starts_with(super::capabilities::WORKSPACE)
+                && path.as_os_str() != super::capabilities::OPERATOR_CHOSEN
+            {
                 bail!(
-                    "[capabilities] path {:?} must be absolute (or $WORKSPACE for the operator's workspace)",
+                    "[capabilities] path {:?} must be absolute (or $WORKSPACE for the operator's workspace, or * for the folders the operator grants)",
                     path.display().to_string()
                 );
             }
@@ -258,6 +261,22 @@ retries = 3
         assert!(m.capabilities.paths.is_empty());
         assert_eq!(m.limits.memory_mb, DEFAULT_MEMORY_MB);
         assert_eq!(m.limits.timeout_ms, DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn star_leaves_the_folders_to_the_operator() {
+        let m = Manifest::parse(
+            "name = \"x\"\nworld = \"tool\"\n[capabilities]\npaths = [\"*\"]\nwritable_paths = [\"*\"]",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(m.capabilities.paths, vec![PathBuf::from("*")]);
+        let err = Manifest::parse(
+            "name = \"x\"\nworld = \"tool\"\n[capabilities]\npaths = [\"*/sub\"]",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("must be absolute"), "{err:#}");
     }
 
     #[test]
