@@ -1,4 +1,5 @@
 //! Real backing services for the native-tool tests: an X server (Xvfb),
+//! a private D-Bus session bus with a notification daemon (dunst),
 //! Chromium, a Docker engine. On a developer's machine a missing service
 //! makes its tests say so loudly and skip; under CI (`CI=true`) nothing
 //! skips, so a missing service fails the run.
@@ -100,6 +101,212 @@ impl Xvfb {
 }
 
 impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits up to `within` for a program's first stdout line, on a thread so
+/// a program that hangs before writing it cannot hang the test.
+fn first_line(child: &mut Child, within: Duration) -> Option<String> {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(within).ok()
+}
+
+/// A private session bus of its own (`dbus-daemon --nofork
+/// --print-address`), stopped when dropped. Its configuration names no
+/// service folders, so nothing is started on demand: a name is owned only
+/// by what the test started.
+pub struct SessionBus {
+    pub address: String,
+    child: Child,
+}
+
+impl SessionBus {
+    /// Starts a bus listening on a socket in `dir`; it prints its address
+    /// once it accepts connections.
+    pub fn start(dir: &std::path::Path) -> Result<SessionBus, String> {
+        let bin =
+            which(&["dbus-daemon"]).ok_or("dbus-daemon is not on PATH (Debian package dbus)")?;
+        let config = dir.join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                dir.join("bus").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut child = Command::new(bin)
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start dbus-daemon: {e}"))?;
+        match first_line(&mut child, Duration::from_secs(20)) {
+            Some(line) if line.starts_with("unix:") => Ok(SessionBus {
+                address: line.trim().to_string(),
+                child,
+            }),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("dbus-daemon reported no address ({other:?})"))
+            }
+        }
+    }
+
+    /// Whether `name` has an owner on this bus.
+    pub fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+            ])
+            .arg(format!("string:{name}"))
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dunst notification daemon on `bus`, drawing on `display`, stopped
+/// when dropped. Its configuration writes each notification's urgency
+/// into its formatted message, which `dunstctl history` shows (dunst 1.9
+/// does not list the urgency itself).
+pub struct Dunst {
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl Dunst {
+    /// Starts dunst with its files in `dir` and waits (20 s at most) until
+    /// it owns `org.freedesktop.Notifications`.
+    pub fn start(bus: &SessionBus, display: &str, dir: &std::path::Path) -> Result<Dunst, String> {
+        let bin = which(&["dunst"]).ok_or("dunst is not on PATH (Debian package dunst)")?;
+        which(&["dunstctl"]).ok_or("dunstctl is not on PATH (Debian package dunst)")?;
+        which(&["dbus-send"]).ok_or("dbus-send is not on PATH (Debian package dbus)")?;
+        let config = dir.join("dunstrc");
+        std::fs::write(
+            &config,
+            "[global]\n    idle_threshold = 0\n\
+             [urgency_low]\n    format = \"urgency=low %s\"\n\
+             [urgency_normal]\n    format = \"urgency=normal %s\"\n\
+             [urgency_critical]\n    format = \"urgency=critical %s\"\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let log = dir.join("dunst.log");
+        let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Command::new(bin)
+            .arg("-config")
+            .arg(&config)
+            .env("DISPLAY", display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("HOME", dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().map_err(|e| e.to_string())?)
+            .stderr(out)
+            .spawn()
+            .map_err(|e| format!("cannot start dunst: {e}"))?;
+        let mut dunst = Dunst {
+            child,
+            address: bus.address.clone(),
+            log,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if bus.has_owner("org.freedesktop.Notifications") {
+                return Ok(dunst);
+            }
+            if let Ok(Some(status)) = dunst.child.try_wait() {
+                return Err(format!("dunst exited ({status}): {}", dunst.log_text()));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "dunst did not take its bus name within 20 s: {}",
+                    dunst.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `dunstctl ARGS` against this daemon's bus.
+    pub fn ctl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .map_err(|e| format!("dunstctl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "dunstctl {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The notifications in dunst's history (`dunstctl history`), each as
+    /// a map of field to value.
+    pub fn history(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+        let text = self.ctl(&["history"])?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+        let list = json["data"][0]
+            .as_array()
+            .ok_or(format!("no list: {text}"))?;
+        Ok(list
+            .iter()
+            .filter_map(|n| n.as_object())
+            .map(|n| {
+                n.iter()
+                    .map(|(k, v)| (k.clone(), v["data"].clone()))
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+impl Drop for Dunst {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

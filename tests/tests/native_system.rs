@@ -1,15 +1,19 @@
 //! `system.run` for real: bash under a deadline that kills the whole
 //! process group, exit codes, the truncation marker, working folders
 //! inside the allowed ones, a scrubbed environment, and the audit record.
+//! `system.notify` for real: a private session bus, dunst on its own Xvfb,
+//! what dunst received, and the errors without a service or a bus.
 
 use openpista::native::audit::{AuditLog, Audited};
 use openpista::native::env::EnvScrub;
-use openpista::native::settings::SystemSettings;
+use openpista::native::notify::SystemNotify;
+use openpista::native::settings::{NotifySettings, SystemSettings};
 use openpista::native::system::SystemRun;
 use openpista::runtime::CallContext;
 use openpista::runtime::bindings::{ToolResult, WitError, error_text};
 use openpista::runtime::secrets::SecretStore;
 use openpista::tools::NativeTool;
+use openpista_tests::native::{Dunst, SessionBus, Xvfb, require};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -264,5 +268,170 @@ async fn secrets_are_scrubbed_from_the_environment_and_redacted_from_output_and_
         records[2].outcome.starts_with("error: invalid input"),
         "{:?}",
         records[2]
+    );
+}
+
+/// A bus of its own, or `None` (skipped).
+fn session_bus(dir: &std::path::Path) -> Option<SessionBus> {
+    let bus = SessionBus::start(dir);
+    if !require(
+        "a D-Bus session bus (Debian package dbus)",
+        bus.as_ref().map(|_| ()).map_err(Clone::clone),
+    ) {
+        return None;
+    }
+    bus.ok()
+}
+
+fn notifier(address: &str) -> SystemNotify {
+    SystemNotify::new(NotifySettings {
+        bus_address: Some(address.to_string()),
+        ..Default::default()
+    })
+}
+
+/// The notification id in the tool's answer ("Notification 7 shown: …").
+fn id_of(r: &ToolResult) -> i64 {
+    r.content
+        .strip_prefix("Notification ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {:?}", r.content))
+}
+
+#[tokio::test]
+async fn notifications_reach_a_real_daemon_with_their_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bus) = session_bus(dir.path()) else {
+        return;
+    };
+    let x = Xvfb::start(640, 480);
+    if !require(
+        "Xvfb (Debian package xvfb)",
+        x.as_ref().map(|_| ()).map_err(Clone::clone),
+    ) {
+        return;
+    }
+    let x = x.unwrap();
+    let dunst = Dunst::start(&bus, &x.display, dir.path());
+    if !require(
+        "dunst (Debian package dunst)",
+        dunst.as_ref().map(|_| ()).map_err(Clone::clone),
+    ) {
+        return;
+    }
+    let dunst = dunst.unwrap();
+    let t = notifier(&bus.address);
+
+    let critical = call(
+        &t,
+        serde_json::json!({
+            "title": "Build finished",
+            "body": "All 212 tests passed",
+            "urgency": "critical",
+            "timeout_secs": 90,
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(!critical.is_error, "{}", critical.content);
+    let low = call(
+        &t,
+        serde_json::json!({"title": "Low news", "urgency": "low", "timeout_secs": 2.5}),
+    )
+    .await
+    .unwrap();
+    let plain = call(&t, serde_json::json!({"title": "Plain"}))
+        .await
+        .unwrap();
+    let ids = [id_of(&critical), id_of(&low), id_of(&plain)];
+    assert!(ids[0] != ids[1] && ids[1] != ids[2], "{ids:?}");
+
+    // dunst lists a notification once it is closed: close them all, then
+    // read the history until all three are there.
+    dunst.ctl(&["close-all"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let history = loop {
+        let history = dunst.history().unwrap();
+        if history.len() >= 3 || Instant::now() > deadline {
+            break history;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let by_id = |id: i64| {
+        history
+            .iter()
+            .find(|n| n["id"].as_i64() == Some(id))
+            .unwrap_or_else(|| {
+                panic!(
+                    "notification {id} not in {history:?}; log: {}",
+                    dunst.log_text()
+                )
+            })
+    };
+    let n = by_id(ids[0]);
+    assert_eq!(n["summary"], "Build finished");
+    assert_eq!(n["body"], "All 212 tests passed");
+    assert_eq!(n["appname"], "openpista");
+    assert_eq!(n["timeout"], 90_000_000, "microseconds");
+    assert!(
+        n["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("urgency=critical "),
+        "{n:?}"
+    );
+    let n = by_id(ids[1]);
+    assert_eq!(n["summary"], "Low news");
+    assert_eq!(n["body"], "");
+    assert_eq!(n["timeout"], 2_500_000);
+    assert!(
+        n["message"].as_str().unwrap().starts_with("urgency=low "),
+        "{n:?}"
+    );
+    let n = by_id(ids[2]);
+    assert!(
+        n["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("urgency=normal Plain"),
+        "{n:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_notification_service_or_a_bus_the_error_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(bus) = session_bus(dir.path()) else {
+        return;
+    };
+    let e = call(
+        &notifier(&bus.address),
+        serde_json::json!({"title": "hello"}),
+    )
+    .await
+    .unwrap_err();
+    let text = error_text(&e);
+    assert!(matches!(e, WitError::Unavailable(_)), "{e:?}");
+    assert!(
+        text.starts_with(
+            "unavailable: system.notify: no notification service on the session bus (org.freedesktop.Notifications)"
+        ),
+        "{text}"
+    );
+
+    // A bus address nobody listens on.
+    let gone = dir.path().join("no-bus-here");
+    let address = format!("unix:path={}", gone.display());
+    let e = call(&notifier(&address), serde_json::json!({"title": "hello"}))
+        .await
+        .unwrap_err();
+    let text = error_text(&e);
+    assert!(matches!(e, WitError::Unavailable(_)), "{e:?}");
+    assert!(
+        text.starts_with(&format!(
+            "unavailable: system.notify: no session bus at {address}"
+        )),
+        "{text}"
     );
 }

@@ -1,15 +1,17 @@
 //! The host's native tools, the only tools not written as components:
-//! `system.run` (bash), `screen.capture` (the X display), `browser.*`
+//! `system.run` (bash), `system.notify` (desktop notifications over
+//! D-Bus), `screen.capture` and `screen.ocr` (the X display), `browser.*`
 //! (Chromium over CDP) and `container.run` (Docker through its API). They
-//! need what a sandbox cannot give (processes, a display, a browser, the
-//! Docker socket), so each is switched and limited by `[native.*]` in the
-//! configuration instead of by a component manifest, and every call is
-//! recorded by [`audit`].
+//! need what a sandbox cannot give (processes, a display, the session
+//! bus, a browser, the Docker socket), so each is switched and limited by
+//! `[native.*]` in the configuration instead of by a component manifest,
+//! and every call is recorded by [`audit`].
 //!
 //! - [`settings`]: the `[native]` configuration
 //! - [`process`], [`env`]: running a program under a deadline with a
 //!   scrubbed environment
-//! - [`system`], [`screen`], [`browser`], [`container`]: the tools
+//! - the tools: [`system`], [`notify`], [`screen`], [`ocr`],
+//!   [`browser`], [`container`]
 //! - [`audit`]: the call record
 
 pub mod args;
@@ -17,6 +19,8 @@ pub mod audit;
 pub mod browser;
 pub mod container;
 pub mod env;
+pub mod notify;
+pub mod ocr;
 pub mod process;
 pub mod screen;
 pub mod settings;
@@ -31,9 +35,15 @@ use std::sync::Arc;
 
 /// The first executable called `name` on `$PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
+    which_in(name, &std::env::var_os("PATH")?)
+}
+
+/// The first executable called `name` in the folders of `path` (a
+/// `PATH` value).
+pub fn which_in(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| {
             p.metadata()
@@ -88,8 +98,17 @@ pub fn register(
             context.scrub.clone(),
         )));
     }
+    if section.notify.enabled {
+        tools.push(Arc::new(notify::SystemNotify::new(section.notify.clone())));
+    }
     if section.screen.enabled {
         tools.push(Arc::new(screen::ScreenCapture::new(section.screen.clone())));
+        if section.screen.ocr {
+            tools.push(Arc::new(ocr::ScreenOcr::new(
+                section.screen.clone(),
+                context.scrub.clone(),
+            )));
+        }
     }
     if section.browser.enabled {
         let pool = browser::BrowserPool::new(section.browser.clone());

@@ -259,18 +259,48 @@ impl ScreenCapture {
     pub fn new(settings: ScreenSettings) -> ScreenCapture {
         ScreenCapture { settings }
     }
+}
 
-    fn display(&self, requested: Option<String>) -> Result<String, WitError> {
-        requested
-            .or_else(|| self.settings.display.clone())
-            .or_else(|| std::env::var("DISPLAY").ok())
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| {
-                WitError::Unavailable(format!(
-                    "{NAME}: no display: DISPLAY is not set and [native.screen] display is unset (this machine may have no screen)"
-                ))
-            })
-    }
+/// The display a call captures: the one it names, else the configured
+/// one, else `$DISPLAY`.
+pub fn display(settings: &ScreenSettings, requested: Option<String>) -> Result<String, WitError> {
+    requested
+        .or_else(|| settings.display.clone())
+        .or_else(|| std::env::var("DISPLAY").ok())
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            WitError::Unavailable(format!(
+                "{NAME}: no display: DISPLAY is not set and [native.screen] display is unset (this machine may have no screen)"
+            ))
+        })
+}
+
+/// The arguments schema of a tool that works on an area of the screen
+/// (`monitor`, `region`, `display`), with `extra` properties of its own;
+/// `verb` says what the tool does with the region.
+pub(super) fn area_schema(
+    verb: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let mut properties = serde_json::json!({
+        "monitor": {"type": "integer", "minimum": 0, "description": "Monitor index; the whole display when omitted."},
+        "region": {
+            "type": "object",
+            "properties": {
+                "x": {"type": "integer"}, "y": {"type": "integer"},
+                "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1}
+            },
+            "required": ["x", "y", "width", "height"],
+            "description": format!("Part of the screen (or of the monitor) to {verb}.")
+        },
+        "display": {"type": "string", "description": "X display such as :0."}
+    });
+    properties.as_object_mut().unwrap().extend(extra);
+    serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": false
+    })
 }
 
 impl NativeTool for ScreenCapture {
@@ -278,24 +308,7 @@ impl NativeTool for ScreenCapture {
         ToolSpec {
             name: NAME.into(),
             description: "Take a screenshot of the computer's screen (the whole display, one monitor, or a region) and return it as a PNG image.".into(),
-            parameters: serde_json::json!({
-                "type": "object",
-                "properties": {
-                    "monitor": {"type": "integer", "minimum": 0, "description": "Monitor index; the whole display when omitted."},
-                    "region": {
-                        "type": "object",
-                        "properties": {
-                            "x": {"type": "integer"}, "y": {"type": "integer"},
-                            "width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1}
-                        },
-                        "required": ["x", "y", "width", "height"],
-                        "description": "Part of the screen (or of the monitor) to capture."
-                    },
-                    "display": {"type": "string", "description": "X display such as :0."}
-                },
-                "additionalProperties": false
-            })
-            .to_string(),
+            parameters: area_schema("capture", serde_json::Map::new()).to_string(),
         }
     }
 
@@ -306,7 +319,7 @@ impl NativeTool for ScreenCapture {
     ) -> Pin<Box<dyn Future<Output = Result<ToolResult, WitError>> + Send + 'a>> {
         Box::pin(async move {
             let a: Args = args::parse(NAME, arguments)?;
-            let display = self.display(a.display)?;
+            let display = display(&self.settings, a.display)?;
             let shot = {
                 let display = display.clone();
                 tokio::task::spawn_blocking(move || capture(&display, a.monitor, a.region))

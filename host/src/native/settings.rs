@@ -1,7 +1,9 @@
 //! `[native.*]`: what the operator lets each native tool do. Every tool
 //! can be switched off; each has its own limits. Defaults are what a
-//! single-user machine expects: all four tools on, the shell with a 30 s
-//! deadline, containers without network.
+//! single-user machine expects: every tool on, the shell with a 30 s
+//! deadline, containers without network. (Outside the local terminal a
+//! native call still waits for a person's approval by default:
+//! `approvals::policy`.)
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ pub struct NativeSection {
     pub screen: ScreenSettings,
     pub browser: BrowserSettings,
     pub container: ContainerSettings,
+    pub notify: NotifySettings,
 }
 
 /// `[native.system]`: `system.run`.
@@ -49,13 +52,20 @@ impl Default for SystemSettings {
     }
 }
 
-/// `[native.screen]`: `screen.capture`.
+/// `[native.screen]`: `screen.capture` and `screen.ocr`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScreenSettings {
+    /// Both screen tools; `ocr` switches `screen.ocr` alone.
     pub enabled: bool,
     /// X display to capture (`:0`); `$DISPLAY` when unset.
     pub display: Option<String>,
+    /// `screen.ocr` too (it runs the `tesseract` command).
+    pub ocr: bool,
+    /// Tesseract languages when a call names none (`eng`, `eng+deu`).
+    pub ocr_lang: String,
+    /// Deadline of one recognition, seconds.
+    pub ocr_timeout_secs: u64,
 }
 
 impl Default for ScreenSettings {
@@ -63,6 +73,31 @@ impl Default for ScreenSettings {
         ScreenSettings {
             enabled: true,
             display: None,
+            ocr: true,
+            ocr_lang: "eng".into(),
+            ocr_timeout_secs: 60,
+        }
+    }
+}
+
+/// `[native.notify]`: `system.notify`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    pub enabled: bool,
+    /// D-Bus address of the session bus (`unix:path=/run/user/1000/bus`);
+    /// `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`, when unset.
+    pub bus_address: Option<String>,
+    /// The application name notifications carry.
+    pub app_name: String,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            enabled: true,
+            bus_address: None,
+            app_name: "openpista".into(),
         }
     }
 }
@@ -178,6 +213,10 @@ impl NativeSection {
                 self.container.max_timeout_secs,
             ),
             ("native.container.memory_mb", self.container.memory_mb),
+            (
+                "native.screen.ocr_timeout_secs",
+                self.screen.ocr_timeout_secs,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -190,6 +229,9 @@ impl NativeSection {
                 self.system.timeout_secs,
                 self.system.max_timeout_secs
             );
+        }
+        if let Err(why) = super::ocr::check_lang(&self.screen.ocr_lang) {
+            anyhow::bail!("{origin}: native.screen.ocr_lang: {why}");
         }
         if !(self.container.cpus > 0.0 && self.container.cpus.is_finite()) {
             anyhow::bail!("{origin}: native.container.cpus must be a positive number of cores");
