@@ -19,6 +19,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod gateway;
+pub mod mcp;
 pub mod memory;
 pub mod models;
 pub mod native;

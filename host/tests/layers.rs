@@ -12,6 +12,7 @@
 //!  gateway    channels → sessions → the agent → answers; cron; bridges
 //!  agent      the ReAct loop
 //!  approvals  tool-call approval: policy, requests, who may answer
+//!  mcp        MCP client (a ToolProvider) and server
 //!  skills     SKILL.md skills (a ToolProvider)
 //!  native     the native tools: shell, screen, browser, containers
 //!  tools      the tool registry and the ToolProvider trait
@@ -33,6 +34,7 @@ const LAYERS: &[&str] = &[
     "tools",
     "native",
     "skills",
+    "mcp",
     "approvals",
     "agent",
     "gateway",

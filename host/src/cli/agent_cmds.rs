@@ -30,6 +30,11 @@ pub async fn agent(config: &Config) -> Result<(Agent, Toolbox)> {
         settings.skill_context = skills.context();
     }
     settings.approvals = super::approvals(config, &runtime);
+    // A turn starts with the MCP servers' tools, or with what could be
+    // reached in that time.
+    if let Some(mcp) = &natives.mcp {
+        mcp.settled(MCP_SETTLE).await;
+    }
     Ok((
         Agent {
             tools,
@@ -40,6 +45,9 @@ pub async fn agent(config: &Config) -> Result<(Agent, Toolbox)> {
         natives,
     ))
 }
+
+/// How long a one-shot command waits for the MCP servers' first connection.
+pub const MCP_SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Prints streamed text as it arrives and tool activity on stderr.
 fn printer() -> impl FnMut(TurnEvent) {

@@ -28,6 +28,8 @@ pub enum Request {
     },
     /// The skills and whether each is available.
     Skills,
+    /// The MCP servers' state, tools and last errors.
+    Mcp,
     /// A line for a component's bridge (`whatsapp pair --phone`), sent on
     /// the connection the host holds for it.
     BridgeSend {
@@ -109,6 +111,7 @@ impl Drop for ControlHandle {
 pub fn serve(
     runtime: Arc<Runtime>,
     skills: Option<Arc<crate::skills::SkillSet>>,
+    mcp: Option<Arc<crate::mcp::McpClients>>,
     path: &Path,
 ) -> Result<ControlHandle> {
     if let Some(parent) = path.parent() {
@@ -128,8 +131,9 @@ pub fn serve(
         while let Ok((stream, _)) = listener.accept().await {
             let runtime = runtime.clone();
             let skills = skills.clone();
+            let mcp = mcp.clone();
             tokio::spawn(async move {
-                if let Err(e) = answer(runtime, skills, stream).await {
+                if let Err(e) = answer(runtime, skills, mcp, stream).await {
                     tracing::warn!("control socket: {e:#}");
                 }
             });
@@ -140,6 +144,7 @@ pub fn serve(
 async fn answer(
     runtime: Arc<Runtime>,
     skills: Option<Arc<crate::skills::SkillSet>>,
+    mcp: Option<Arc<crate::mcp::McpClients>>,
     stream: UnixStream,
 ) -> Result<()> {
     let (read, mut write) = stream.into_split();
@@ -183,6 +188,10 @@ async fn answer(
                     .as_ref()
                     .map(|s| serde_json::to_value(s.skills()).map_err(Into::into))
                     .unwrap_or_else(|| Ok(serde_json::json!([]))),
+            ),
+            Ok(Request::Mcp) => Response::data(
+                serde_json::to_value(mcp.as_ref().map(|m| m.status()).unwrap_or_default())
+                    .map_err(Into::into),
             ),
         };
         let mut text = serde_json::to_string(&response)?;

@@ -7,6 +7,7 @@ mod channel_cmds;
 mod component;
 mod control;
 pub mod credentials;
+mod mcp_cmds;
 pub mod model_cmds;
 pub mod serve;
 mod skill_cmds;
@@ -108,6 +109,9 @@ pub enum Command {
     /// WhatsApp: pairing this host as a linked device, and its state.
     #[command(subcommand)]
     Whatsapp(whatsapp_cmds::WhatsAppCommand),
+    /// MCP: the servers openpista uses, and openpista as a server.
+    #[command(subcommand)]
+    Mcp(mcp_cmds::McpCommand),
     /// Sign in to providers: login, status, logout.
     #[command(subcommand)]
     Auth(auth_cmds::AuthCommand),
@@ -144,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
+        Command::Mcp(cmd) => mcp_cmds::run(config, cmd).await,
     }
 }
 
@@ -319,6 +324,8 @@ pub struct Toolbox {
     /// The skills, whose container tools run through the natives'
     /// container engine.
     pub skills: Option<Arc<crate::skills::SkillSet>>,
+    /// The MCP servers `[mcp.servers]` lists, kept connected.
+    pub mcp: Option<Arc<crate::mcp::McpClients>>,
 }
 
 impl Toolbox {
@@ -351,11 +358,20 @@ pub fn tools(
         Some(runtime.clone()),
     );
     registry.add_provider(skills.clone());
+    let mcp = crate::mcp::McpClients::start(
+        &config.mcp,
+        crate::mcp::ClientContext {
+            secrets: runtime.secrets().clone(),
+            workspace: config.workspace_dir(),
+        },
+    );
+    registry.add_provider(mcp.clone());
     (
         Arc::new(registry),
         Toolbox {
             natives,
             skills: Some(skills),
+            mcp: Some(mcp),
         },
     )
 }

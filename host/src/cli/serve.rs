@@ -269,6 +269,33 @@ impl Running {
     }
 }
 
+/// The shortest bearer token `/mcp` accepts.
+const MIN_MCP_TOKEN: usize = 24;
+
+/// `/mcp` on the listener, when `[mcp.serve] token` is set.
+async fn mcp_endpoint(
+    config: &Config,
+    runtime: &Arc<Runtime>,
+    tools: &Arc<crate::tools::ToolRegistry>,
+) -> Result<Option<Arc<crate::mcp::server::HttpEndpoint>>> {
+    let Some(token) = &config.mcp.serve.token else {
+        return Ok(None);
+    };
+    let token = crate::mcp::client::transport::substitute(runtime.secrets(), token)
+        .await
+        .map_err(|e| anyhow::anyhow!("[mcp.serve] token: {e}"))?;
+    if token.len() < MIN_MCP_TOKEN {
+        anyhow::bail!(
+            "[mcp.serve] token: at least {MIN_MCP_TOKEN} characters (a random one: openssl rand -hex 24)"
+        );
+    }
+    let server =
+        crate::mcp::server::ToolServer::new(tools.clone(), &config.mcp.serve.native_tools, "http");
+    Ok(Some(Arc::new(crate::mcp::server::HttpEndpoint::new(
+        server, token,
+    ))))
+}
+
 /// Loads and starts everything `config` describes.
 pub async fn start(config: &Config) -> Result<Running> {
     let (runtime, memory, provider) = build(config)?;
@@ -286,6 +313,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         settings.skill_context = skills.context();
     }
     settings.approvals = super::approvals(config, &runtime);
+    let mcp_endpoint = mcp_endpoint(config, &runtime, &tools).await?;
     let agent = Arc::new(Agent {
         tools,
         runtime: runtime.clone(),
@@ -293,11 +321,17 @@ pub async fn start(config: &Config) -> Result<Running> {
         settings,
     });
     let gateway = Gateway::with_settings(agent, &config.gateway);
+    if let Some(mcp) = &natives.mcp {
+        gateway.set_mcp(mcp.clone());
+    }
     let server_state = ServerState::new(
         gateway.clone(),
         runtime.connections().clone(),
         &config.server,
     );
+    if let Some(endpoint) = mcp_endpoint {
+        server_state.set_mcp(endpoint);
+    }
     let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
     let (drivers, mut tasks, mut channel_notes, bridges) =
         start_channels(config, &runtime, &gateway, &server_state, &webhook_state).await;
@@ -404,7 +438,12 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
     let _watch = crate::runtime::watch::watch(runtime.clone())?;
     let _skill_watch = running.watch_skills()?;
     let socket = control_socket_path();
-    let _control = control::serve(runtime.clone(), running.natives.skills.clone(), &socket)?;
+    let _control = control::serve(
+        runtime.clone(),
+        running.natives.skills.clone(),
+        running.natives.mcp.clone(),
+        &socket,
+    )?;
     for dir in runtime.plugin_dirs() {
         println!("watching {} for components", dir.display());
     }

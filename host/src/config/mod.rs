@@ -61,6 +61,9 @@ pub struct Config {
     /// `[auth.PROVIDER]`: sign-in endpoints (defaults: the providers' own).
     #[serde(default)]
     pub auth: crate::auth::AuthSettings,
+    /// `[mcp]`: MCP servers to use, and openpista's own MCP server.
+    #[serde(default)]
+    pub mcp: crate::mcp::McpSection,
     /// `[tui]`: the terminal UI's theme.
     #[serde(default)]
     pub tui: crate::tui::TuiSettings,
@@ -455,6 +458,9 @@ weather_key = { value = "abc123" }
         assert_eq!(c.native.container.images["python"], "python:3.12-slim");
         assert_eq!(c.native.screen.display.as_deref(), Some(":0"));
         assert_eq!(c.cron.len(), 1);
+        assert_eq!(c.mcp.servers.len(), 2);
+        assert!(c.mcp.servers["everything"].outside_sandbox);
+        assert!(c.mcp.serve.token.is_some());
         assert_eq!(c.cron[0].channel(), "web");
         assert_eq!(c.server.tls_key.as_deref(), Some("/etc/openpista/key.pem"));
         // The example's [native] values are the defaults.

@@ -11,7 +11,7 @@ use super::Gateway;
 use crate::runtime::bindings::Button;
 
 /// The commands, as `/help` lists them.
-pub const HELP: &str = "/new [TITLE] — start a new conversation (the old one is kept)\n/sessions — list this chat's conversations; /sessions N switches, /sessions rename N TITLE, /sessions delete N\n/clear — forget the current conversation\n/session — show the current conversation's id and size\n/model [NAME | PROVIDER/MODEL] — list the models, or use one for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/help — this list";
+pub const HELP: &str = "/new [TITLE] — start a new conversation (the old one is kept)\n/sessions — list this chat's conversations; /sessions N switches, /sessions rename N TITLE, /sessions delete N\n/clear — forget the current conversation\n/session — show the current conversation's id and size\n/model [NAME | PROVIDER/MODEL] — list the models, or use one for this conversation\n/stop — stop what the agent is doing\n/approve ID, /reject ID, /allow ID — answer an approval request\n/prompt [NAME ARGS] — list the MCP servers' prompts, or send one\n/help — this list";
 
 /// A command's answer.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +85,49 @@ pub async fn run(gateway: &Gateway, base: &str, active: &str, command: &str, arg
         "help" => Reply::ok(HELP),
         other => Reply::error(format!("unknown command /{other}\n{HELP}")),
     }
+}
+
+/// `/prompt NAME ARGS`: the prompt's text, which the turn then sends as
+/// the message; `/prompt` alone (or an error) is answered as a reply.
+pub async fn prompt(gateway: &Gateway, args: &str) -> Result<String, Reply> {
+    let Some(mcp) = gateway.mcp() else {
+        return Err(Reply::error(
+            "no MCP servers are configured ([mcp.servers])",
+        ));
+    };
+    let (name, rest) = args
+        .trim()
+        .split_once(char::is_whitespace)
+        .unwrap_or((args.trim(), ""));
+    if name.is_empty() {
+        let prompts = mcp.prompts();
+        if prompts.is_empty() {
+            return Err(Reply::ok("The MCP servers offer no prompts."));
+        }
+        let mut text = String::from("Prompts of the MCP servers (/prompt NAME ARGS):\n");
+        for p in prompts {
+            let args: Vec<String> = p
+                .arguments
+                .iter()
+                .map(|(n, required)| {
+                    if *required {
+                        n.clone()
+                    } else {
+                        format!("[{n}]")
+                    }
+                })
+                .collect();
+            text.push_str(&format!(
+                "{}.{} {} — {}\n",
+                p.server,
+                p.name,
+                args.join(" "),
+                p.description.unwrap_or_default()
+            ));
+        }
+        return Err(Reply::ok(text.trim_end()));
+    }
+    mcp.prompt_text(name, rest).await.map_err(Reply::error)
 }
 
 fn sessions(gateway: &Gateway, base: &str, args: &str) -> Reply {

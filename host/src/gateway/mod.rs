@@ -169,6 +169,8 @@ pub struct Gateway {
     queue: usize,
     closed: std::sync::atomic::AtomicBool,
     pub stats: GatewayStats,
+    /// The MCP servers whose prompts `/prompt` offers.
+    mcp: std::sync::OnceLock<Arc<crate::mcp::McpClients>>,
 }
 
 impl Gateway {
@@ -186,7 +188,17 @@ impl Gateway {
             queue: settings.session_queue.max(1),
             closed: std::sync::atomic::AtomicBool::new(false),
             stats: GatewayStats::default(),
+            mcp: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The MCP servers whose prompts `/prompt` offers (set once, at start).
+    pub fn set_mcp(&self, mcp: Arc<crate::mcp::McpClients>) {
+        let _ = self.mcp.set(mcp);
+    }
+
+    pub(crate) fn mcp(&self) -> Option<&Arc<crate::mcp::McpClients>> {
+        self.mcp.get()
     }
 
     pub fn agent(&self) -> &Arc<Agent> {
@@ -418,15 +430,27 @@ impl Gateway {
 
     /// One event: a command, or a turn of the agent.
     async fn handle(self: &Arc<Self>, job: Job) {
-        let Job { origin, event } = job;
+        let Job { origin, mut event } = job;
         // `session` is the conversation's (where answers go); `stored` the
         // session of it that is active (where the turn is kept).
         let session = event.session.clone();
         let stored = self.active_session(&session);
-        if let Some(command) = &event.command {
-            let reply = commands::run(self, &session, &stored, &command.name, &command.args).await;
-            self.reply(&origin, &session, reply).await;
-            return;
+        if let Some(command) = event.command.take() {
+            // `/prompt NAME ARGS` becomes the turn's message: an MCP
+            // server's prompt, filled in.
+            if command.name != "prompt" {
+                let reply =
+                    commands::run(self, &session, &stored, &command.name, &command.args).await;
+                self.reply(&origin, &session, reply).await;
+                return;
+            }
+            match commands::prompt(self, &command.args).await {
+                Ok(text) => event.text = text,
+                Err(reply) => {
+                    self.reply(&origin, &session, reply).await;
+                    return;
+                }
+            }
         }
         self.status(&origin, &session, StatusKind::Thinking).await;
         let asker = control::ChannelAsker {

@@ -69,6 +69,16 @@ impl HostPattern {
         }
     }
 
+    /// Those of `addrs` this grant may reach: all of them when it names a
+    /// local target, else only public ones.
+    pub fn reachable(&self, addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+        addrs
+            .iter()
+            .copied()
+            .filter(|a| self.names_local_target() || !is_restricted(a.ip()))
+            .collect()
+    }
+
     /// True when the grant names a local target explicitly (an IP literal or
     /// `localhost`): only such grants may reach loopback and private ranges.
     pub fn names_local_target(&self) -> bool {
@@ -326,11 +336,7 @@ pub async fn approve(
                 info_code: None,
             })?,
     };
-    let allowed: Vec<SocketAddr> = addrs
-        .iter()
-        .copied()
-        .filter(|a| grant.names_local_target() || !is_restricted(a.ip()))
-        .collect();
+    let allowed = grant.reachable(&addrs);
     if allowed.is_empty() {
         let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
         return Err(deny(

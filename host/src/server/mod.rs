@@ -32,6 +32,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
+/// Where openpista's own MCP server answers.
+pub const MCP_ROUTE: &str = "/mcp";
+
 /// Largest request body passed to a channel route (webhooks).
 const MAX_BODY: usize = 2 * 1024 * 1024;
 
@@ -58,6 +61,8 @@ pub struct ServerState {
     /// Whether the web page's files are served here; not on a listener
     /// that only takes a messenger's webhooks.
     serve_page: bool,
+    /// `/mcp`: openpista's MCP server, when `[mcp.serve] token` is set.
+    mcp: std::sync::OnceLock<Arc<crate::mcp::server::HttpEndpoint>>,
 }
 
 impl ServerState {
@@ -74,6 +79,7 @@ impl ServerState {
             routes: RwLock::new(BTreeMap::new()),
             closing: tokio::sync::watch::Sender::new(false),
             serve_page: true,
+            mcp: std::sync::OnceLock::new(),
         })
     }
 
@@ -89,6 +95,7 @@ impl ServerState {
             routes: RwLock::new(BTreeMap::new()),
             closing: tokio::sync::watch::Sender::new(false),
             serve_page: false,
+            mcp: std::sync::OnceLock::new(),
         })
     }
 
@@ -134,9 +141,15 @@ impl ServerState {
         Ok(paths.into_iter().map(|(p, _)| p).collect())
     }
 
+    /// Serves `/mcp` with `endpoint` (once; later calls are ignored).
+    pub fn set_mcp(&self, endpoint: Arc<crate::mcp::server::HttpEndpoint>) {
+        let _ = self.mcp.set(endpoint);
+    }
+
     /// Whether the host itself answers `path` on this listener.
     fn host_serves(&self, path: &str) -> bool {
         path == "/health"
+            || (path == MCP_ROUTE && self.mcp.get().is_some())
             || (self.serve_page && (path == pair_page::ROUTE || assets::is_asset(path)))
     }
 
@@ -278,6 +291,8 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
             "sessions": state.gateway.active_sessions(),
         });
         plain(StatusCode::OK, body.to_string(), "application/json")
+    } else if let Some(mcp) = state.mcp.get().filter(|_| path == MCP_ROUTE) {
+        mcp.handle(req).await.map(Full::new)
     } else if let Some(route) = state.route(&path) {
         if !state.cors.check(req.headers()) {
             plain(

@@ -25,6 +25,13 @@ pub trait NativeTool: Send + Sync + 'static {
     fn outside_sandbox(&self) -> bool {
         true
     }
+    /// Who answers it, as listings show; a provider's tool says so
+    /// (the default: a skill named after the tool).
+    fn source(&self) -> ToolSource {
+        ToolSource::Skill {
+            name: self.spec().name.trim_start_matches("skill.").to_string(),
+        }
+    }
 }
 
 /// What kind of tool a call goes to, which decides how careful the
@@ -35,11 +42,13 @@ pub enum ToolKind {
     Component,
     /// A native tool of the host (shell, screen, browser, containers).
     Native,
-    /// A skill's tool; `outside_sandbox` when it runs as a plain process.
+    /// A tool a [`ToolProvider`] serves (a skill's, an MCP server's);
+    /// `outside_sandbox` when it runs as a plain process on this machine.
     Skill { outside_sandbox: bool },
 }
 
-/// A source of tools besides components and natives (the skill set). The
+/// A source of tools besides components and natives (the skill set, the
+/// MCP servers). The
 /// registry asks it on every listing, so a reloaded set shows at once; it
 /// knows nothing else of it.
 pub trait ToolProvider: Send + Sync {
@@ -63,6 +72,10 @@ pub enum ToolSource {
     /// A subprocess or container skill's `skill.NAME`.
     Skill {
         name: String,
+    },
+    /// A tool of MCP server `server` (`mcp.SERVER.TOOL`).
+    Mcp {
+        server: String,
     },
 }
 
@@ -137,14 +150,11 @@ impl ToolRegistry {
             if entries.contains_key(&spec.name) {
                 continue;
             }
-            let name = spec.name.clone();
             entries.insert(
-                name.clone(),
+                spec.name.clone(),
                 ToolEntry {
                     spec,
-                    source: ToolSource::Skill {
-                        name: name.trim_start_matches("skill.").to_string(),
-                    },
+                    source: tool.source(),
                 },
             );
         }
