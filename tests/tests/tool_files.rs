@@ -199,6 +199,32 @@ async fn nothing_is_reachable_until_the_operator_grants_a_folder() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_folder_is_refused_not_taken_from_the_current_one() {
+    let t = tree();
+    let plugins = t.root.join("components");
+    let embedded = openpista::runtime::registry::EMBEDDED
+        .iter()
+        .find(|e| e.package == "tool-files")
+        .unwrap();
+    openpista_tests::install(&plugins, "tool-files", embedded.wasm, embedded.manifest);
+    let policy: ComponentPolicy = toml::from_str("paths = [\"granted\"]").unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(t.root.join("cache")),
+        plugin_dirs: vec![plugins],
+        embedded: false,
+        policies: [("tool-files".to_string(), policy)].into(),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let failures = rt.load_all().await;
+    let why = format!("{failures:?}");
+    assert!(
+        why.contains("granted path granted is not absolute"),
+        "{why}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_inside_the_grant_whole_and_in_windows() {
     let t = tree();
     let f = granted(&t).await;

@@ -180,8 +180,9 @@ impl HttpEndpoint {
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .with_sse_keep_alive(None)
-            // The listener's own origin checks apply; the host header is
-            // whatever name the operator reaches it by.
+            // The listener checks the origin (as for every route) and the
+            // token; the host header is whatever name the operator
+            // reaches it by.
             .disable_allowed_hosts()
             .with_max_request_body_bytes(MAX_BODY);
         let service = StreamableHttpService::new(

@@ -211,10 +211,15 @@ impl ScreenOcr {
             if stderr.contains("Failed loading language")
                 || stderr.contains("Error opening data file")
             {
-                let first = lang.split('+').next().unwrap_or(lang);
+                // The language Tesseract names, else the first asked for.
+                let missing = stderr
+                    .split_once("Failed loading language '")
+                    .and_then(|(_, rest)| rest.split_once('\''))
+                    .map(|(name, _)| name)
+                    .unwrap_or_else(|| lang.split('+').next().unwrap_or(lang));
                 return Err(WitError::InvalidInput(format!(
-                    "{NAME}: Tesseract has no data for language {lang:?}; install it (Debian package tesseract-ocr-{}) or ask for another: {}",
-                    first.replace('_', "-").to_ascii_lowercase(),
+                    "{NAME}: Tesseract has no data for language {missing:?}; install it (Debian package tesseract-ocr-{}) or ask for another: {}",
+                    missing.replace('_', "-").to_ascii_lowercase(),
                     stderr.trim()
                 )));
             }

@@ -90,7 +90,11 @@ fn expand_path(path: &std::path::Path, workspace: Option<&PathBuf>) -> Option<Pa
         // `join("")` would add a trailing `/`.
         Ok(rest) if rest.as_os_str().is_empty() => workspace.cloned(),
         Ok(rest) => workspace.map(|w| w.join(rest)),
-        Err(_) => Some(path.to_path_buf()),
+        // `~/docs` is the user's, as everywhere in the config.
+        Err(_) => Some(match path.to_str() {
+            Some(text) if text.starts_with('~') => crate::paths::expand(text),
+            _ => path.to_path_buf(),
+        }),
     }
 }
 
@@ -165,6 +169,15 @@ impl Grants {
                 .collect()
         };
         for path in read_paths.iter().chain(&write_paths) {
+            // A relative folder would be taken from wherever the host was
+            // started: say so rather than grant that.
+            if path.is_relative() {
+                bail!(
+                    "[components.{}]: granted path {} is not absolute (write it whole, or use $WORKSPACE or ~)",
+                    manifest.name,
+                    path.display()
+                );
+            }
             if !path.is_dir() {
                 bail!("granted path {} is not a directory", path.display());
             }

@@ -292,7 +292,15 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
         });
         plain(StatusCode::OK, body.to_string(), "application/json")
     } else if let Some(mcp) = state.mcp.get().filter(|_| path == MCP_ROUTE) {
-        mcp.handle(req).await.map(Full::new)
+        if state.cors.check(req.headers()) {
+            mcp.handle(req).await.map(Full::new)
+        } else {
+            plain(
+                StatusCode::FORBIDDEN,
+                "{\"error\":\"origin not allowed (server.cors_origins)\"}",
+                "application/json",
+            )
+        }
     } else if let Some(route) = state.route(&path) {
         if !state.cors.check(req.headers()) {
             plain(

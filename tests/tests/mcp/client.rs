@@ -270,13 +270,6 @@ async fn a_server_killed_mid_session_is_reported_and_reconnected() {
         down.last_error.as_deref().unwrap_or("").contains("closed"),
         "{down:?}"
     );
-    // Calls while it is down fail at once and say why.
-    if let Err(e) = registry
-        .invoke("mcp.everything.echo", echo, &ctx("k2"))
-        .await
-    {
-        assert!(e.to_string().contains("everything"), "{e}");
-    }
     assert!(
         eventually(Duration::from_secs(20), || {
             let s = &mcp.status()[0];

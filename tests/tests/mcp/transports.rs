@@ -25,7 +25,10 @@ async fn http_everything() -> HttpServer {
 }
 
 async fn serve_everything(mode: &str) -> HttpServer {
-    let port = free_port();
+    serve_everything_on(mode, free_port()).await
+}
+
+async fn serve_everything_on(mode: &str, port: u16) -> HttpServer {
     let child = std::process::Command::new("node")
         .arg(everything())
         .arg(mode)
@@ -195,4 +198,58 @@ network = true
         .await
         .unwrap();
     assert!(online.content.contains("eth0"), "{}", online.content);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_that_went_away_is_reconnected_when_back() {
+    if node().is_none() {
+        return;
+    }
+    let server = http_everything().await;
+    let port = server.port;
+    let root = tempfile::tempdir().unwrap();
+    let mcp = format!(
+        "[mcp.servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nhosts = [\"127.0.0.1:{port}\"]\ntimeout_secs = 10\n"
+    );
+    let config = config(root.path(), "http://127.0.0.1:9", &mcp);
+    let (registry, mcp, _agent) = tools(&config).await;
+    let sum = "{\"a\": 1, \"b\": 2}";
+    let first = registry
+        .invoke("mcp.web.get-sum", sum, &ctx("w1"))
+        .await
+        .unwrap();
+    assert!(first.content.contains('3'), "{}", first.content);
+
+    drop(server);
+    // The SDK's HTTP worker outlives its server: the failed call is what
+    // tells the client, which drops the connection and its tools.
+    let gone = registry
+        .invoke("mcp.web.get-sum", sum, &ctx("w2"))
+        .await
+        .expect_err("the server is gone");
+    assert!(gone.to_string().contains("MCP server web"), "{gone}");
+    assert!(
+        eventually(Duration::from_secs(10), || mcp.status()[0].state
+            == State::Down)
+        .await,
+        "{:?}",
+        mcp.status()
+    );
+    assert!(!names(&registry).contains(&"mcp.web.get-sum".to_string()));
+
+    let _back = serve_everything_on("streamableHttp", port).await;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let s = &mcp.status()[0];
+            s.state == State::Ready && s.connections == 2
+        })
+        .await,
+        "{:?}",
+        mcp.status()
+    );
+    let again = registry
+        .invoke("mcp.web.get-sum", sum, &ctx("w3"))
+        .await
+        .unwrap();
+    assert!(again.content.contains('3'), "{}", again.content);
 }

@@ -38,7 +38,7 @@ impl Parser {
     /// Feeds bytes; returns the events they completed.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Event>, String> {
         self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() > MAX_EVENT {
+        if self.buffer.len() + self.current.data.len() > MAX_EVENT {
             return Err("an event larger than 16 MiB".into());
         }
         let mut out = Vec::new();
@@ -75,10 +75,25 @@ impl Parser {
     }
 }
 
-pub type Halves = (
-    mpsc::UnboundedSender<ClientJsonRpcMessage>,
-    mpsc::UnboundedReceiver<ServerJsonRpcMessage>,
-);
+/// The server's messages, for the SDK; when the SDK drops it (the session
+/// ended) the reading task stops too, even on a silent stream.
+pub struct Incoming {
+    messages: mpsc::UnboundedReceiver<ServerJsonRpcMessage>,
+    _alive: tokio::sync::oneshot::Sender<()>,
+}
+
+impl futures::Stream for Incoming {
+    type Item = ServerJsonRpcMessage;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ServerJsonRpcMessage>> {
+        self.messages.poll_next_unpin(cx)
+    }
+}
+
+pub type Halves = (mpsc::UnboundedSender<ClientJsonRpcMessage>, Incoming);
 
 /// Opens the event stream at `url` and returns the transport's two
 /// halves, for `ServiceExt::serve`.
@@ -93,7 +108,7 @@ pub async fn connect(
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| format!("GET {}: {}", super::transport::shown(url), e.without_url()))?;
     let status = response.status();
     let is_sse = response
         .headers()
@@ -101,7 +116,10 @@ pub async fn connect(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     if !status.is_success() || !is_sse {
-        return Err(format!("GET {url}: {status}, not an event stream"));
+        return Err(format!(
+            "GET {}: {status}, not an event stream",
+            super::transport::shown(url)
+        ));
     }
     let mut parser = Parser::default();
     let mut early = Vec::new();
@@ -132,6 +150,11 @@ pub async fn connect(
     }
 
     let (to_client, from_server) = mpsc::unbounded::<ServerJsonRpcMessage>();
+    let (alive, mut ended) = tokio::sync::oneshot::channel::<()>();
+    // A POST that cannot reach the server ends the session (the stream
+    // may stay open on a half-dead server), so the client reconnects.
+    let post_failed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let post_failed_w = post_failed.clone();
     let (to_server, mut outgoing) = mpsc::unbounded::<ClientJsonRpcMessage>();
     // Reading: `message` events become the server's messages; the stream
     // ending ends the session (the receiver's end tells the service).
@@ -153,8 +176,15 @@ pub async fn connect(
                 return;
             }
         }
-        while let Ok(Some(chunk)) = response.chunk().await {
+        loop {
+            let chunk = tokio::select! {
+                chunk = response.chunk() => chunk,
+                _ = &mut ended => return,
+                () = post_failed.notified() => return,
+            };
+            let Ok(Some(chunk)) = chunk else { return };
             let Ok(events) = parser.feed(&chunk) else {
+                tracing::warn!("MCP SSE: an event larger than 16 MiB; the connection ends");
                 return;
             };
             for event in events {
@@ -180,11 +210,21 @@ pub async fn connect(
             match sent {
                 Ok(r) if r.status().is_success() => {}
                 Ok(r) => tracing::warn!("MCP SSE: POST {endpoint}: {}", r.status()),
-                Err(e) => tracing::warn!("MCP SSE: POST {endpoint}: {e}"),
+                Err(e) => {
+                    tracing::warn!("MCP SSE: POST {endpoint}: {}", e.without_url());
+                    post_failed_w.notify_one();
+                    return;
+                }
             }
         }
     });
-    Ok((to_server, from_server))
+    Ok((
+        to_server,
+        Incoming {
+            messages: from_server,
+            _alive: alive,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -222,5 +262,16 @@ mod tests {
         let mut p = Parser::default();
         let big = vec![b'x'; MAX_EVENT + 1];
         assert!(p.feed(&big).is_err());
+        // Many short data lines add up too.
+        let mut p = Parser::default();
+        let line = format!("data: {}\n", "y".repeat(1023));
+        let mut refused = false;
+        for _ in 0..(MAX_EVENT / 1024 + 2) {
+            if p.feed(line.as_bytes()).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
     }
 }

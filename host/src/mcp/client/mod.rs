@@ -93,6 +93,10 @@ pub struct ServerLink {
     live: Mutex<Live>,
     /// Wakes whoever waits for the first attempt to end.
     settled: watch::Sender<bool>,
+    /// Poked when a call finds the transport broken (an HTTP server gone:
+    /// the SDK's HTTP worker outlives its server), so the supervisor
+    /// drops the connection and makes a new one.
+    broken: watch::Sender<u64>,
 }
 
 struct Live {
@@ -123,9 +127,13 @@ impl ServerLink {
         f(&mut self.live.lock().unwrap());
     }
 
-    /// Records a failed call's transport error, so `mcp list` shows it.
-    pub fn note_error(&self, error: &str) {
+    /// Records a failed call's error, so `mcp list` shows it; a broken
+    /// transport also makes the supervisor reconnect.
+    pub fn note_error(&self, error: &str, transport_broken: bool) {
         self.update(|l| l.status.last_error = Some(error.to_string()));
+        if transport_broken {
+            self.broken.send_modify(|n| *n += 1);
+        }
     }
 }
 
@@ -197,6 +205,7 @@ impl McpClients {
                     prompts: Vec::new(),
                 }),
                 settled: watch::channel(false).0,
+                broken: watch::channel(0).0,
             });
             match transport {
                 Ok(transport) => tasks.push(tokio::spawn(supervise(
@@ -276,7 +285,7 @@ fn describe(transport: &anyhow::Result<Transport>) -> String {
     match transport {
         Ok(Transport::Process) => "process".into(),
         Ok(Transport::Container { image, .. }) => format!("container {image}"),
-        Ok(Transport::Http { url }) => url.to_string(),
+        Ok(Transport::Http { url }) => transport::shown(url),
         Err(_) => "invalid".into(),
     }
 }
@@ -289,6 +298,11 @@ impl ToolProvider for McpClients {
             .collect()
     }
 }
+
+/// How long a connection must last before the backoff starts over: a
+/// server that dies right after its handshake is not respawned twice a
+/// second forever.
+const STABLE: Duration = Duration::from_secs(30);
 
 /// Keeps one server connected for as long as the host runs.
 async fn supervise(
@@ -306,8 +320,8 @@ async fn supervise(
         )
         .await
         .unwrap_or_else(|_| Err(transport::ConnectFailure::retry("connecting timed out")));
-        let service = match connected {
-            Ok(service) => service,
+        let (service, guard) = match connected {
+            Ok(connected) => connected,
             Err(failure) => {
                 tracing::warn!("MCP server {}: {}", link.name, failure.message);
                 let refused = !failure.retry;
@@ -324,43 +338,82 @@ async fn supervise(
                 continue;
             }
         };
+        let since = tokio::time::Instant::now();
         let peer = service.peer().clone();
-        match refresh(&link, &peer).await {
+        let why = match refresh(&link, &peer).await {
             Ok(()) => {
-                backoff = FIRST_BACKOFF;
                 link.update(|l| {
                     l.peer = Some(peer.clone());
                     l.status.state = State::Ready;
                     l.status.connections += 1;
+                    l.status.last_error = None;
                 });
                 tracing::info!("MCP server {} ready", link.name);
+                link.settled.send_replace(true);
+                serve_until_broken(&link, service, &peer, &changed).await
             }
-            Err(e) => link.update(|l| l.status.last_error = Some(e)),
-        }
-        link.settled.send_replace(true);
-        let ended = service.waiting();
-        tokio::pin!(ended);
-        let why = loop {
-            tokio::select! {
-                quit = &mut ended => break format!("connection closed ({quit:?})"),
-                () = changed.notified() => {
-                    match refresh(&link, &peer).await {
-                        Ok(()) => link.update(|l| l.status.list_changes += 1),
-                        Err(e) => link.update(|l| l.status.last_error = Some(e)),
-                    }
-                }
+            // A server that cannot list what it offers is of no use: the
+            // connection is dropped and made again, like a broken one.
+            Err(e) => {
+                let _ = service.cancel().await;
+                e
             }
         };
+        // The process group (or container) goes with the connection.
+        drop(guard);
         tracing::warn!("MCP server {}: {why}; reconnecting", link.name);
         link.update(|l| {
             l.peer = None;
             l.tools.clear();
+            l.prompts.clear();
             l.status.tools.clear();
+            l.status.prompts.clear();
             l.status.state = State::Down;
             l.status.last_error = Some(why.clone());
         });
+        link.settled.send_replace(true);
+        if since.elapsed() >= STABLE {
+            backoff = FIRST_BACKOFF;
+        }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Serves a ready connection until it ends or a call finds it broken;
+/// takes the lists again on each `list_changed`. Returns why it ended.
+async fn serve_until_broken(
+    link: &Arc<ServerLink>,
+    service: transport::Service,
+    peer: &Peer<RoleClient>,
+    changed: &Notify,
+) -> String {
+    let cancel = service.cancellation_token();
+    // Only breaks noted from now on count, not those of the last connection.
+    let mut broken = link.broken.subscribe();
+    let ended = service.waiting();
+    tokio::pin!(ended);
+    loop {
+        tokio::select! {
+            quit = &mut ended => return format!("connection closed ({quit:?})"),
+            _ = broken.changed() => {
+                cancel.cancel();
+                return link
+                    .live
+                    .lock()
+                    .unwrap()
+                    .status
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "the connection broke".into());
+            }
+            () = changed.notified() => {
+                match refresh(link, peer).await {
+                    Ok(()) => link.update(|l| l.status.list_changes += 1),
+                    Err(e) => link.update(|l| l.status.last_error = Some(e)),
+                }
+            }
+        }
     }
 }
 
@@ -368,14 +421,16 @@ async fn supervise(
 async fn refresh(link: &Arc<ServerLink>, peer: &Peer<RoleClient>) -> Result<(), String> {
     let info = peer.peer_info();
     let caps = info.as_ref().map(|i| i.capabilities.clone());
-    let listed = tokio::time::timeout(link.timeout, peer.list_all_tools())
-        .await
-        .map_err(|_| "tools/list timed out".to_string())?
-        .map_err(|e| format!("tools/list failed: {e}"))?;
-    let mut proxies = tools::proxies(link, listed);
-    if caps.as_ref().is_some_and(|c| c.resources.is_some()) {
-        proxies.extend(tools::resource_tools(link));
-    }
+    let listed = if caps.as_ref().is_some_and(|c| c.tools.is_some()) {
+        tokio::time::timeout(link.timeout, peer.list_all_tools())
+            .await
+            .map_err(|_| "tools/list timed out".to_string())?
+            .map_err(|e| format!("tools/list failed: {e}"))?
+    } else {
+        Vec::new()
+    };
+    let resources = caps.as_ref().is_some_and(|c| c.resources.is_some());
+    let proxies = tools::proxies(link, listed, resources);
     let prompts = if caps.as_ref().is_some_and(|c| c.prompts.is_some()) {
         match tokio::time::timeout(link.timeout, peer.list_all_prompts()).await {
             Ok(Ok(prompts)) => tools::prompt_infos(&link.name, prompts),

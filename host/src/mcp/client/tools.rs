@@ -110,35 +110,66 @@ impl NativeTool for McpTool {
     }
 }
 
-/// Proxies for the tools a server listed.
-pub fn proxies(link: &Arc<ServerLink>, listed: Vec<rmcp::model::Tool>) -> Vec<Arc<dyn NativeTool>> {
-    listed
-        .into_iter()
-        .map(|tool| {
-            let name = format!("mcp.{}.{}", link.name, local_name(&tool.name));
-            let schema = Value::Object((*tool.input_schema).clone());
-            let description = tool
-                .description
-                .as_deref()
-                .or(tool.title.as_deref())
-                .unwrap_or("")
-                .to_string();
-            Arc::new(McpTool {
-                link: Arc::downgrade(link),
-                spec: ToolSpec {
-                    name,
-                    description: format!("{description} (MCP server {})", link.name),
-                    parameters: schema.to_string(),
-                },
-                remote: tool.name.to_string(),
-                call: |link, remote, arguments| Box::pin(call_tool(link, remote, arguments)),
-            }) as Arc<dyn NativeTool>
-        })
-        .collect()
+/// The longest tool name model APIs take (OpenAI: 64).
+const MAX_NAME: usize = 64;
+
+/// A name for remote tool `remote` of server `server` not in `taken`: the
+/// plain `mcp.SERVER.TOOL` when it is free and short enough, else a cut of
+/// it with a hash of the remote name (so `a.b` and `a_b`, or two long
+/// names, stay apart).
+fn unique_name(server: &str, remote: &str, taken: &std::collections::HashSet<String>) -> String {
+    let plain = format!("mcp.{server}.{}", local_name(remote));
+    if plain.len() <= MAX_NAME && !taken.contains(&plain) {
+        return plain;
+    }
+    use sha2::Digest;
+    let hash = hex::encode(&sha2::Sha256::digest(remote.as_bytes())[..4]);
+    // ASCII only (`local_name`, and server names are checked), so a byte
+    // cut is a character cut; 9 = '-' and eight hex digits.
+    let named = format!("{}-{hash}", &plain[..plain.len().min(MAX_NAME - 9)]);
+    tracing::warn!("MCP server {server}: tool {remote:?} is offered as {named}");
+    named
+}
+
+/// Proxies for the tools a server listed, after its resource tools when
+/// it has resources (their names are reserved first).
+pub fn proxies(
+    link: &Arc<ServerLink>,
+    listed: Vec<rmcp::model::Tool>,
+    resources: bool,
+) -> Vec<Arc<dyn NativeTool>> {
+    let mut out: Vec<Arc<dyn NativeTool>> = if resources {
+        resource_tools(link)
+    } else {
+        Vec::new()
+    };
+    let mut taken: std::collections::HashSet<String> = out.iter().map(|t| t.spec().name).collect();
+    for tool in listed {
+        let name = unique_name(&link.name, &tool.name, &taken);
+        taken.insert(name.clone());
+        let schema = Value::Object((*tool.input_schema).clone());
+        let description = tool
+            .description
+            .as_deref()
+            .or(tool.title.as_deref())
+            .unwrap_or("")
+            .to_string();
+        out.push(Arc::new(McpTool {
+            link: Arc::downgrade(link),
+            spec: ToolSpec {
+                name,
+                description: format!("{description} (MCP server {})", link.name),
+                parameters: schema.to_string(),
+            },
+            remote: tool.name.to_string(),
+            call: |link, remote, arguments| Box::pin(call_tool(link, remote, arguments)),
+        }));
+    }
+    out
 }
 
 /// `mcp.NAME.resources` and `mcp.NAME.read`, for a server with resources.
-pub fn resource_tools(link: &Arc<ServerLink>) -> Vec<Arc<dyn NativeTool>> {
+fn resource_tools(link: &Arc<ServerLink>) -> Vec<Arc<dyn NativeTool>> {
     let list = McpTool {
         link: Arc::downgrade(link),
         spec: ToolSpec {
@@ -171,9 +202,13 @@ pub fn resource_tools(link: &Arc<ServerLink>) -> Vec<Arc<dyn NativeTool>> {
     vec![Arc::new(list), Arc::new(read)]
 }
 
-fn failed(link: &ServerLink, what: &str, e: impl std::fmt::Display) -> WitError {
+fn failed(link: &ServerLink, what: &str, e: rmcp::ServiceError) -> WitError {
     let message = format!("MCP server {}: {what} failed: {e}", link.name);
-    link.note_error(&message);
+    let broken = matches!(
+        e,
+        rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed
+    );
+    link.note_error(&message, broken);
     WitError::Upstream(crate::runtime::bindings::UpstreamError {
         status: None,
         message,
@@ -476,6 +511,19 @@ mod tests {
     fn names_keep_what_model_apis_accept() {
         assert_eq!(local_name("get-sum"), "get-sum");
         assert_eq!(local_name("a.b/c d"), "a_b_c_d");
+        let mut taken = std::collections::HashSet::new();
+        let first = unique_name("s", "a.b", &taken);
+        assert_eq!(first, "mcp.s.a_b");
+        taken.insert(first.clone());
+        let second = unique_name("s", "a_b", &taken);
+        assert_ne!(second, first);
+        assert!(second.starts_with("mcp.s.a_b-"), "{second}");
+        taken.insert("mcp.s.read".into());
+        assert_ne!(unique_name("s", "read", &taken), "mcp.s.read");
+        let long = "x".repeat(100);
+        let cut = unique_name("server", &long, &taken);
+        assert!(cut.len() <= MAX_NAME, "{cut}");
+        assert_ne!(cut, unique_name("server", &format!("{long}y"), &taken));
     }
 
     #[test]

@@ -49,6 +49,32 @@ static CONTAINERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 
 pub(super) type Service = RunningService<RoleClient, Handler>;
 
+/// What a connection leaves running on this machine, ended when dropped:
+/// the process group of a stdio server (an `npx` launcher's child too),
+/// or its container (the `docker` client's death does not stop it).
+#[derive(Default)]
+pub struct Leftovers {
+    group: Option<i32>,
+    container: Option<String>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        if let Some(group) = self.group {
+            // SAFETY: signals a process group this host made for the
+            // server (`process_group(0)`: its id is the leader's pid).
+            unsafe { libc::killpg(group, libc::SIGKILL) };
+        }
+        if let Some(name) = self.container.take() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", &name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+        }
+    }
+}
+
 /// Opens the transport and runs the MCP handshake.
 pub(super) async fn connect(
     name: &str,
@@ -56,7 +82,7 @@ pub(super) async fn connect(
     transport: &Transport,
     context: &ClientContext,
     changed: Arc<tokio::sync::Notify>,
-) -> Result<Service, ConnectFailure> {
+) -> Result<(Service, Leftovers), ConnectFailure> {
     let handler = Handler {
         changed: changed.clone(),
     };
@@ -70,7 +96,7 @@ pub(super) async fn connect(
                 .collect();
             let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
             let streamable = match handler.serve(transport).await {
-                Ok(service) => return Ok(service),
+                Ok(service) => return Ok((service, Leftovers::default())),
                 Err(e) => e.to_string(),
             };
             // A server of the 2024-11-05 revision: HTTP+SSE.
@@ -78,35 +104,42 @@ pub(super) async fn connect(
                 .await
                 .map_err(|sse| {
                     ConnectFailure::retry(format!(
-                        "{url}: streamable HTTP: {streamable}; HTTP+SSE: {sse}"
+                        "{}: streamable HTTP: {streamable}; HTTP+SSE: {sse}",
+                        shown(url)
                     ))
                 })?;
             let handler = Handler {
                 changed: changed.clone(),
             };
-            handler
+            let service = handler
                 .serve(halves)
                 .await
-                .map_err(|e| ConnectFailure::retry(format!("{url} (HTTP+SSE): {e}")))
+                .map_err(|e| ConnectFailure::retry(format!("{} (HTTP+SSE): {e}", shown(url))))?;
+            Ok((service, Leftovers::default()))
         }
         Transport::Process | Transport::Container { .. } => {
-            let command = command(name, settings, transport, context).await?;
+            let (command, container) = command(name, settings, transport, context).await?;
             let (child, stderr) = TokioChildProcess::builder(command)
                 .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|e| ConnectFailure::retry(format!("cannot start: {e}")))?;
+            let leftovers = Leftovers {
+                group: child.id().map(|pid| pid as i32),
+                container,
+            };
             let tail = Arc::new(Mutex::new(String::new()));
             if let Some(stderr) = stderr {
                 tokio::spawn(keep_stderr_tail(name.to_string(), stderr, tail.clone()));
             }
-            handler.serve(child).await.map_err(|e| {
+            let service = handler.serve(child).await.map_err(|e| {
                 let said = tail.lock().unwrap().clone();
                 ConnectFailure::retry(if said.is_empty() {
                     format!("handshake failed: {e}")
                 } else {
                     format!("handshake failed: {e}; it said: {said}")
                 })
-            })
+            })?;
+            Ok((service, leftovers))
         }
     }
 }
@@ -127,13 +160,14 @@ async fn keep_stderr_tail(
 }
 
 /// The command line of a process or container server, with only the
-/// environment its table lists (plus `PATH`, to find programs).
+/// environment its table lists (plus `PATH`, to find programs), and the
+/// container's name when it runs in one.
 async fn command(
     name: &str,
     settings: &ServerSettings,
     transport: &Transport,
     context: &ClientContext,
-) -> Result<tokio::process::Command, ConnectFailure> {
+) -> Result<(tokio::process::Command, Option<String>), ConnectFailure> {
     let program = settings.command.clone().unwrap_or_default();
     let mut env = Vec::new();
     for (key, value) in &settings.env {
@@ -148,6 +182,7 @@ async fn command(
         .as_deref()
         .map(crate::paths::expand)
         .unwrap_or_else(|| context.workspace.clone());
+    let mut container = None;
     let mut cmd = match transport {
         Transport::Container { image, network } => {
             if crate::native::which("docker").is_none() {
@@ -155,13 +190,14 @@ async fn command(
                     "container = ... needs the docker command (Debian package docker.io)",
                 ));
             }
+            let id = format!(
+                "openpista-mcp-{name}-{}-{}",
+                std::process::id(),
+                CONTAINERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
             let mut cmd = tokio::process::Command::new("docker");
             cmd.args(["run", "-i", "--rm", "--init"])
-                .arg(format!(
-                    "--name=openpista-mcp-{name}-{}-{}",
-                    std::process::id(),
-                    CONTAINERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                ))
+                .arg(format!("--name={id}"))
                 .args(["--cap-drop=ALL", "--security-opt=no-new-privileges"])
                 .args(["--pids-limit=256", "--memory=512m"]);
             if !network {
@@ -173,6 +209,7 @@ async fn command(
                 cmd.arg("-e").arg(key);
             }
             cmd.arg(image).arg(&program).args(&settings.args);
+            container = Some(id);
             cmd
         }
         _ => {
@@ -188,7 +225,18 @@ async fn command(
     // Its own process group: a terminal's Ctrl+C reaches the host, which
     // then stops the server itself.
     cmd.process_group(0);
-    Ok(cmd)
+    Ok((cmd, container))
+}
+
+/// `url` as it may be shown (status, logs, errors): without credentials,
+/// query or fragment, where a server's key would sit.
+pub fn shown(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
 }
 
 /// `text` with each `{{secret:NAME}}` replaced by the secret's value.
