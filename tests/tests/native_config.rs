@@ -48,6 +48,8 @@ async fn disabled_native_tools_are_neither_listed_nor_callable() {
             "browser.type",
             "container.run",
             "screen.capture",
+            "screen.ocr",
+            "system.notify",
             "system.run",
         ]
     );
@@ -56,7 +58,7 @@ async fn disabled_native_tools_are_neither_listed_nor_callable() {
     let root = tempfile::tempdir().unwrap();
     let narrowed = config(
         root.path(),
-        "[native.browser]\nenabled = false\n[native.container]\nenabled = false\n[native.screen]\nenabled = false\n",
+        "[native.browser]\nenabled = false\n[native.container]\nenabled = false\n[native.screen]\nenabled = false\n[native.notify]\nenabled = false\n",
     );
     let (names, tools) = native_names(&narrowed);
     assert_eq!(names, ["system.run"]);
@@ -64,7 +66,13 @@ async fn disabled_native_tools_are_neither_listed_nor_callable() {
         session: Some("test:native".into()),
         call_id: "c1".into(),
     };
-    for name in ["browser.navigate", "container.run", "screen.capture"] {
+    for name in [
+        "browser.navigate",
+        "container.run",
+        "screen.capture",
+        "screen.ocr",
+        "system.notify",
+    ] {
         let e = tools.invoke(name, "{}", &ctx).await.unwrap_err();
         assert!(e.to_string().contains(name), "{name}: {e}");
     }
@@ -77,7 +85,14 @@ async fn disabled_native_tools_are_neither_listed_nor_callable() {
     let root = tempfile::tempdir().unwrap();
     let none = config(
         root.path(),
-        "[native.system]\nenabled = false\n[native.browser]\nenabled = false\n[native.container]\nenabled = false\n[native.screen]\nenabled = false\n",
+        "[native.system]\nenabled = false\n[native.browser]\nenabled = false\n[native.container]\nenabled = false\n[native.screen]\nenabled = false\n[native.notify]\nenabled = false\n",
     );
     assert!(native_names(&none).0.is_empty());
+
+    // OCR can be switched off alone, the capture kept.
+    let root = tempfile::tempdir().unwrap();
+    let no_ocr = config(root.path(), "[native.screen]\nocr = false\n");
+    let names = native_names(&no_ocr).0;
+    assert!(names.contains(&"screen.capture".to_string()), "{names:?}");
+    assert!(!names.contains(&"screen.ocr".to_string()), "{names:?}");
 }
