@@ -187,10 +187,10 @@ fn list_without_a_server_loads_locally_and_inspect_reads_versions() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("world:   tool (built against openpista:plugin@0.2.1)"),
+        text.contains("world:   tool (built against openpista:plugin@0.2.2)"),
         "{text}"
     );
-    assert!(text.contains("openpista:plugin/tools@0.2.1"), "{text}");
+    assert!(text.contains("openpista:plugin/tools@0.2.2"), "{text}");
 }
 
 #[test]

@@ -363,6 +363,36 @@ pub mod connections {
     pub fn ws_close(id: u64, code: u16, reason: &str) -> Result<(), Error> {
         wit::ws_close(id, code, reason)
     }
+
+    /// Asks the host to open a WebSocket to `url` and hold it for this
+    /// channel (since WIT 0.2.2); returns its id at once while the host
+    /// connects. `wss://` to a host the manifest grants in `hosts` (`ws://`
+    /// only to a loopback address a grant names), at most as many at once
+    /// as the manifest's `websockets` capability allows. Header values may
+    /// hold `{{secret:NAME}}` placeholders: the host fills them in, so a
+    /// token never enters the component.
+    ///
+    /// What arrives comes to [`Channel::handle_ws`](crate::Channel::handle_ws)
+    /// under the id; frames sent before the handshake ends wait for it. A
+    /// connection that fails or ends is reported to
+    /// [`Channel::ws_closed`](crate::Channel::ws_closed), where
+    /// [`ws_close_status`] says why: reconnect (or resume) from there.
+    pub fn ws_open(url: &str, headers: &[(&str, &str)]) -> Result<u64, Error> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        wit::ws_open(url, &headers)
+    }
+
+    /// Why connection `id`, one this channel opened, ended: the close code
+    /// and reason the server sent, or 1006 and the error's text when the
+    /// network failed or the handshake was refused. Ask it in
+    /// [`Channel::ws_closed`](crate::Channel::ws_closed); `None` while the
+    /// connection is open and after that call.
+    pub fn ws_close_status(id: u64) -> Option<(u16, String)> {
+        wit::ws_close_status(id)
+    }
 }
 
 /// Exports a [`Channel`] implementation as this component's `messenger`,

@@ -73,3 +73,12 @@ pub fn now_ms() -> u64 {
 pub fn secret_matches(name: &str, candidate: &str) -> bool {
     wit::secret_matches(name, candidate)
 }
+
+/// Whether `mac_hex` is the HMAC-SHA256 of `message` keyed with the secret
+/// `name` (since WIT 0.2.2): how a channel checks a signed webhook (Slack's
+/// `v0=` signature over `v0:TIMESTAMP:BODY`) without holding the signing
+/// secret. The host computes and compares in constant time; `false` when
+/// the secret is not granted or has no value, or `mac_hex` is not hex.
+pub fn secret_hmac_matches(name: &str, message: &[u8], mac_hex: &str) -> bool {
+    wit::secret_hmac_matches(name, message, mac_hex)
+}

@@ -2,7 +2,7 @@
 //!
 //! Write openpista components in Rust. A component is a WebAssembly
 //! component run by the openpista host; it implements one of three worlds
-//! of the WIT package `openpista:plugin@0.2.1`:
+//! of the WIT package `openpista:plugin@0.2.2`:
 //!
 //! | world | what it is | implement | export with |
 //! | --- | --- | --- | --- |

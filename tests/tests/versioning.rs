@@ -46,8 +46,8 @@ async fn incompatible_component_is_refused_by_name() {
         "built against openpista:plugin@0.3.0",
         "imports [openpista:plugin/host@0.3.0]",
         "exports [openpista:plugin/tools@0.3.0]",
-        "this host offers openpista:plugin@0.2.1",
-        "0.1.0 to 0.1.2 (through an adapter) and 0.2.0 to 0.2.1",
+        "this host offers openpista:plugin@0.2.2",
+        "0.1.0 to 0.1.2 (through an adapter) and 0.2.0 to 0.2.2",
     ] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
@@ -115,9 +115,9 @@ async fn old_and_new_contracts_work_side_by_side() {
     assert_eq!(version("channel-old10"), "0.1.0");
     assert_eq!(version("shapeshifter"), "0.1.2");
     assert_eq!(version("channel-old12"), "0.1.2");
-    assert_eq!(version("hostile"), "0.2.1");
-    assert_eq!(version("channel-web"), "0.2.1");
-    assert_eq!(version("tool-basics"), "0.2.1");
+    assert_eq!(version("hostile"), "0.2.2");
+    assert_eq!(version("channel-web"), "0.2.2");
+    assert_eq!(version("tool-basics"), "0.2.2");
 
     // Tools of all three contracts answer through the agent's registry.
     let tools = &running.gateway.agent().tools;

@@ -85,15 +85,23 @@ async fn start_channels(
             None
         };
         let driver = ChannelDriver::new(runtime.clone(), component.name());
+        // The host, not the component, says who the channel is.
+        let id = identity::channel_id(component.name()).to_string();
+        // Before `start`, which may open the channel's sockets.
+        let pump = crate::gateway::sockets::spawn_socket_pump(
+            runtime.connections(),
+            driver.clone(),
+            gateway.clone(),
+            id.clone(),
+        );
         let started = match driver.start().await {
             Ok(started) => started,
             Err(e) => {
+                pump.abort();
                 notes.push(format!("channel {} failed to start: {e}", component.name()));
                 continue;
             }
         };
-        // The host, not the component, says who the channel is.
-        let id = identity::channel_id(component.name()).to_string();
         // A messenger's webhook routes go on their own listener, which
         // the reverse proxy in front of the public URL reaches.
         let listener = if component.name() == crate::config::telegram::COMPONENT {
@@ -123,10 +131,12 @@ async fn start_channels(
                 runtime.refuse(component.name(), &why);
                 notes.push(format!("channel {} refused: {why}", component.name()));
                 driver.shutdown().await;
+                pump.abort();
                 continue;
             }
         };
         drivers.push(driver.clone());
+        tasks.push(pump);
         tasks.push(driver.spawn_ticker());
         if started.info.polls {
             tasks.push(spawn_poller(driver.clone(), gateway.clone(), id.clone()));

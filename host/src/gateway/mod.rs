@@ -9,6 +9,7 @@
 //! user always hears something.
 //!
 //! - [`channels`]: driving a channel component's long-lived instance
+//! - [`sockets`]: what the WebSockets a channel opened deliver to it
 //! - [`commands`]: `/clear`, `/session`, `/model`, for every channel
 //! - `control`: approval requests and answers, `/stop`
 //! - [`sessions`]: several sessions per conversation (`/new`, `/sessions`)
@@ -23,6 +24,7 @@ pub mod delivery;
 pub mod identity;
 mod model_command;
 pub mod sessions;
+pub mod sockets;
 
 use crate::agent::{Agent, TurnControl, TurnEvent, TurnInput};
 use crate::runtime::bindings::Attachment;

@@ -73,7 +73,7 @@ pub use provider::exports::openpista::plugin::llm::{
 };
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.2.1";
+pub const WIT_VERSION: &str = "0.2.2";
 
 /// A guest error as a sentence for the person reading it.
 pub fn error_text(error: &WitError) -> String {

@@ -58,6 +58,9 @@ pub struct Grants {
     pub memory_mb: u64,
     pub timeout_ms: u64,
     pub fuel: u64,
+    /// Outbound WebSockets the channel may hold at once (the manifest's
+    /// `websockets`).
+    pub websockets: u32,
 }
 
 /// Engine-wide bounds the grants must fit in.
@@ -201,6 +204,7 @@ impl Grants {
             memory_mb,
             timeout_ms: policy.timeout_ms.unwrap_or(manifest.limits.timeout_ms),
             fuel: policy.fuel.unwrap_or(manifest.limits.fuel),
+            websockets: declared.websockets,
         })
     }
 
@@ -221,7 +225,7 @@ impl Grants {
             )
         };
         format!(
-            "hosts: {}; secrets: {}; read: {}; write: {}; memory {} MiB; timeout {} ms{}",
+            "hosts: {}; secrets: {}; read: {}; write: {}; memory {} MiB; timeout {} ms{}{}",
             list(&self.host_patterns),
             list(&self.secret_names),
             paths(&self.read_paths),
@@ -230,6 +234,11 @@ impl Grants {
             self.timeout_ms,
             if self.fuel > 0 {
                 format!("; fuel {}", self.fuel)
+            } else {
+                String::new()
+            },
+            if self.websockets > 0 {
+                format!("; websockets {}", self.websockets)
             } else {
                 String::new()
             }

@@ -1,9 +1,16 @@
 //! Connections the host holds for channel components: the web page's
-//! WebSockets today. The listener registers each accepted connection under
-//! an id and the component that owns it; the component's
+//! WebSockets, the WhatsApp bridge, and WebSockets a channel asked the host
+//! to open (`connections.ws-open`, see [`super::ws_client`]). Each is
+//! registered under an id and the component that owns it; the component's
 //! `connections.ws-send` / `ws-close` calls land here and are passed to the
 //! connection's writer task. A component can reach only its own
 //! connections.
+//!
+//! What arrives on a connection a channel opened goes to that channel's
+//! [`SocketEvent`] queue, which the gateway drains into `handle-ws` and
+//! `ws-closed` calls ([`ConnectionHub::listen`]); a component with no such
+//! queue (an instance the host made only to ask for a report) cannot open
+//! one.
 
 use super::bindings::WitError;
 use super::bindings::channel::openpista::plugin::connections::Frame;
@@ -26,13 +33,34 @@ pub enum Outgoing {
 struct Conn {
     owner: String,
     tx: mpsc::Sender<Outgoing>,
+    /// Opened by the component (`ws-open`), counted against its limit.
+    outbound: bool,
 }
+
+/// What a connection a channel opened reports to the channel.
+#[derive(Debug)]
+pub enum SocketEvent {
+    /// A frame arrived on connection `id`.
+    Frame(u64, Frame),
+    /// Connection `id` ended; its status waits in the hub until the
+    /// channel has been told ([`ConnectionHub::forget_closed`]).
+    Closed(u64),
+}
+
+/// Events queued per channel before the socket readers wait: a channel
+/// slower than its sockets slows their reading (TCP pushes back on the
+/// server) instead of growing memory.
+pub const EVENT_QUEUE: usize = 256;
 
 /// Every open connection, by id.
 #[derive(Default)]
 pub struct ConnectionHub {
     next: AtomicU64,
     conns: Mutex<HashMap<u64, Conn>>,
+    /// Each serving channel's event queue, by component.
+    listeners: Mutex<HashMap<String, mpsc::Sender<SocketEvent>>>,
+    /// Why outbound connections ended, until their owner has been told.
+    closed: Mutex<HashMap<u64, (String, u16, String)>>,
 }
 
 impl std::fmt::Debug for ConnectionHub {
@@ -58,9 +86,102 @@ impl ConnectionHub {
             Conn {
                 owner: owner.to_string(),
                 tx,
+                outbound: false,
             },
         );
         rx
+    }
+
+    /// Makes `owner`'s event queue: from now on it may open connections,
+    /// and what arrives on them comes out of the returned receiver. A
+    /// second call replaces the first queue.
+    pub fn listen(&self, owner: &str) -> mpsc::Receiver<SocketEvent> {
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        self.listeners.lock().unwrap().insert(owner.to_string(), tx);
+        rx
+    }
+
+    /// Registers a connection `owner` opens, if its queue exists and it
+    /// holds fewer than `limit` already: the id, what its writer must send,
+    /// and where its reader reports.
+    pub fn open_outbound(
+        &self,
+        owner: &str,
+        limit: u32,
+    ) -> Result<(u64, mpsc::Receiver<Outgoing>, mpsc::Sender<SocketEvent>), WitError> {
+        if limit == 0 {
+            return Err(WitError::Denied(
+                "the manifest allows no WebSockets: declare [capabilities] websockets = N".into(),
+            ));
+        }
+        let events = self
+            .listeners
+            .lock()
+            .unwrap()
+            .get(owner)
+            .filter(|tx| !tx.is_closed())
+            .cloned()
+            .ok_or_else(|| {
+                WitError::Unavailable(
+                    "this instance is not the running channel: connections open only while the channel serves".into(),
+                )
+            })?;
+        let mut conns = self.conns.lock().unwrap();
+        let held = conns
+            .values()
+            .filter(|c| c.outbound && c.owner == owner)
+            .count();
+        if held >= limit as usize {
+            return Err(WitError::Unavailable(format!(
+                "the channel already holds {held} WebSocket(s), all its manifest allows: close one first"
+            )));
+        }
+        let id = self.next_id();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        conns.insert(
+            id,
+            Conn {
+                owner: owner.to_string(),
+                tx,
+                outbound: true,
+            },
+        );
+        Ok((id, rx, events))
+    }
+
+    /// Connection `id` ended with `code` and `reason`: forgets it, and
+    /// keeps why for its owner's `ws-close-status`.
+    pub fn ended(&self, id: u64, code: u16, reason: String) {
+        if let Some(conn) = self.conns.lock().unwrap().remove(&id) {
+            self.closed
+                .lock()
+                .unwrap()
+                .insert(id, (conn.owner, code, reason));
+        }
+    }
+
+    /// Whether `caller`'s connection `id` is one it opened (`ws-open`).
+    pub fn is_outbound(&self, caller: &str, id: u64) -> bool {
+        self.conns
+            .lock()
+            .unwrap()
+            .get(&id)
+            .is_some_and(|c| c.outbound && c.owner == caller)
+    }
+
+    /// Why `caller`'s connection `id` ended, until [`Self::forget_closed`].
+    pub fn close_status(&self, caller: &str, id: u64) -> Option<(u16, String)> {
+        self.closed
+            .lock()
+            .unwrap()
+            .get(&id)
+            .filter(|(owner, _, _)| owner == caller)
+            .map(|(_, code, reason)| (*code, reason.clone()))
+    }
+
+    /// The owner has been told that `id` ended.
+    pub fn forget_closed(&self, id: u64) {
+        self.closed.lock().unwrap().remove(&id);
     }
 
     /// Forgets connection `id` (it closed).
@@ -138,6 +259,33 @@ mod tests {
             .is_err()
         );
         assert!(hub.is_empty());
+    }
+
+    #[test]
+    fn outbound_connections_need_a_queue_and_fit_the_limit() {
+        let hub = ConnectionHub::default();
+        let e = hub.open_outbound("channel-discord", 1).unwrap_err();
+        assert!(matches!(e, WitError::Unavailable(_)), "{e:?}");
+        let _events = hub.listen("channel-discord");
+        let e = hub.open_outbound("channel-discord", 0).unwrap_err();
+        assert!(matches!(e, WitError::Denied(_)), "{e:?}");
+        let (id, _rx, _tx) = hub.open_outbound("channel-discord", 1).unwrap();
+        let e = hub.open_outbound("channel-discord", 1).unwrap_err();
+        assert!(format!("{e:?}").contains("holds 1"), "{e:?}");
+        // Another component's limit is its own.
+        let _other = hub.listen("channel-slack");
+        assert!(hub.open_outbound("channel-slack", 1).is_ok());
+        // An inbound connection does not count.
+        let _in = hub.register(hub.next_id(), "channel-discord");
+        hub.ended(id, 4000, "unknown error".into());
+        assert_eq!(hub.close_status("channel-slack", id), None);
+        assert_eq!(
+            hub.close_status("channel-discord", id),
+            Some((4000, "unknown error".into()))
+        );
+        hub.forget_closed(id);
+        assert_eq!(hub.close_status("channel-discord", id), None);
+        assert!(hub.open_outbound("channel-discord", 1).is_ok());
     }
 
     #[test]

@@ -42,6 +42,14 @@ impl host::Host for CallState {
     fn secret_matches(&mut self, name: String, candidate: String) -> bool {
         self.ctx.grants.outbound.secrets.matches(&name, &candidate)
     }
+
+    fn secret_hmac_matches(&mut self, name: String, message: Vec<u8>, mac_hex: String) -> bool {
+        self.ctx
+            .grants
+            .outbound
+            .secrets
+            .hmac_matches(&name, &message, &mac_hex)
+    }
 }
 
 fn no_memory() -> WitError {
@@ -82,6 +90,30 @@ impl connections::Host for CallState {
     // Connections are the host's; a component reaches only those the
     // listener registered under its name.
     fn ws_send(&mut self, id: u64, frame: connections::Frame) -> Result<(), WitError> {
+        let frame = match frame {
+            // To a server the channel opened (a granted host), secrets go
+            // as they go in its requests' headers: filled in by the host.
+            // Never toward a client that connected to us.
+            connections::Frame::Text(text)
+                if text.contains("{{secret:")
+                    && self.ctx.connections.is_outbound(&self.ctx.name, id) =>
+            {
+                let filled = self
+                    .ctx
+                    .grants
+                    .outbound
+                    .secrets
+                    .substitute(&text)
+                    .map_err(|name| {
+                        WitError::Denied(format!(
+                            "secret {name:?} is not granted to this component"
+                        ))
+                    })?
+                    .into_owned();
+                connections::Frame::Text(filled)
+            }
+            other => other,
+        };
         self.ctx
             .connections
             .send(&self.ctx.name, id, Outgoing::Frame(frame))
@@ -91,5 +123,21 @@ impl connections::Host for CallState {
         self.ctx
             .connections
             .send(&self.ctx.name, id, Outgoing::Close { code, reason })
+    }
+
+    // Only to granted hosts, only as many as the manifest declares, only
+    // while the channel serves; see `ws_client`.
+    fn ws_open(&mut self, url: String, headers: Vec<(String, String)>) -> Result<u64, WitError> {
+        super::ws_client::open(
+            &self.ctx.connections,
+            &self.ctx.grants.outbound,
+            self.ctx.grants.websockets,
+            &url,
+            headers,
+        )
+    }
+
+    fn ws_close_status(&mut self, id: u64) -> Option<(u16, String)> {
+        self.ctx.connections.close_status(&self.ctx.name, id)
     }
 }

@@ -68,7 +68,16 @@ pub struct Capabilities {
     /// Directories the component may write, if the operator grants them.
     #[serde(default)]
     pub writable_paths: Vec<PathBuf>,
+    /// How many WebSockets a channel may have the host open for it at
+    /// once (`connections.ws-open`, since WIT 0.2.2), to hosts `hosts`
+    /// grants. None by default.
+    #[serde(default)]
+    pub websockets: u32,
 }
+
+/// Most outbound WebSockets one channel may hold: a messenger needs one or
+/// two (a session and its replacement while it resumes).
+pub const MAX_WEBSOCKETS: u32 = 8;
 
 /// Per-call limits a component asks for.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -176,6 +185,18 @@ impl Manifest {
                 );
             }
         }
+        if self.capabilities.websockets > MAX_WEBSOCKETS {
+            bail!(
+                "[capabilities].websockets = {}: at most {MAX_WEBSOCKETS}",
+                self.capabilities.websockets
+            );
+        }
+        if self.capabilities.websockets > 0 && self.world != World::Channel {
+            bail!(
+                "[capabilities].websockets is for channels; this is a {} component",
+                self.world
+            );
+        }
         if self.limits.memory_mb == 0 {
             bail!("[limits].memory_mb must be at least 1");
         }
@@ -259,8 +280,24 @@ retries = 3
         assert!(m.capabilities.hosts.is_empty());
         assert!(m.capabilities.secrets.is_empty());
         assert!(m.capabilities.paths.is_empty());
+        assert_eq!(m.capabilities.websockets, 0);
         assert_eq!(m.limits.memory_mb, DEFAULT_MEMORY_MB);
         assert_eq!(m.limits.timeout_ms, DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn websockets_are_for_channels_and_bounded() {
+        let parse = |world: &str, n: u32| {
+            Manifest::parse(
+                &format!("name = \"x\"\nworld = \"{world}\"\n[capabilities]\nwebsockets = {n}"),
+                "x.toml",
+            )
+        };
+        assert_eq!(parse("channel", 2).unwrap().capabilities.websockets, 2);
+        let e = format!("{:#}", parse("tool", 1).unwrap_err());
+        assert!(e.contains("websockets is for channels"), "{e}");
+        let e = format!("{:#}", parse("channel", 9).unwrap_err());
+        assert!(e.contains("at most 8"), "{e}");
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //! - [`version`]: WIT compatibility, read from the component's bytes
 //! - [`state`], [`host_impl`], [`stdio`]: the per-call store and host interfaces
 //! - [`component`], [`call`]: a loaded version and how a call runs
-//! - [`channel`], [`connections`]: channel instances and the connections
-//!   the host holds for them
+//! - [`channel`], [`connections`], [`ws_client`]: channel instances, the
+//!   connections the host holds for them, and the WebSockets they open
 //! - [`registry`]: which version of each component serves new calls
 //! - [`watch`]: plugin-folder watching for hot swap
 
@@ -35,6 +35,7 @@ pub mod tool_spec;
 pub mod v0_1;
 pub mod version;
 pub mod watch;
+pub mod ws_client;
 
 pub use call::CallError;
 pub use channel::ChannelInstance;

@@ -451,6 +451,27 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let io = open_stream(addrs, server_name, tls, connect_timeout).await?;
+    let (sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)),
+    )
+    .await
+    .map_err(|_| ConnectError::Timeout)?
+    .map_err(ConnectError::Handshake)?;
+    Ok((sender, tokio::spawn(conn)))
+}
+
+/// Opens a TCP connection to the first of `addrs` that accepts, each
+/// within `connect_timeout`, and runs the TLS handshake for `server_name`
+/// on it when `tls` is given: what an HTTP request or a WebSocket
+/// ([`super::ws_client`]) is then spoken over.
+pub async fn open_stream(
+    addrs: &[SocketAddr],
+    server_name: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    connect_timeout: Duration,
+) -> Result<Box<dyn IoStream>, ConnectError> {
     let mut last_err = None;
     let mut stream = None;
     for addr in addrs {
@@ -469,7 +490,7 @@ where
         )));
     };
     let _ = tcp.set_nodelay(true);
-    let io: Box<dyn IoStream> = match tls {
+    Ok(match tls {
         Some(config) => {
             let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
                 .map_err(|_| ConnectError::ServerName)?;
@@ -480,18 +501,11 @@ where
             Box::new(tls)
         }
         None => Box::new(tcp),
-    };
-    let (sender, conn) = tokio::time::timeout(
-        connect_timeout,
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)),
-    )
-    .await
-    .map_err(|_| ConnectError::Timeout)?
-    .map_err(ConnectError::Handshake)?;
-    Ok((sender, tokio::spawn(conn)))
+    })
 }
 
-trait IoStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+/// A connection's byte stream, plain or TLS.
+pub trait IoStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> IoStream for T {}
 
 /// An empty body, for building requests in tests.

@@ -267,6 +267,42 @@ impl SecretGrant {
         };
         constant_time_eq(value.as_bytes(), candidate.as_bytes())
     }
+
+    /// Whether `mac_hex` is the HMAC-SHA256 of `message` keyed with granted
+    /// secret `name`, compared in constant time. False for an ungranted
+    /// name or a `mac_hex` that is not 64 hex digits.
+    pub fn hmac_matches(&self, name: &str, message: &[u8], mac_hex: &str) -> bool {
+        let Some(value) = self.values.get(name) else {
+            return false;
+        };
+        let Ok(candidate) = hex::decode(mac_hex.trim()) else {
+            return false;
+        };
+        constant_time_eq(&hmac_sha256(value.as_bytes(), message), &candidate)
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104): `H((K ^ opad) || H((K ^ ipad) || message))`,
+/// the key hashed first when longer than the block.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|k| k ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Byte equality whose time does not depend on where the inputs differ.
@@ -292,6 +328,41 @@ fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // Test cases 2 and 6 of RFC 4231 (a short key; a key longer than
+        // the block).
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn a_signature_is_checked_against_the_granted_secret_only() {
+        let store = SecretStore::new(BTreeMap::from([(
+            "slack_signing_secret".to_string(),
+            "8f742231b10e8888abcd99yyyzzz85a5".to_string(),
+        )]));
+        let grant = store.grant(&["slack_signing_secret".to_string()]);
+        let base = b"v0:1531420618:token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J";
+        let mac = hex::encode(hmac_sha256(b"8f742231b10e8888abcd99yyyzzz85a5", base));
+        assert!(grant.hmac_matches("slack_signing_secret", base, &mac));
+        assert!(grant.hmac_matches("slack_signing_secret", base, &mac.to_uppercase()));
+        assert!(!grant.hmac_matches("slack_signing_secret", b"v0:1:other", &mac));
+        assert!(!grant.hmac_matches("slack_signing_secret", base, "zz"));
+        assert!(!grant.hmac_matches("slack_signing_secret", base, &mac[..62]));
+        let none = store.grant(&[]);
+        assert!(!none.hmac_matches("slack_signing_secret", base, &mac));
+    }
 
     fn store() -> SecretStore {
         SecretStore::new(BTreeMap::from([

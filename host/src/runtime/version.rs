@@ -244,10 +244,10 @@ mod tests {
     #[test]
     fn the_current_track_and_the_adapted_one_are_supported() {
         let v = |s| Version::parse(s).unwrap();
-        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.2.0", "0.2.1"] {
+        for ok in ["0.1.0", "0.1.1", "0.1.2", "0.2.0", "0.2.1", "0.2.2"] {
             assert!(supported(&v(ok)), "{ok}");
         }
-        for no in ["0.1.3", "0.2.2", "0.3.0", "1.0.0", "0.0.1"] {
+        for no in ["0.1.3", "0.2.3", "0.3.0", "1.0.0", "0.0.1"] {
             assert!(!supported(&v(no)), "{no}");
         }
     }
@@ -284,7 +284,7 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("this host offers openpista:plugin@0.2.1"),
+            err.contains("this host offers openpista:plugin@0.2.2"),
             "{err}"
         );
         assert!(err.contains("upgrade openpista"), "{err}");
