@@ -25,13 +25,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_openpista");
 const COMPONENTS: usize = 10;
 
 /// Embedded components `serve` loads on the default configuration: all but
-/// the Telegram and WhatsApp channels, which stay unloaded until enabled.
+/// the Telegram, WhatsApp and Discord channels, which stay unloaded until
+/// enabled.
 fn embedded_loaded() -> usize {
     openpista::runtime::registry::EMBEDDED
         .iter()
         .filter(|e| {
             e.package != openpista::config::telegram::COMPONENT
                 && e.package != openpista::config::whatsapp::COMPONENT
+                && e.package != openpista::config::discord::COMPONENT
         })
         .count()
 }

@@ -1,4 +1,5 @@
-//! `openpista pairing ...` and `openpista telegram status`: asked of the
+//! `openpista pairing ...`, `openpista telegram status` and `openpista
+//! discord status`: asked of the
 //! channel component itself (its `pairing` and `report` exports), never
 //! read from its storage. While `serve` runs only it can open the
 //! database, so these go through its control socket then, and load the
@@ -28,6 +29,12 @@ pub enum PairingCommand {
 #[derive(Subcommand, Debug)]
 pub enum TelegramCommand {
     /// Whether the bot is configured and how it runs.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DiscordCommand {
+    /// Whether the bot is configured, and the Gateway connection's state.
     Status,
 }
 
@@ -212,6 +219,29 @@ pub async fn telegram(config: Config, cmd: TelegramCommand) -> Result<i32> {
     println!("pairing:        {}", if t.pairing { "on" } else { "off" });
     println!("api:            {}", t.api_url);
     match ask_channel(&config, "telegram", ChannelAction::Report).await {
+        Ok(report) => print_report(&report),
+        Err(e) => println!("state:          unknown ({e:#})"),
+    }
+    Ok(0)
+}
+
+pub async fn discord(config: Config, cmd: DiscordCommand) -> Result<i32> {
+    let DiscordCommand::Status = cmd;
+    let d = config.channels.discord.resolve()?;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    println!("enabled:        {}", yes_no(d.enabled));
+    println!(
+        "token present:  {}",
+        if d.token.is_some() {
+            "yes"
+        } else {
+            "no (set DISCORD_BOT_TOKEN)"
+        }
+    );
+    println!("allowed users:  {}", d.allowed_users.len());
+    println!("pairing:        {}", if d.pairing { "on" } else { "off" });
+    println!("api:            {}", d.api_url);
+    match ask_channel(&config, "discord", ChannelAction::Report).await {
         Ok(report) => print_report(&report),
         Err(e) => println!("state:          unknown ({e:#})"),
     }

@@ -103,6 +103,9 @@ pub enum Command {
     /// The Telegram bot.
     #[command(subcommand)]
     Telegram(channel_cmds::TelegramCommand),
+    /// The Discord bot.
+    #[command(subcommand)]
+    Discord(channel_cmds::DiscordCommand),
     /// SKILL.md skills: what is installed, what each may reach.
     #[command(subcommand)]
     Skill(skill_cmds::SkillCommand),
@@ -145,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Model(cmd) => model_cmds::run(config, cli.config.clone(), cmd).await,
         Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
+        Command::Discord(cmd) => channel_cmds::discord(config, cmd).await,
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
@@ -258,6 +262,13 @@ pub fn build_with(
         .entry(config::telegram::COMPONENT.to_string())
         .or_default();
     merge_policy(entry, telegram.policy()?);
+    let discord = config.channels.discord.resolve()?;
+    merge_policy(
+        policies
+            .entry(config::discord::COMPONENT.to_string())
+            .or_default(),
+        discord.policy()?,
+    );
     let whatsapp = config.channels.whatsapp.resolve()?;
     merge_policy(
         policies
@@ -292,6 +303,13 @@ pub fn build_with(
         runtime
             .secrets()
             .insert(config::telegram::WEBHOOK_SECRET, webhook_secret);
+    }
+    if let Some(token) = &discord.token
+        && discord.enabled
+    {
+        runtime
+            .secrets()
+            .insert(config::discord::TOKEN_SECRET, token.clone());
     }
     Ok((runtime, memory, provider))
 }

@@ -8,6 +8,7 @@ use crate::runtime::engine::EngineSettings;
 use crate::runtime::secrets::SecretStore;
 use anyhow::{Context, Result, bail};
 
+pub mod discord;
 mod providers;
 mod server;
 pub mod telegram;
@@ -228,6 +229,11 @@ impl Config {
             .whatsapp
             .resolve()
             .with_context(|| format!("{origin}: [channels.whatsapp]"))?;
+        config
+            .channels
+            .discord
+            .resolve()
+            .with_context(|| format!("{origin}: [channels.discord]"))?;
         config
             .approvals
             .validate()

@@ -11,6 +11,7 @@ pub struct ChannelsSection {
     pub web: WebChannelSection,
     pub telegram: super::telegram::TelegramSection,
     pub whatsapp: super::whatsapp::WhatsAppSection,
+    pub discord: super::discord::DiscordSection,
 }
 
 /// `[channels.web]`: the browser chat page.
