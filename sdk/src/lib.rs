@@ -70,6 +70,7 @@ mod error;
 pub mod host;
 pub mod http;
 pub mod memory;
+pub mod multipart;
 pub mod openai_compat;
 pub mod pairing;
 pub mod provider;

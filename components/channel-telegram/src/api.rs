@@ -22,7 +22,7 @@ use openpista_sdk::{Error, host};
 use serde_json::Value;
 
 use crate::api_error::ApiError;
-use crate::multipart::Form;
+use openpista_sdk::multipart::Form;
 
 /// The placeholder the host replaces with the bot token.
 pub const TOKEN: &str = "{{secret:telegram_bot_token}}";

@@ -9,9 +9,9 @@ use crate::api::Api;
 use crate::api_error::ApiError;
 use crate::config::Settings;
 use crate::conversation::ChatRef;
-use crate::multipart::{self, FilePart};
 use crate::outbound::{self, Chunk};
 use crate::state;
+use openpista_sdk::multipart::{self, Part};
 
 /// Delivers an answer: its text (split, MarkdownV2, buttons when
 /// `confirm_actions` is on), then its files.
@@ -146,14 +146,11 @@ fn send_file(api: &Api, chat: ChatRef, attachment: &Attachment) -> Result<(), Ap
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| outbound::default_file_name(&attachment.mime));
     let seed = u64::from_le_bytes(state::random_bytes::<8>());
-    let boundary = multipart::boundary(seed, &attachment.data);
-    let file = FilePart {
-        field,
-        filename: &name,
-        content_type: &attachment.mime,
-        data: &attachment.data,
-    };
-    let form = multipart::build(&boundary, &outbound::file_fields(chat), &file);
+    let fields = outbound::file_fields(chat);
+    let mut parts: Vec<Part> = fields.iter().map(|(k, v)| Part::text(k, v)).collect();
+    parts.push(Part::file(field, &name, &attachment.mime, &attachment.data));
+    let boundary = multipart::boundary(seed, &parts);
+    let form = multipart::build(&boundary, &parts);
     api.call_multipart(method, &form).map(drop)
 }
 

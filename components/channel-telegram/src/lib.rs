@@ -18,7 +18,7 @@
 //! unit-tested natively: [`config`], [`conversation`], [`update`],
 //! [`inbound`], [`commands`], [`mention`], [`media`], [`report`],
 //! [`webhook`], [`polling`], [`outbound`], [`keyboard`], [`split`],
-//! [`markdown`], [`multipart`], [`ratelimit`], [`bot`], [`api_error`] and
+//! [`markdown`], [`ratelimit`], [`bot`], [`api_error`] and
 //! the retry decisions of [`api`].
 
 pub mod api;
@@ -33,7 +33,6 @@ pub mod keyboard;
 pub mod markdown;
 pub mod media;
 pub mod mention;
-pub mod multipart;
 pub mod outbound;
 pub mod polling;
 pub mod ratelimit;
