@@ -75,6 +75,7 @@ pub mod openai_compat;
 pub mod pairing;
 pub mod provider;
 pub mod retry;
+pub mod settings;
 pub mod sse;
 pub mod text;
 pub mod tool;

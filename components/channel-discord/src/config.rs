@@ -6,6 +6,7 @@
 //! as a function so that it is tested natively.
 
 use openpista_sdk::Error;
+use openpista_sdk::settings::ConfigValues;
 
 /// Discord's REST API unless `api_url` says otherwise.
 pub const DEFAULT_API_URL: &str = "https://discord.com/api/v10";
@@ -58,34 +59,25 @@ impl Settings {
     /// missing or blank key keeps its default. A value that cannot be read
     /// is an [`Error::Unavailable`] naming the key and what it takes.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let value = |key: &str| {
-            get(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let values = ConfigValues::new("discord", get);
         let mut s = Settings::default();
-        if let Some(url) = value("api_url") {
-            s.api_url = url.trim_end_matches('/').to_string();
+        if let Some(url) = values.url("api_url") {
+            s.api_url = url;
         }
-        if let Some(list) = value("allowed_users") {
-            s.allowed_users = parse_users(&list)?;
+        for user in values.items("allowed_users") {
+            if user.is_empty() || !user.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(values.bad("allowed_users", &user, "a Discord user id (digits)"));
+            }
+            s.allowed_users.push(user);
         }
-        if let Some(v) = value("pairing") {
-            s.pairing = match v.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" | "on" => true,
-                "false" | "no" | "0" | "off" => false,
-                _ => return Err(bad("pairing", &v, "`true` or `false`")),
-            };
+        if let Some(v) = values.flag("pairing")? {
+            s.pairing = v;
         }
-        if let Some(v) = value("max_attachment_bytes") {
-            s.max_attachment_bytes = v
-                .parse()
-                .map_err(|_| bad("max_attachment_bytes", &v, "a whole number of bytes"))?;
+        if let Some(v) = values.number("max_attachment_bytes", "a whole number of bytes")? {
+            s.max_attachment_bytes = v;
         }
-        if let Some(v) = value("intents") {
-            s.intents = v
-                .parse()
-                .map_err(|_| bad("intents", &v, "a whole number (a bit set of intents)"))?;
+        if let Some(v) = values.number("intents", "a whole number (a bit set of intents)")? {
+            s.intents = v;
         }
         Ok(s)
     }
@@ -94,27 +86,6 @@ impl Settings {
     pub fn is_allowed(&self, user_id: &str) -> bool {
         self.allowed_users.iter().any(|u| u == user_id)
     }
-}
-
-/// `allowed_users`: snowflakes separated by commas or blanks.
-fn parse_users(list: &str) -> Result<Vec<String>, Error> {
-    list.split([',', ' ', '\n', '\t'])
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(|u| {
-            if u.bytes().all(|b| b.is_ascii_digit()) {
-                Ok(u.to_string())
-            } else {
-                Err(bad("allowed_users", u, "a Discord user id (digits)"))
-            }
-        })
-        .collect()
-}
-
-fn bad(key: &str, value: &str, wanted: &str) -> Error {
-    Error::unavailable(format!(
-        "discord: config `{key}` is `{value}`, which is not {wanted}"
-    ))
 }
 
 #[cfg(test)]
@@ -148,7 +119,7 @@ mod tests {
     fn every_key_is_read() {
         let s = read(&[
             ("api_url", "http://127.0.0.1:9/api/v10/"),
-            ("allowed_users", "123, 456 789"),
+            ("allowed_users", "123, 456,789"),
             ("pairing", "false"),
             ("max_attachment_bytes", "1000"),
             ("intents", "513"),

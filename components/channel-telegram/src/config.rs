@@ -6,6 +6,7 @@
 //! takes the lookup as a function so that it is tested natively.
 
 use openpista_sdk::Error;
+use openpista_sdk::settings::ConfigValues;
 
 /// Where Telegram's Bot API lives unless `api_url` says otherwise.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
@@ -64,41 +65,39 @@ impl Settings {
     /// missing or blank key keeps its default. A value that cannot be
     /// read is an [`Error::Unavailable`] naming the key and what it takes.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let value = |key: &str| {
-            get(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let values = ConfigValues::new("telegram", get);
         let mut s = Settings::default();
-        if let Some(url) = value("api_url") {
-            s.api_url = url.trim_end_matches('/').to_string();
+        if let Some(url) = values.url("api_url") {
+            s.api_url = url;
         }
-        if let Some(mode) = value("mode") {
+        if let Some(mode) = values.text("mode") {
             s.mode = match mode.to_ascii_lowercase().as_str() {
                 "polling" => Mode::Polling,
                 "webhook" => Mode::Webhook,
-                _ => return Err(bad("mode", &mode, "`polling` or `webhook`")),
+                _ => return Err(values.bad("mode", &mode, "`polling` or `webhook`")),
             };
         }
-        s.webhook_url = value("webhook_url");
-        if let Some(list) = value("allowed_users") {
-            s.allowed_users = parse_users(&list)?;
+        s.webhook_url = values.text("webhook_url");
+        for item in values.items("allowed_users") {
+            s.allowed_users.push(item.parse::<i64>().map_err(|_| {
+                values.bad(
+                    "allowed_users",
+                    &item,
+                    "a numeric Telegram user id (write the ids separated by commas)",
+                )
+            })?);
         }
-        if let Some(v) = value("confirm_actions") {
-            s.confirm_actions = parse_bool("confirm_actions", &v)?;
+        if let Some(v) = values.flag("confirm_actions")? {
+            s.confirm_actions = v;
         }
-        if let Some(v) = value("pairing") {
-            s.pairing = parse_bool("pairing", &v)?;
+        if let Some(v) = values.flag("pairing")? {
+            s.pairing = v;
         }
-        if let Some(v) = value("poll_timeout_secs") {
-            s.poll_timeout_secs = v
-                .parse()
-                .map_err(|_| bad("poll_timeout_secs", &v, "a whole number of seconds"))?;
+        if let Some(v) = values.number("poll_timeout_secs", "a whole number of seconds")? {
+            s.poll_timeout_secs = v;
         }
-        if let Some(v) = value("max_file_bytes") {
-            s.max_file_bytes = v
-                .parse()
-                .map_err(|_| bad("max_file_bytes", &v, "a whole number of bytes"))?;
+        if let Some(v) = values.number("max_file_bytes", "a whole number of bytes")? {
+            s.max_file_bytes = v;
         }
         Ok(s)
     }
@@ -119,37 +118,6 @@ impl Settings {
     pub fn is_allowed(&self, user_id: i64) -> bool {
         self.allowed_users.contains(&user_id)
     }
-}
-
-fn bad(key: &str, value: &str, wanted: &str) -> Error {
-    Error::unavailable(format!(
-        "telegram: config `{key}` is `{value}`, which is not {wanted}"
-    ))
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, Error> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad(key, value, "`true` or `false`")),
-    }
-}
-
-/// `"1, 2,3"` as user ids; empty items are skipped.
-fn parse_users(list: &str) -> Result<Vec<i64>, Error> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(|item| {
-            item.parse::<i64>().map_err(|_| {
-                bad(
-                    "allowed_users",
-                    item,
-                    "a numeric Telegram user id (write the ids separated by commas)",
-                )
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! takes the lookup as a function so that it is tested natively.
 
 use openpista_sdk::Error;
+use openpista_sdk::settings::ConfigValues;
 
 use crate::jid::{self, Jid};
 
@@ -34,23 +35,19 @@ impl Allowlist {
             })
     }
 
-    fn push(&mut self, item: &str) -> Result<(), Error> {
+    /// Adds `item`; `Err` says what it should have been.
+    fn push(&mut self, item: &str) -> Result<(), &'static str> {
         if item.contains('@') {
-            let j = Jid::parse(item)
-                .ok_or_else(|| bad("allowed_users", item, "a JID (such as 12345@lid)"))?;
+            let j = Jid::parse(item).ok_or("a JID (such as 12345@lid)")?;
             match j.phone() {
                 Some(digits) => self.phones.push(digits.to_string()),
                 None => self.jids.push(j.bare()),
             }
         } else {
-            let digits = jid::phone_digits(item).ok_or_else(|| {
-                bad(
-                    "allowed_users",
-                    item,
-                    "a phone number with its country code (such as +1 555 123 4567) \
-                     or a JID; separate them with commas",
-                )
-            })?;
+            let digits = jid::phone_digits(item).ok_or(
+                "a phone number with its country code (such as +1 555 123 4567) \
+                 or a JID; separate them with commas",
+            )?;
             self.phones.push(digits);
         }
         Ok(())
@@ -84,37 +81,21 @@ impl Settings {
     /// missing or blank key keeps its default. A value that cannot be read
     /// is an [`Error::Unavailable`] naming the key and what it takes.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let value = |key: &str| {
-            get(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let values = ConfigValues::new("whatsapp", get);
         let mut s = Settings::default();
-        if let Some(list) = value("allowed_users") {
-            for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                s.allowed_users.push(item)?;
-            }
+        for item in values.items("allowed_users") {
+            s.allowed_users
+                .push(&item)
+                .map_err(|wanted| values.bad("allowed_users", &item, wanted))?;
         }
-        if let Some(v) = value("pairing") {
-            s.pairing = match v.to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return Err(bad("pairing", &v, "`true` or `false`")),
-            };
+        if let Some(v) = values.flag("pairing")? {
+            s.pairing = v;
         }
-        if let Some(v) = value("max_media_bytes") {
-            s.max_media_bytes = v
-                .parse()
-                .map_err(|_| bad("max_media_bytes", &v, "a whole number of bytes"))?;
+        if let Some(v) = values.number("max_media_bytes", "a whole number of bytes")? {
+            s.max_media_bytes = v;
         }
         Ok(s)
     }
-}
-
-fn bad(key: &str, value: &str, wanted: &str) -> Error {
-    Error::unavailable(format!(
-        "whatsapp: config `{key}` has `{value}`, which is not {wanted}"
-    ))
 }
 
 #[cfg(test)]
