@@ -118,6 +118,13 @@ pub fn parse_button(data: &str) -> Option<Command> {
     Some(choice.command(id))
 }
 
+/// The command a button's payload stands for, whichever kind it is: an
+/// approval button ([`button_data`]) or a host command's
+/// ([`command::button_data`](crate::command::button_data)).
+pub fn parse_press(data: &str) -> Option<Command> {
+    parse_button(data).or_else(|| crate::command::parse_button(data))
+}
+
 /// The choice a numbered reply (`1`, `2`, `3`, surrounding blanks and a
 /// trailing `.` aside) stands for; anything else is `None`.
 pub fn numbered_reply(text: &str) -> Option<Choice> {

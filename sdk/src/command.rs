@@ -53,12 +53,20 @@ pub fn parse(text: &str, addressee: Option<&str>) -> Option<Command> {
 /// would not fit the 64 bytes Telegram allows (a button whose payload is
 /// cut would come back as a command nobody offered).
 pub fn button_data(command: &Command) -> Option<String> {
+    button_data_within(command, 64)
+}
+
+/// [`button_data`] for a messenger with another limit, in bytes (Discord's
+/// `custom_id` takes 100 characters, Slack's `value` 2,000). `None` too
+/// when the payload would not read back as the same command.
+pub fn button_data_within(command: &Command, max_bytes: usize) -> Option<String> {
     let data = if command.args.is_empty() {
         format!("c:/{}", command.name)
     } else {
         format!("c:/{} {}", command.name, command.args)
     };
-    (data.len() <= 64 && is_name(&command.name)).then_some(data)
+    let reads_back = parse_button(&data).as_ref() == Some(command);
+    (data.len() <= max_bytes && is_name(&command.name) && reads_back).then_some(data)
 }
 
 /// The command a button's payload (from [`button_data`]) stands for.
@@ -92,6 +100,16 @@ mod tests {
             args: "x".repeat(60),
         };
         assert_eq!(button_data(&long), None);
+        assert_eq!(
+            button_data_within(&long, 100).as_deref(),
+            Some(&*format!("c:/model {}", "x".repeat(60)))
+        );
+        // What would not read back as the same command is no button.
+        let odd = Command {
+            name: "model".into(),
+            args: " padded ".into(),
+        };
+        assert_eq!(button_data_within(&odd, 100), None);
         assert_eq!(parse_button("/model x"), None, "not a command button");
         assert_eq!(parse_button("c:hello"), None);
     }

@@ -238,11 +238,11 @@ mod tests {
         let d = json!({
             "id": "2", "token": "t", "application_id": "555", "type": 3, "channel_id": "500",
             "user": {"id": "7", "username": "ann"}, "message": {"id": "900"},
-            "data": {"custom_id": "op:abc:approve", "component_type": 2}
+            "data": {"custom_id": "ap:abc:a", "component_type": 2}
         });
         let i = parse(&d).unwrap();
         assert_eq!(i.kind, MESSAGE_COMPONENT);
-        assert_eq!(i.custom_id.as_deref(), Some("op:abc:approve"));
+        assert_eq!(i.custom_id.as_deref(), Some("ap:abc:a"));
         assert_eq!(i.message_id.as_deref(), Some("900"));
     }
 

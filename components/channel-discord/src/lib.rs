@@ -18,7 +18,7 @@
 //! unit-tested natively: [`config`], [`gateway`] (payloads, close codes,
 //! the send budget, the connection's state machine), [`message`],
 //! [`conversation`], [`inbound`], [`attachments`], [`interaction`],
-//! [`custom_id`], [`commands`], [`outbound`], [`split`], [`markdown`],
+//! [`commands`], [`outbound`], [`split`], [`markdown`],
 //! [`ratelimit`], [`report`] and the decisions of [`api`].
 
 pub mod api;
@@ -26,7 +26,6 @@ pub mod attachments;
 pub mod commands;
 pub mod config;
 pub mod conversation;
-pub mod custom_id;
 pub mod deliver;
 pub mod gateway;
 pub mod inbound;

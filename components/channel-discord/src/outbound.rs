@@ -7,15 +7,17 @@
 //! whole server.
 
 use openpista_sdk::approval::{self, Choice};
-use openpista_sdk::{ApprovalRequest, Button, Command};
+use openpista_sdk::{ApprovalRequest, Button, Command, command};
 use serde_json::{Value, json};
 
-use crate::custom_id;
 use crate::interaction::{
     CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, EPHEMERAL,
 };
 use crate::markdown;
 use crate::split::{self, MAX_CHARS};
+
+/// Discord's limit on a button's `custom_id`.
+pub const CUSTOM_ID_MAX: usize = 100;
 
 /// Button styles.
 pub const SUCCESS: u64 = 3;
@@ -90,7 +92,7 @@ pub fn approval(request: &ApprovalRequest) -> Value {
     let buttons: Vec<Value> = Choice::ALL
         .iter()
         .zip(styles)
-        .map(|(c, style)| button(c.label(), style, custom_id::approval(&request.id, *c)))
+        .map(|(c, style)| button(c.label(), style, approval::button_data(&request.id, *c)))
         .collect();
     let text: String = approval::prompt_text(request, false)
         .chars()
@@ -118,7 +120,8 @@ pub fn choice_rows(buttons: &[Button]) -> Value {
                 name: b.name.clone(),
                 args: b.args.clone(),
             };
-            custom_id::choice(&command).map(|id| button(&b.label, SECONDARY, id))
+            command::button_data_within(&command, CUSTOM_ID_MAX)
+                .map(|id| button(&b.label, SECONDARY, id))
         })
         .take(PER_ROW * MAX_ROWS)
         .collect();
@@ -185,7 +188,7 @@ mod tests {
             .iter()
             .map(|b| b["custom_id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, vec!["op:abc:approve", "op:abc:reject", "op:abc:allow"]);
+        assert_eq!(ids, vec!["ap:abc:a", "ap:abc:r", "ap:abc:s"]);
         assert_eq!(row["components"][0]["style"], SUCCESS);
         assert_eq!(row["components"][1]["style"], DANGER);
         let settled = approval_settled("Approval needed", Settlement::Rejected);

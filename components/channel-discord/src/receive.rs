@@ -5,7 +5,7 @@
 //! presses). Failures to answer Discord are logged; only what the host
 //! must know becomes an error.
 
-use openpista_sdk::{Attachment, InboundEvent, host, memory, pairing};
+use openpista_sdk::{Attachment, InboundEvent, approval, host, memory, pairing};
 use serde_json::Value;
 
 use crate::api::Api;
@@ -15,10 +15,10 @@ use crate::config::Settings;
 use crate::gateway::frames;
 use crate::inbound::{self, Action, Context, Draft};
 use crate::interaction::{self, APPLICATION_COMMAND, Interaction, MESSAGE_COMPONENT, Pending};
+use crate::message;
 use crate::message::{Channel, Message};
 use crate::outbound;
 use crate::state::{self, Bot};
-use crate::{custom_id, message};
 
 /// The channel's id for the host, in pairing instructions.
 const CHANNEL_ID: &str = "discord";
@@ -231,7 +231,7 @@ fn on_interaction(api: &Api, settings: &Settings, i: &Interaction) -> Option<Inb
         }
         MESSAGE_COMPONENT => {
             callback(api, i, &outbound::callback_deferred_update());
-            let command = i.custom_id.as_deref().and_then(custom_id::parse)?;
+            let command = i.custom_id.as_deref().and_then(approval::parse_press)?;
             let text = format!("/{} {}", command.name, command.args)
                 .trim_end()
                 .to_string();
