@@ -47,6 +47,8 @@ struct Server {
 }
 
 impl Server {
+    // tungstenite's handshake callback returns its large error response type.
+    #[allow(clippy::result_large_err)]
     async fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
