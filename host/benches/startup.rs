@@ -25,8 +25,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_openpista");
 const COMPONENTS: usize = 10;
 
 /// Embedded components `serve` loads on the default configuration: all but
-/// the Telegram, WhatsApp and Discord channels, which stay unloaded until
-/// enabled.
+/// the messenger channels (Telegram, WhatsApp, Discord, Slack), which stay
+/// unloaded until enabled.
 fn embedded_loaded() -> usize {
     openpista::runtime::registry::EMBEDDED
         .iter()
@@ -34,6 +34,7 @@ fn embedded_loaded() -> usize {
             e.package != openpista::config::telegram::COMPONENT
                 && e.package != openpista::config::whatsapp::COMPONENT
                 && e.package != openpista::config::discord::COMPONENT
+                && e.package != openpista::config::slack::COMPONENT
         })
         .count()
 }

@@ -1,4 +1,4 @@
-//! `openpista telegram status` and `openpista pairing ...` on the real
+//! `openpista telegram|discord|slack status` and `openpista pairing ...` on the real
 //! binary: what the status says for the file and the environment, pairing
 //! approved on the memory file with no server, and through the control
 //! socket while `serve` holds the database.
@@ -22,6 +22,12 @@ fn cmd(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         "TELEGRAM_ALLOWED_USERS",
         "TELEGRAM_WEBHOOK_URL",
         "TELEGRAM_WEBHOOK_PORT",
+        "DISCORD_BOT_TOKEN",
+        "DISCORD_ALLOWED_USERS",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_ALLOWED_USERS",
     ] {
         c.env_remove(var);
     }
@@ -112,6 +118,104 @@ fn telegram_status_reports_the_file_and_the_environment() {
         err.contains("TELEGRAM_ALLOWED_USERS") && err.contains("bob"),
         "{err}"
     );
+}
+
+#[test]
+fn discord_status_reports_the_file_the_environment_and_the_channel() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["discord", "status"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("enabled:        no"), "{text}");
+    assert!(text.contains("no (set DISCORD_BOT_TOKEN)"), "{text}");
+    assert!(
+        text.contains("api:            https://discord.com/api/v10"),
+        "{text}"
+    );
+    // The channel's own report, from a fresh instance of its component.
+    assert!(text.contains("state:          "), "{text}");
+    assert!(!text.contains("state:          unknown"), "{text}");
+
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[channels.discord]\nenabled = true\n",
+    )
+    .unwrap();
+    let token = "MTA.discord-status-secret";
+    let out = cmd(
+        home.path(),
+        &["discord", "status"],
+        &[
+            ("DISCORD_BOT_TOKEN", token),
+            ("DISCORD_ALLOWED_USERS", "80351110224678912,2"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("enabled:        yes"), "{text}");
+    assert!(text.contains("token present:  yes"), "{text}");
+    assert!(text.contains("allowed users:  2"), "{text}");
+    assert!(!text.contains(token), "the token is never printed: {text}");
+
+    let out = cmd(
+        home.path(),
+        &["discord", "status"],
+        &[("DISCORD_ALLOWED_USERS", "1,bob")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DISCORD_ALLOWED_USERS") && err.contains("bob"),
+        "{err}"
+    );
+}
+
+#[test]
+fn slack_status_names_the_mode_and_what_it_needs() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path(), &["slack", "status"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("enabled:        no"), "{text}");
+    assert!(text.contains("mode:           events"), "{text}");
+    assert!(text.contains("no (set SLACK_SIGNING_SECRET)"), "{text}");
+    assert!(text.contains("state:          "), "{text}");
+    assert!(!text.contains("state:          unknown"), "{text}");
+
+    let app = "xapp-1-status-secret";
+    let out = cmd(
+        home.path(),
+        &["slack", "status"],
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-status-secret"),
+            ("SLACK_APP_TOKEN", app),
+            ("SLACK_ALLOWED_USERS", "U012AB3CD"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("bot token:      yes"), "{text}");
+    assert!(text.contains("mode:           socket"), "{text}");
+    assert!(text.contains("app token:      yes"), "{text}");
+    assert!(text.contains("allowed users:  1"), "{text}");
+    assert!(
+        !text.contains("status-secret"),
+        "tokens are never printed: {text}"
+    );
+
+    // Enabled in events mode without the signing secret: a clear refusal.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[channels.slack]\nenabled = true\nmode = \"events\"\n",
+    )
+    .unwrap();
+    let out = cmd(
+        home.path(),
+        &["slack", "status"],
+        &[("SLACK_BOT_TOKEN", "xoxb-status-secret")],
+    );
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("SLACK_SIGNING_SECRET"), "{all}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `openpista pairing ...`, `openpista telegram status` and `openpista
-//! discord status`: asked of the
+//! `openpista pairing ...`, `openpista telegram|discord|slack
+//! status`: asked of the
 //! channel component itself (its `pairing` and `report` exports), never
 //! read from its storage. While `serve` runs only it can open the
 //! database, so these go through its control socket then, and load the
@@ -35,6 +35,12 @@ pub enum TelegramCommand {
 #[derive(Subcommand, Debug)]
 pub enum DiscordCommand {
     /// Whether the bot is configured, and the Gateway connection's state.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SlackCommand {
+    /// Whether the app is configured, how events arrive, and its state.
     Status,
 }
 
@@ -242,6 +248,53 @@ pub async fn discord(config: Config, cmd: DiscordCommand) -> Result<i32> {
     println!("pairing:        {}", if d.pairing { "on" } else { "off" });
     println!("api:            {}", d.api_url);
     match ask_channel(&config, "discord", ChannelAction::Report).await {
+        Ok(report) => print_report(&report),
+        Err(e) => println!("state:          unknown ({e:#})"),
+    }
+    Ok(0)
+}
+
+pub async fn slack(config: Config, cmd: SlackCommand) -> Result<i32> {
+    let SlackCommand::Status = cmd;
+    let s = config.channels.slack.resolve()?;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    println!("enabled:        {}", yes_no(s.enabled));
+    println!(
+        "bot token:      {}",
+        if s.bot_token.is_some() {
+            "yes"
+        } else {
+            "no (set SLACK_BOT_TOKEN)"
+        }
+    );
+    match s.mode {
+        crate::config::slack::SlackMode::Socket => {
+            println!("mode:           socket (Socket Mode, no public URL)");
+            println!(
+                "app token:      {}",
+                if s.app_token.is_some() {
+                    "yes"
+                } else {
+                    "no (set SLACK_APP_TOKEN)"
+                }
+            );
+        }
+        crate::config::slack::SlackMode::Events => {
+            println!("mode:           events (Slack posts to /slack/events)");
+            println!(
+                "signing secret: {}",
+                if s.signing_secret.is_some() {
+                    "yes"
+                } else {
+                    "no (set SLACK_SIGNING_SECRET)"
+                }
+            );
+        }
+    }
+    println!("allowed users:  {}", s.allowed_users.len());
+    println!("pairing:        {}", if s.pairing { "on" } else { "off" });
+    println!("api:            {}", s.api_url);
+    match ask_channel(&config, "slack", ChannelAction::Report).await {
         Ok(report) => print_report(&report),
         Err(e) => println!("state:          unknown ({e:#})"),
     }

@@ -106,6 +106,9 @@ pub enum Command {
     /// The Discord bot.
     #[command(subcommand)]
     Discord(channel_cmds::DiscordCommand),
+    /// The Slack app.
+    #[command(subcommand)]
+    Slack(channel_cmds::SlackCommand),
     /// SKILL.md skills: what is installed, what each may reach.
     #[command(subcommand)]
     Skill(skill_cmds::SkillCommand),
@@ -149,6 +152,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Pairing(cmd) => channel_cmds::pairing(config, cmd).await,
         Command::Telegram(cmd) => channel_cmds::telegram(config, cmd).await,
         Command::Discord(cmd) => channel_cmds::discord(config, cmd).await,
+        Command::Slack(cmd) => channel_cmds::slack(config, cmd).await,
         Command::Skill(cmd) => skill_cmds::run(config, cmd).await,
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
@@ -269,6 +273,13 @@ pub fn build_with(
             .or_default(),
         discord.policy()?,
     );
+    let slack = config.channels.slack.resolve()?;
+    merge_policy(
+        policies
+            .entry(config::slack::COMPONENT.to_string())
+            .or_default(),
+        slack.policy()?,
+    );
     let whatsapp = config.channels.whatsapp.resolve()?;
     merge_policy(
         policies
@@ -310,6 +321,11 @@ pub fn build_with(
         runtime
             .secrets()
             .insert(config::discord::TOKEN_SECRET, token.clone());
+    }
+    if slack.enabled {
+        for (name, value) in slack.secrets() {
+            runtime.secrets().insert(name, value);
+        }
     }
     Ok((runtime, memory, provider))
 }

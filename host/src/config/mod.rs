@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 pub mod discord;
 mod providers;
 mod server;
+pub mod slack;
 pub mod telegram;
 pub mod whatsapp;
 pub use crate::gateway::cron::CronEntry;
@@ -234,6 +235,11 @@ impl Config {
             .discord
             .resolve()
             .with_context(|| format!("{origin}: [channels.discord]"))?;
+        config
+            .channels
+            .slack
+            .resolve()
+            .with_context(|| format!("{origin}: [channels.slack]"))?;
         config
             .approvals
             .validate()

@@ -12,6 +12,7 @@ pub struct ChannelsSection {
     pub telegram: super::telegram::TelegramSection,
     pub whatsapp: super::whatsapp::WhatsAppSection,
     pub discord: super::discord::DiscordSection,
+    pub slack: super::slack::SlackSection,
 }
 
 /// `[channels.web]`: the browser chat page.
