@@ -145,9 +145,90 @@ impl Store for MapStore {
     }
 }
 
+/// A value an instance keeps at hand and in memory, so that a fresh
+/// instance (after an upgrade, or the one the host makes to ask for a
+/// report) finds it too: the bot identity a channel read at `start`, say.
+/// Declare it as a `static`:
+///
+/// ```
+/// use openpista_sdk::memory::Kept;
+///
+/// static BOT_NAME: Kept<String> = Kept::new("bot-name");
+/// ```
+pub struct Kept<T> {
+    key: &'static str,
+    cache: std::sync::Mutex<Option<T>>,
+}
+
+impl<T: Clone + Serialize + DeserializeOwned> Kept<T> {
+    /// A value kept under memory key `key`.
+    pub const fn new(key: &'static str) -> Self {
+        Kept {
+            key,
+            cache: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Keeps `value`, in the component's memory and at hand.
+    pub fn set(&self, value: &T) -> Result<(), Error> {
+        self.set_in(&Component, value)
+    }
+
+    /// The value: at hand, else from the component's memory (then kept at
+    /// hand); `None` when it was never set or memory cannot be read.
+    pub fn get(&self) -> Option<T> {
+        self.get_in(&Component)
+    }
+
+    /// [`Kept::set`] on `store`. The value is kept at hand even when the
+    /// store fails, and the failure is returned.
+    pub fn set_in(&self, store: &impl Store, value: &T) -> Result<(), Error> {
+        *self.lock() = Some(value.clone());
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            Error::internal(format!(
+                "cannot encode the value for memory key `{}` as JSON: {e}",
+                self.key
+            ))
+        })?;
+        store.set(self.key, &bytes)
+    }
+
+    /// [`Kept::get`] on `store`.
+    pub fn get_in(&self, store: &impl Store) -> Option<T> {
+        if let Some(value) = self.lock().clone() {
+            return Some(value);
+        }
+        let stored: T = decode(self.key, &store.get(self.key).ok()??).ok()?;
+        *self.lock() = Some(stored.clone());
+        Some(stored)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_value_is_found_by_a_fresh_instance() {
+        let store = MapStore::new();
+        let first: Kept<Vec<String>> = Kept::new("bot");
+        assert_eq!(first.get_in(&store), None);
+        first.set_in(&store, &vec!["@pista".to_string()]).unwrap();
+        assert_eq!(first.get_in(&store).unwrap(), ["@pista"]);
+        // Another instance's static starts empty and reads memory.
+        let fresh: Kept<Vec<String>> = Kept::new("bot");
+        assert_eq!(fresh.get_in(&store).unwrap(), ["@pista"]);
+        // What memory holds that is not the type reads as nothing.
+        store.set("bot", b"42").unwrap();
+        let other: Kept<Vec<String>> = Kept::new("bot");
+        assert_eq!(other.get_in(&store), None);
+    }
 
     #[test]
     fn the_map_store_lists_by_prefix_in_order_and_up_to_the_limit() {

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
-use openpista_sdk::{Error, host, memory};
+use openpista_sdk::memory::{self, Kept};
+use openpista_sdk::{Error, host};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
@@ -45,7 +46,6 @@ pub struct ShownApproval {
 #[derive(Default)]
 pub struct Live {
     pub gateway: Option<Gateway>,
-    pub bot: Option<Bot>,
     pub application_id: Option<String>,
     pub threads: Threads,
     /// Conversation → the slash command waiting for its answer.
@@ -72,29 +72,28 @@ pub fn settings() -> Result<Settings, Error> {
     Settings::from_lookup(host::config)
 }
 
+/// The bot's identity, at hand and in memory (a fresh instance reports
+/// it too).
+static BOT: Kept<Bot> = Kept::new(BOT_KEY);
+
 /// Remembers the bot's identity, here and in memory.
 pub fn remember_bot(bot: &Bot) {
-    if let Err(e) = memory::set_json(BOT_KEY, bot) {
+    if let Err(e) = BOT.set(bot) {
         host::warn(&format!("discord: cannot store the bot identity: {e}"));
     }
-    with(|l| l.bot = Some(bot.clone()));
 }
 
-/// The bot's identity: cached, else from memory.
+/// The bot's identity: at hand, else from memory.
 pub fn bot() -> Option<Bot> {
-    if let Some(bot) = with(|l| l.bot.clone()) {
-        return Some(bot);
-    }
-    let stored = memory::get_json::<Bot>(BOT_KEY).ok().flatten()?;
-    with(|l| l.bot = Some(stored.clone()));
-    Some(stored)
+    BOT.get()
 }
 
 /// Writes the report's snapshot to memory when it changed.
 pub fn save_snapshot() {
+    let bot = bot();
     let fresh = with(|l| {
         let gw = l.gateway.as_ref()?;
-        let bot = l.bot.as_ref().map(|b| (b.id.as_str(), b.username.as_str()));
+        let bot = bot.as_ref().map(|b| (b.id.as_str(), b.username.as_str()));
         let snap = Snapshot::of(gw, bot);
         (l.snapshot.as_ref() != Some(&snap)).then(|| {
             l.snapshot = Some(snap.clone());

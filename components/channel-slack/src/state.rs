@@ -6,7 +6,8 @@
 
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use openpista_sdk::{Error, host, memory};
+use openpista_sdk::memory::{self, Kept};
+use openpista_sdk::{Error, host};
 
 use crate::config::Settings;
 use crate::dedup::Seen;
@@ -31,7 +32,6 @@ pub struct Shown {
 #[derive(Default)]
 pub struct Live {
     pub socket: Option<Socket>,
-    pub bot: Option<Bot>,
     pub seen: Seen,
     pub approvals: Vec<Shown>,
     pub snapshot: Option<Snapshot>,
@@ -49,30 +49,29 @@ pub fn settings() -> Result<Settings, Error> {
     Settings::from_lookup(host::config)
 }
 
+/// The bot's identity, at hand and in memory (a fresh instance reports
+/// it too).
+static BOT: Kept<Bot> = Kept::new(BOT_KEY);
+
 /// Remembers the bot's identity, here and in memory.
 pub fn remember_bot(bot: &Bot) {
-    if let Err(e) = memory::set_json(BOT_KEY, bot) {
+    if let Err(e) = BOT.set(bot) {
         host::warn(&format!("slack: cannot store the bot identity: {e}"));
     }
-    with(|l| l.bot = Some(bot.clone()));
 }
 
-/// The bot's identity: cached, else from memory.
+/// The bot's identity: at hand, else from memory.
 pub fn bot() -> Option<Bot> {
-    if let Some(bot) = with(|l| l.bot.clone()) {
-        return Some(bot);
-    }
-    let stored = memory::get_json::<Bot>(BOT_KEY).ok().flatten()?;
-    with(|l| l.bot = Some(stored.clone()));
-    Some(stored)
+    BOT.get()
 }
 
 /// Writes the report's snapshot to memory when it changed.
 pub fn save_snapshot() {
+    let bot = bot();
     let fresh = with(|l| {
         let snap = match &l.socket {
-            Some(s) => Snapshot::socket(s, l.bot.as_ref()),
-            None => Snapshot::events(l.bot.as_ref()),
+            Some(s) => Snapshot::socket(s, bot.as_ref()),
+            None => Snapshot::events(bot.as_ref()),
         };
         (l.snapshot.as_ref() != Some(&snap)).then(|| {
             l.snapshot = Some(snap.clone());
