@@ -11,4 +11,5 @@ pub mod http1;
 pub mod oauth;
 pub mod openai;
 pub mod responses;
+pub mod slack;
 pub mod telegram;
