@@ -6,7 +6,7 @@
 // only to the manifest's granted hosts and replaces `{{secret:weather_key}}`
 // on the way out, so the key itself never enters this component.
 
-import { config, log } from "openpista:plugin/host@0.2.1";
+import { config, log } from "openpista:plugin/host@0.2.2";
 
 const DEFAULT_BASE_URL = "https://api.weather.example";
 const MAX_CITY_CHARS = 100;
