@@ -30,12 +30,7 @@ const COMPONENTS: usize = 10;
 fn embedded_loaded() -> usize {
     openpista::runtime::registry::EMBEDDED
         .iter()
-        .filter(|e| {
-            e.package != openpista::config::telegram::COMPONENT
-                && e.package != openpista::config::whatsapp::COMPONENT
-                && e.package != openpista::config::discord::COMPONENT
-                && e.package != openpista::config::slack::COMPONENT
-        })
+        .filter(|e| !openpista::config::MESSENGER_COMPONENTS.contains(&e.package))
         .count()
 }
 

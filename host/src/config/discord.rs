@@ -114,11 +114,6 @@ impl DiscordSettings {
     }
 }
 
-/// `VAR` from the environment, when set and not empty.
-fn env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// A comma-separated list of Discord user ids; `origin` names it in errors.
 pub fn parse_users(text: &str, origin: &str) -> Result<Vec<String>> {
     text.split(',')
@@ -142,7 +137,7 @@ impl DiscordSection {
     /// Applies `DISCORD_BOT_TOKEN` and `DISCORD_ALLOWED_USERS`
     /// (comma-separated) over the file's values, and checks the result.
     pub fn resolve(&self) -> Result<DiscordSettings> {
-        self.resolve_with(env)
+        self.resolve_with(super::env_var)
     }
 
     /// [`DiscordSection::resolve`] with the environment given as a

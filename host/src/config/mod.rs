@@ -99,6 +99,21 @@ impl Default for AgentSection {
     }
 }
 
+/// The messenger channels' components: embedded, but loaded only when
+/// their `[channels.NAME]` section enables them.
+pub const MESSENGER_COMPONENTS: &[&str] = &[
+    telegram::COMPONENT,
+    whatsapp::COMPONENT,
+    discord::COMPONENT,
+    slack::COMPONENT,
+];
+
+/// `VAR` from the environment, when set and not blank: how the channel
+/// sections read their token and list overrides.
+fn env_var(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// `host:port` (or `host`) of a URL, for the grant its provider needs.
 fn url_host(url: &str, origin: &str) -> Result<String> {
     let rest = url

@@ -155,11 +155,6 @@ impl SlackSettings {
     }
 }
 
-/// `VAR` from the environment, when set and not empty.
-fn env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// A Slack user id: `U` or `W` and then letters and digits.
 fn check_user(id: &str, origin: &str) -> Result<()> {
     let ok = id.len() >= 2
@@ -181,7 +176,7 @@ impl SlackSection {
     /// and `SLACK_ALLOWED_USERS` (comma-separated) over the file's values,
     /// and checks the result.
     pub fn resolve(&self) -> Result<SlackSettings> {
-        self.resolve_with(env)
+        self.resolve_with(super::env_var)
     }
 
     /// [`SlackSection::resolve`] with the environment given as a function,

@@ -129,11 +129,6 @@ impl TelegramSettings {
     }
 }
 
-/// `VAR` from the environment, when set and not empty.
-fn env(var: &str) -> Option<String> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// A comma-separated list of user ids; `origin` names it in errors.
 pub fn parse_users(text: &str, origin: &str) -> Result<Vec<i64>> {
     text.split(',')
@@ -151,7 +146,7 @@ impl TelegramSection {
     /// (comma-separated), `TELEGRAM_WEBHOOK_URL` and `TELEGRAM_WEBHOOK_PORT`
     /// over the file's values, and checks the result.
     pub fn resolve(&self) -> Result<TelegramSettings> {
-        self.resolve_with(env)
+        self.resolve_with(super::env_var)
     }
 
     /// [`TelegramSection::resolve`] with the environment given as a

@@ -237,6 +237,9 @@ pub async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Reco
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -310,4 +313,57 @@ impl<R: Send + 'static> ScriptedDouble<R> {
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.addr.port())
     }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone)]
+pub struct FormPart {
+    pub name: String,
+    /// Set for a file.
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` body separated by `boundary`,
+/// parsed by hand as the doubles' services read them (Telegram's
+/// `sendDocument`, Discord's `files[n]`, Slack's uploads).
+pub fn multipart(body: &[u8], boundary: &str) -> Vec<FormPart> {
+    let delimiter = format!("--{boundary}");
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let Some(head_end) = find(rest, b"\r\n\r\n") else {
+            break;
+        };
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
+        let content = &rest[head_end + 4..];
+        let end = find(content, format!("\r\n{delimiter}").as_bytes()).unwrap_or(content.len());
+        let attr = |name: &str| {
+            head.split(['\r', '\n', ';'])
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .map(|v| v.trim_matches('"').to_string())
+        };
+        let content_type = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        });
+        if let Some(name) = attr("name") {
+            parts.push(FormPart {
+                name,
+                filename: attr("filename"),
+                content_type,
+                data: content[..end].to_vec(),
+            });
+        }
+        rest = &content[end..];
+    }
+    parts
 }

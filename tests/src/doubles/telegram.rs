@@ -480,7 +480,13 @@ fn params(request: &Recorded) -> Value {
     }
     let content_type = request.header("content-type").unwrap_or_default();
     if let Some(boundary) = content_type.split("boundary=").nth(1) {
-        for (name, filename, bytes) in multipart(&request.raw, boundary.trim_matches('"')) {
+        for super::http1::FormPart {
+            name,
+            filename,
+            data: bytes,
+            ..
+        } in super::http1::multipart(&request.raw, boundary.trim_matches('"'))
+        {
             let value = match filename {
                 Some(f) => json!({"filename": f, "bytes": bytes.len()}),
                 None => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
@@ -512,41 +518,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The parts of a `multipart/form-data` body: (name, filename, bytes).
-fn multipart(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Vec<u8>)> {
-    let delimiter = format!("--{boundary}");
-    let text = body;
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(start) = find(rest, delimiter.as_bytes()) {
-        rest = &rest[start + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let Some(head_end) = find(rest, b"\r\n\r\n") else {
-            break;
-        };
-        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
-        let content = &rest[head_end + 4..];
-        let end = find(content, format!("\r\n{delimiter}").as_bytes()).unwrap_or(content.len());
-        let attr = |name: &str| {
-            head.split(';')
-                .map(str::trim)
-                .find_map(|p| p.strip_prefix(&format!("{name}=")))
-                .map(|v| v.trim_matches('"').to_string())
-        };
-        if let Some(name) = attr("name") {
-            parts.push((name, attr("filename"), content[..end].to_vec()));
-        }
-        rest = &content[end..];
-    }
-    parts
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Checks `text` as Telegram parses MarkdownV2 and returns the text without

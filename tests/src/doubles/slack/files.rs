@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::super::http1::multipart;
 use super::super::http1::{Answer, Recorded};
 use super::answers::{api_error, ok, sign_in_page};
-use super::form::multipart;
 use super::messages::is_channel_id;
 use super::{Call, Posted, SlackDouble, Via};
 
@@ -77,13 +77,13 @@ impl SlackDouble {
         let bytes = match content_type.split("boundary=").nth(1) {
             Some(boundary) => multipart(&request.raw, boundary.trim_matches('"'))
                 .into_iter()
-                .find(|(_, filename, _)| filename.is_some())
+                .find(|part| part.filename.is_some())
                 .or_else(|| {
                     multipart(&request.raw, boundary.trim_matches('"'))
                         .into_iter()
                         .next()
                 })
-                .map(|(_, _, b)| b)
+                .map(|part| part.data)
                 .unwrap_or_default(),
             None => request.raw.clone(),
         };

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::http1::Recorded;
+use super::super::http1::{FormPart, Recorded, multipart};
 
 /// The call's parameters and how they came: the JSON body, else the form
 /// fields (urlencoded or multipart text parts), merged over the query
@@ -29,7 +29,13 @@ pub(super) fn params_of(request: &Recorded) -> (Value, &'static str) {
         encoding = "multipart";
         let ct = request.header("content-type").unwrap_or_default();
         if let Some(boundary) = ct.split("boundary=").nth(1) {
-            for (name, filename, bytes) in multipart(&request.raw, boundary.trim_matches('"')) {
+            for FormPart {
+                name,
+                filename,
+                data: bytes,
+                ..
+            } in multipart(&request.raw, boundary.trim_matches('"'))
+            {
                 let value = match filename {
                     Some(f) => json!({"filename": f, "bytes": bytes.len()}),
                     None => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
@@ -93,41 +99,4 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// The parts of a `multipart/form-data` body: (name, filename, bytes).
-pub(super) fn multipart(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Vec<u8>)> {
-    let delimiter = format!("--{boundary}");
-    let mut parts = Vec::new();
-    let mut rest = body;
-    while let Some(start) = find(rest, delimiter.as_bytes()) {
-        rest = &rest[start + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let Some(head_end) = find(rest, b"\r\n\r\n") else {
-            break;
-        };
-        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
-        let content = &rest[head_end + 4..];
-        let end = find(content, format!("\r\n{delimiter}").as_bytes()).unwrap_or(content.len());
-        let attr = |name: &str| {
-            head.split(';')
-                .map(str::trim)
-                .find_map(|p| p.strip_prefix(&format!("{name}=")))
-                .map(|v| v.trim_matches('"').to_string())
-        };
-        if let Some(name) = attr("name") {
-            parts.push((name, attr("filename"), content[..end].to_vec()));
-        }
-        rest = &content[end..];
-    }
-    parts
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
