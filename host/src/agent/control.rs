@@ -160,6 +160,9 @@ impl Agent {
     /// and the turn ends with an assistant message saying so. Returns how
     /// many calls were closed.
     pub fn close_interrupted(&self, session: &str) -> Result<usize, TurnError> {
+        self.memory
+            .flush()
+            .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
         let history = self
             .memory
             .messages(session, self.settings.history_limit.max(50))
@@ -186,9 +189,10 @@ impl Agent {
             })
             .collect();
         for call in &dangling {
-            self.store_step(
+            self.store_blocking(
                 session,
                 &convert::tool_message(call, "stopped: the user stopped the turn", now_ms()),
+                false,
             )?;
             closed += 1;
         }
@@ -196,9 +200,10 @@ impl Agent {
             .last()
             .is_some_and(|m| m.role == "assistant" && m.tool_calls.is_empty());
         if !ends_with_answer || closed > 0 {
-            self.store(
+            self.store_blocking(
                 session,
                 &StoredMessage::text("assistant", "[stopped by the user]", now_ms()),
+                true,
             )?;
         }
         Ok(closed)

@@ -156,27 +156,42 @@ pub fn truncate_output(text: &str, limit: usize) -> String {
     )
 }
 
+/// An append's outcome as the turn reports it.
+fn stored(appended: anyhow::Result<u64>) -> Result<(), TurnError> {
+    appended
+        .map(|_| ())
+        .map_err(|e| TurnError(format!("could not store the conversation: {e:#}")))
+}
+
 impl Agent {
     /// Stores a message durably (the user's message, the final answer).
-    fn store(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
-        self.store_with(session, message, true)
+    async fn store(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
+        self.store_with(session, message, true).await
     }
 
     /// Stores a step inside the turn; made durable by the turn's last write.
-    fn store_step(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
-        self.store_with(session, message, false)
+    async fn store_step(&self, session: &str, message: &StoredMessage) -> Result<(), TurnError> {
+        self.store_with(session, message, false).await
     }
 
-    fn store_with(
+    async fn store_with(
         &self,
         session: &str,
         message: &StoredMessage,
         durable: bool,
     ) -> Result<(), TurnError> {
-        self.memory
-            .append_with(session, message, durable)
-            .map(|_| ())
-            .map_err(|e| TurnError(format!("could not store the conversation: {e:#}")))
+        stored(self.memory.append_async(session, message, durable).await)
+    }
+
+    /// [`store_with`](Self::store_with) for callers outside the runtime
+    /// (it blocks the thread until the commit).
+    fn store_blocking(
+        &self,
+        session: &str,
+        message: &StoredMessage,
+        durable: bool,
+    ) -> Result<(), TurnError> {
+        stored(self.memory.append_with(session, message, durable))
     }
 
     fn system_prompt(&self) -> String {
@@ -254,7 +269,8 @@ impl Agent {
                     .collect(),
                 at_ms: now_ms(),
             },
-        )?;
+        )
+        .await?;
         let facts = provider.model_info(model.as_deref()).await;
         // A model that takes no tools is offered none; the history is cut
         // to what its window holds after the system prompt and the tools.
@@ -328,7 +344,8 @@ impl Agent {
                 // The final answer ends the turn durably; a tool-calling
                 // step is made durable by that final write.
                 calls.is_empty(),
-            )?;
+            )
+            .await?;
             if calls.is_empty() {
                 return Ok(TurnOutcome {
                     answer: text,
@@ -357,7 +374,8 @@ impl Agent {
                             "not run: the tool-round limit was reached",
                             now_ms(),
                         ),
-                    )?;
+                    )
+                    .await?;
                 }
                 return Ok(TurnOutcome {
                     answer,
@@ -386,7 +404,7 @@ impl Agent {
                     .iter()
                     .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
                     .collect();
-                self.store_step(session, &stored)?;
+                self.store_step(session, &stored).await?;
                 if !attachments.is_empty() {
                     produced.extend(attachments.iter().cloned());
                     files.insert(call.id.clone(), attachments);

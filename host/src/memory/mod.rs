@@ -8,8 +8,12 @@
 use anyhow::{Context, Result, bail};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+mod commit;
 pub mod sessions;
+
+pub use commit::CommitStats;
 
 /// Current schema version of the database file. 1: component key-value;
 /// 2: adds sessions and messages.
@@ -26,8 +30,10 @@ pub const MAX_KEY_BYTES: usize = 1024;
 
 /// The database behind `memory`.
 pub struct MemoryStore {
-    pub(crate) db: Database,
+    pub(crate) db: Arc<Database>,
     path: PathBuf,
+    /// Conversation appends go through one queue and share commits.
+    committer: commit::Committer,
 }
 
 impl MemoryStore {
@@ -56,7 +62,9 @@ impl MemoryStore {
         }
         let db = Database::create(path)
             .with_context(|| format!("cannot open memory database {}", path.display()))?;
+        let db = Arc::new(db);
         let store = MemoryStore {
+            committer: commit::Committer::start(db.clone()),
             db,
             path: path.to_path_buf(),
         };
@@ -66,6 +74,11 @@ impl MemoryStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many transactions the appends have taken so far.
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.committer.stats
     }
 
     fn migrate(&self) -> Result<()> {

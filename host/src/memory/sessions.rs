@@ -1,18 +1,20 @@
 //! Conversations: sessions (one per chat, such as `telegram:42` or
-//! `cli:default`) and their messages, in order. Every append is its own
-//! durable redb commit, so whatever a caller saw acknowledged survives a
-//! crash; messages are stored as JSON with tool-call arguments kept as the
-//! exact text the model wrote.
+//! `cli:default`) and their messages, in order. A durable append returns
+//! only after the redb commit holding it reached the disk, so whatever a
+//! caller saw acknowledged survives a crash; concurrent appends share that
+//! commit ([`super::commit`]). Messages are stored as JSON with tool-call
+//! arguments kept as the exact text the model wrote.
 
 use super::MemoryStore;
+use super::commit::{Append, Reply};
 use anyhow::{Context, Result, bail};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 /// session id → JSON [`Session`].
-const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+pub(super) const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// (session id, sequence number) → JSON [`StoredMessage`].
-const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+pub(super) const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(SESSIONS)?;
@@ -55,7 +57,7 @@ pub struct StoredMessage {
     pub at_ms: u64,
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -132,34 +134,53 @@ impl MemoryStore {
     /// a non-durable append becomes durable with the next durable one and
     /// is lost only if the process dies before that. The agent uses it for
     /// the steps inside a turn, whose user message and final answer are
-    /// durable.
+    /// durable. Blocks the calling thread until the commit; async callers
+    /// use [`append_async`](Self::append_async).
     pub fn append_with(&self, id: &str, message: &StoredMessage, durable: bool) -> Result<u64> {
-        check_id(id)?;
-        let mut txn = self.db.begin_write()?;
-        if !durable {
-            txn.set_durability(redb::Durability::None)?;
-        }
-        let seq = {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            let mut session = match sessions.get(id)? {
-                Some(v) => serde_json::from_slice::<Session>(v.value())?,
-                None => Session {
-                    id: id.to_string(),
-                    created_ms: now_ms(),
-                    last_active_ms: 0,
-                    messages: 0,
-                },
-            };
-            let seq = session.messages;
-            session.messages += 1;
-            session.last_active_ms = now_ms();
-            sessions.insert(id, serde_json::to_vec(&session)?.as_slice())?;
-            txn.open_table(MESSAGES)?
-                .insert((id, seq), serde_json::to_vec(message)?.as_slice())?;
-            seq
-        };
-        txn.commit()?;
-        Ok(seq)
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.committer
+            .submit(prepare(id, message, durable, Reply::Blocking(tx))?);
+        rx.recv()
+            .map_err(|_| anyhow::anyhow!("the memory store closed"))?
+            .map_err(|e| anyhow::anyhow!("cannot store the message: {e}"))
+    }
+
+    /// [`append_with`](Self::append_with) without blocking a runtime
+    /// thread while the commit waits for the disk.
+    pub async fn append_async(
+        &self,
+        id: &str,
+        message: &StoredMessage,
+        durable: bool,
+    ) -> Result<u64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.committer
+            .submit(prepare(id, message, durable, Reply::Async(tx))?);
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the memory store closed"))?
+            .map_err(|e| anyhow::anyhow!("cannot store the message: {e}"))
+    }
+
+    /// Returns once every append queued before the call is committed (a
+    /// turn dropped mid-append leaves its append queued; whoever reads the
+    /// conversation next to repair it must see it).
+    pub fn flush(&self) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.committer.submit(Append {
+            session: String::new(),
+            message_json: Vec::new(),
+            durable: false,
+            reply: Reply::Blocking(tx),
+        });
+        rx.recv()
+            .map_err(|_| anyhow::anyhow!("the memory store closed"))?
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("cannot store the message: {e}"))
+    }
+
+    /// Appends waiting for the committer; for tests of the group commit.
+    pub fn queued_appends(&self) -> usize {
+        self.committer.queued()
     }
 
     /// The last `limit` messages of a session (all with `usize::MAX`),
@@ -202,6 +223,18 @@ impl MemoryStore {
     }
 }
 
+/// Checks and serialises an append before it is queued, so the committer
+/// only writes.
+fn prepare(id: &str, message: &StoredMessage, durable: bool, reply: Reply) -> Result<Append> {
+    check_id(id)?;
+    Ok(Append {
+        session: id.to_string(),
+        message_json: serde_json::to_vec(message)?,
+        durable,
+        reply,
+    })
+}
+
 impl StoredMessage {
     /// A plain text message (no tool calls, no files) stamped `at_ms`.
     pub fn text(role: &str, content: &str, at_ms: u64) -> StoredMessage {
@@ -219,6 +252,7 @@ impl StoredMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn msg(role: &str, content: &str) -> StoredMessage {
         StoredMessage::text(role, content, 1)
@@ -262,5 +296,107 @@ mod tests {
         assert!(store.messages("cli:a", usize::MAX).unwrap().is_empty());
         assert_eq!(store.messages("cli:b", usize::MAX).unwrap().len(), 1);
         assert!(store.create_session("").is_err());
+    }
+
+    #[test]
+    fn concurrent_appends_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(MemoryStore::open(&dir.path().join("m.redb")).unwrap());
+        // Hold the writer so the committer waits and everything queues.
+        let blocker = store.db.begin_write().unwrap();
+        let writers: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    store
+                        .append(&format!("web:{i}"), &msg("user", &format!("m{i}")))
+                        .unwrap()
+                })
+            })
+            .collect();
+        while store.queued_appends() < 50 {
+            std::thread::yield_now();
+        }
+        let before = store.commit_stats().commits.load(Ordering::Relaxed);
+        drop(blocker);
+        for w in writers {
+            assert_eq!(w.join().unwrap(), 0, "each session's first message");
+        }
+        let stats = store.commit_stats();
+        assert_eq!(stats.commits.load(Ordering::Relaxed) - before, 1);
+        assert_eq!(stats.durable_commits.load(Ordering::Relaxed), 1);
+        for i in 0..50 {
+            let stored = store.messages(&format!("web:{i}"), usize::MAX).unwrap();
+            assert_eq!(stored, [msg("user", &format!("m{i}"))]);
+            assert_eq!(
+                store
+                    .session(&format!("web:{i}"))
+                    .unwrap()
+                    .unwrap()
+                    .messages,
+                1
+            );
+        }
+    }
+
+    #[test]
+    fn one_session_keeps_its_order_within_and_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        {
+            let store = std::sync::Arc::new(MemoryStore::open(&path).unwrap());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            // Several appends to one session in one batch, interleaved with
+            // another session's, then more in later batches.
+            let blocker = store.db.begin_write().unwrap();
+            let queued: Vec<_> = (0..6)
+                .map(|i| {
+                    let store = store.clone();
+                    let session = if i % 2 == 0 { "a" } else { "b" };
+                    std::thread::spawn(move || {
+                        store.append_with(session, &msg("user", &format!("{i}")), i == 5)
+                    })
+                })
+                .collect();
+            while store.queued_appends() < 6 {
+                std::thread::yield_now();
+            }
+            drop(blocker);
+            for q in queued {
+                q.join().unwrap().unwrap();
+            }
+            for i in 6..9 {
+                let seq = rt
+                    .block_on(store.append_async("a", &msg("user", &format!("{i}")), true))
+                    .unwrap();
+                assert_eq!(seq, 3 + (i - 6) as u64);
+            }
+            store.flush().unwrap();
+        }
+        let store = MemoryStore::open(&path).unwrap();
+        let mut a: Vec<String> = store
+            .messages("a", usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        // The first three were queued by racing threads: their relative
+        // order is the queue's; the seq numbers are contiguous either way.
+        a[..3].sort();
+        assert_eq!(a, ["0", "2", "4", "6", "7", "8"]);
+        assert_eq!(store.session("a").unwrap().unwrap().messages, 6);
+        assert_eq!(store.session("b").unwrap().unwrap().messages, 3);
+    }
+
+    #[test]
+    fn invalid_ids_are_refused_before_queueing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::open(&dir.path().join("m.redb")).unwrap();
+        let err = store.append("", &msg("user", "x")).unwrap_err().to_string();
+        assert!(err.contains("1-256 printable"), "{err}");
+        assert!(store.append("a\nb", &msg("user", "x")).is_err());
+        assert_eq!(store.commit_stats().commits.load(Ordering::Relaxed), 0);
     }
 }
