@@ -2,10 +2,9 @@
 //! (process start to the "ready" line), idle resident memory with them
 //! loaded, and the binary's size — each beside a baseline measured in the
 //! same run: spawning `/bin/true` to exit, and the RSS of an idle `sleep`.
-//! The ten are the embedded components `serve` loads by default (seven:
-//! channel-web, llm-anthropic, llm-echo, llm-openai, llm-responses,
-//! tool-basics, tool-files; the ready line names them) and copies of
-//! llm-echo in the plugin folder. Report: BENCHMARKS.md.
+//! The ten are the embedded components `serve` loads by default (four:
+//! channel-web, llm-echo, tool-basics, tool-files; the ready line names
+//! them) and copies of llm-echo in the plugin folder. Report: BENCHMARKS.md.
 //!
 //! cargo bench -p openpista --bench startup
 //!
@@ -26,11 +25,17 @@ const COMPONENTS: usize = 10;
 
 /// Embedded components `serve` loads on the default configuration: all but
 /// the messenger channels (Telegram, WhatsApp, Discord, Slack), which stay
-/// unloaded until enabled.
+/// unloaded until enabled, and the provider protocols no provider names
+/// directly (`config::dormant_protocols`).
 fn embedded_loaded() -> usize {
+    let setups = openpista::config::Config::default()
+        .provider_setups()
+        .unwrap();
+    let dormant = openpista::config::dormant_protocols(&setups);
     openpista::runtime::registry::EMBEDDED
         .iter()
         .filter(|e| !openpista::config::MESSENGER_COMPONENTS.contains(&e.package))
+        .filter(|e| !dormant.contains(&e.package))
         .count()
 }
 

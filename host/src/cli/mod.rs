@@ -219,6 +219,16 @@ pub fn build_with(
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
     let mut setups = config.provider_setups()?;
+    // A protocol component no provider names directly stays unloaded
+    // (each provider is an alias with its own copy), unless
+    // `[components.NAME] enabled = true` asks for it.
+    for name in config::dormant_protocols(&setups) {
+        policies
+            .entry(name.to_string())
+            .or_default()
+            .enabled
+            .get_or_insert(false);
+    }
     if listers {
         let listing: Vec<config::ProviderSetup> = setups
             .iter()

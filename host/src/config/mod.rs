@@ -16,7 +16,9 @@ pub mod telegram;
 pub mod whatsapp;
 pub use crate::gateway::cron::CronEntry;
 pub use crate::server::ServerSection;
-pub use providers::{Preset, ProviderSection, ProviderSetup};
+pub use providers::{
+    PROTOCOL_COMPONENTS, Preset, ProviderSection, ProviderSetup, dormant_protocols,
+};
 use serde::Deserialize;
 pub use server::{ChannelsSection, WebChannelSection};
 use std::collections::BTreeMap;

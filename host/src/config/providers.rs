@@ -7,6 +7,23 @@ use super::{Config, url_host};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
+/// The components that speak a provider protocol ([`Preset::component`]).
+/// Providers are their aliases; `serve` loads one under its own name only
+/// when the configuration uses it so (see [`dormant_protocols`]).
+pub const PROTOCOL_COMPONENTS: &[&str] =
+    &["llm-anthropic", "llm-echo", "llm-openai", "llm-responses"];
+
+/// The protocol components nothing in `setups` names directly: each
+/// configured provider is an alias with its own compiled copy, so the bare
+/// component would only take memory and start-up time.
+pub fn dormant_protocols(setups: &[ProviderSetup]) -> Vec<&'static str> {
+    PROTOCOL_COMPONENTS
+        .iter()
+        .copied()
+        .filter(|c| !setups.iter().any(|s| s.component == *c))
+        .collect()
+}
+
 /// Which wire protocol and defaults a provider uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,6 +271,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_protocols_no_provider_names_directly_are_dormant() {
+        let echo = Config::default().provider_setups().unwrap();
+        assert_eq!(
+            dormant_protocols(&echo),
+            ["llm-anthropic", "llm-openai", "llm-responses"]
+        );
+        let c = Config::parse(
+            "[agent]\nprovider = \"main\"\n[providers.main]\npreset = \"openai\"\nmodel = \"m\"\n",
+            "t",
+        )
+        .unwrap();
+        // The provider is an alias of llm-openai: the bare one stays off too.
+        assert_eq!(
+            dormant_protocols(&c.provider_setups().unwrap()),
+            PROTOCOL_COMPONENTS
+        );
+        for preset in [
+            Preset::Openai,
+            Preset::Claude,
+            Preset::Responses,
+            Preset::Echo,
+            Preset::Azure,
+        ] {
+            assert!(
+                PROTOCOL_COMPONENTS.contains(&preset.component()),
+                "{preset:?}"
+            );
+        }
+    }
 
     #[test]
     fn switching_provider_is_one_line() {

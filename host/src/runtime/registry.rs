@@ -30,6 +30,7 @@ pub struct EmbeddedComponent {
 
 include!(concat!(env!("OUT_DIR"), "/embedded_components.rs"));
 
+mod loading;
 mod refusals;
 
 /// Everything the runtime needs from the operator.
@@ -406,112 +407,6 @@ impl Runtime {
             permits: self.permits.clone(),
             models_cache: Default::default(),
         })
-    }
-
-    /// Loads (or reloads) `name` from its current candidate. On failure the
-    /// version already serving stays, and the error is kept for `status`.
-    pub async fn reload(self: &Arc<Self>, name: &str) -> Result<()> {
-        let _guard = self.reload_lock.lock().await;
-        let disabled = self
-            .config
-            .policies
-            .get(name)
-            .and_then(|p| p.enabled)
-            .is_some_and(|e| !e);
-        if disabled {
-            let mut slots = self.slots.write().unwrap();
-            slots.insert(
-                name.to_string(),
-                Slot {
-                    disabled: true,
-                    ..Slot::empty()
-                },
-            );
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            return Ok(());
-        }
-        let result = self.load_candidate(name).await;
-        let mut slots = self.slots.write().unwrap();
-        let result = match result {
-            Ok(Some(loaded)) => match self.tool_conflict(name, &loaded, &slots) {
-                Some(why) => Err(anyhow::anyhow!(why)),
-                None => Ok(Some(loaded)),
-            },
-            other => other,
-        };
-        match result {
-            Ok(Some(loaded)) => {
-                let loaded = Arc::new(loaded);
-                tracing::info!(
-                    component = name,
-                    hash = &loaded.hash[..12],
-                    source = %loaded.source,
-                    "component ready"
-                );
-                slots.insert(
-                    name.to_string(),
-                    Slot {
-                        active: Some(loaded),
-                        ..Slot::empty()
-                    },
-                );
-                self.generation.fetch_add(1, Ordering::AcqRel);
-                Ok(())
-            }
-            Ok(None) => {
-                // Its files are gone: stop serving it.
-                if slots.remove(name).is_some() {
-                    tracing::info!(component = name, "component removed");
-                    self.generation.fetch_add(1, Ordering::AcqRel);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                tracing::error!(component = name, "component failed to load: {message}");
-                let slot = slots.entry(name.to_string()).or_insert_with(Slot::empty);
-                slot.last_error = Some(message);
-                Err(e)
-            }
-        }
-    }
-
-    async fn load_candidate(self: &Arc<Self>, name: &str) -> Result<Option<LoadedComponent>> {
-        let Some(candidate) = self.candidate(name)? else {
-            return Ok(None);
-        };
-        let this = self.clone();
-        let owned = name.to_string();
-        // Compiling is CPU work: keep it off the threads serving calls.
-        let mut loaded =
-            tokio::task::spawn_blocking(move || this.compile(&owned, &candidate)).await??;
-        if loaded.is_tool() {
-            loaded.tools = loaded
-                .list_tools()
-                .await
-                .map_err(|e| anyhow::anyhow!("listing its tools failed: {e}"))?;
-            super::tool_spec::check_all(&loaded.tools)
-                .map_err(|e| anyhow::anyhow!("its tools are left out, because {e}"))?;
-        }
-        Ok(Some(loaded))
-    }
-
-    /// Loads `name` outside the slots, whether or not the operator enabled
-    /// it: for asking a disabled channel about its own records (`pairing
-    /// list` while the channel is off). Nothing serves it.
-    pub async fn load_detached(self: &Arc<Self>, name: &str) -> Result<Option<LoadedComponent>> {
-        self.load_candidate(name).await
-    }
-
-    /// Loads every candidate; returns the names that failed with why.
-    pub async fn load_all(self: &Arc<Self>) -> Vec<(String, String)> {
-        let mut failures = Vec::new();
-        for name in self.candidate_names() {
-            if let Err(e) = self.reload(&name).await {
-                failures.push((name, format!("{e:#}")));
-            }
-        }
-        failures
     }
 
     /// Aliases of `name` (which must be reloaded when it changes).
