@@ -883,11 +883,23 @@ fn main() {
         return;
     }
     let full = std::env::args().any(|a| a == "--bench");
-    let (loads, turns, turn_timeout): (&[usize], usize, Duration) = if full {
-        (&[200, 1000], 20, Duration::from_secs(120))
+    let (mut loads, turns, turn_timeout): (Vec<usize>, usize, Duration) = if full {
+        (vec![200, 1000], 20, Duration::from_secs(120))
     } else {
-        (&[20], 3, Duration::from_secs(30))
+        (vec![20], 3, Duration::from_secs(30))
     };
+    // `OPENPISTA_WEB_LOAD_SIZES=1000` runs only that load (for profiling
+    // one size under `perf record`).
+    if let Ok(sizes) = std::env::var("OPENPISTA_WEB_LOAD_SIZES") {
+        loads = sizes
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("OPENPISTA_WEB_LOAD_SIZES: numbers, comma-separated")
+            })
+            .collect();
+    }
     let most = loads.iter().copied().max().unwrap() as u64;
     raise_fd_limit(2 * most + 512);
 
