@@ -90,6 +90,10 @@ pub struct ToolEntry {
 pub struct ToolRegistry {
     runtime: Arc<Runtime>,
     natives: BTreeMap<String, Arc<dyn NativeTool>>,
+    /// The natives' entries, built once: a native's spec depends only on
+    /// settings fixed when it is added, and building the JSON schemas was
+    /// a sixth of the server's CPU per turn (BENCHMARKS.md, issue 18).
+    native_entries: BTreeMap<String, ToolEntry>,
     /// Further sources (the skills: their subprocess and container tools,
     /// and the components of unavailable wasm skills to hide).
     providers: Vec<Arc<dyn ToolProvider>>,
@@ -100,6 +104,7 @@ impl ToolRegistry {
         ToolRegistry {
             runtime,
             natives: BTreeMap::new(),
+            native_entries: BTreeMap::new(),
             providers: Vec::new(),
         }
     }
@@ -124,27 +129,22 @@ impl ToolRegistry {
     /// the same name is refused (visibly, in `component list`), so no
     /// plugin can impersonate `system.run`.
     pub fn add_native(&mut self, tool: Arc<dyn NativeTool>) {
-        let name = tool.spec().name;
+        let spec = tool.spec();
+        let name = spec.name.clone();
         self.runtime.reserve_tool(&name);
+        self.native_entries.insert(
+            name.clone(),
+            ToolEntry {
+                spec,
+                source: ToolSource::Native,
+            },
+        );
         self.natives.insert(name, tool);
     }
 
     /// Every tool, sorted by name.
     pub fn list(&self) -> Vec<ToolEntry> {
-        let mut entries: BTreeMap<String, ToolEntry> = self
-            .natives
-            .values()
-            .map(|t| {
-                let spec = t.spec();
-                (
-                    spec.name.clone(),
-                    ToolEntry {
-                        spec,
-                        source: ToolSource::Native,
-                    },
-                )
-            })
-            .collect();
+        let mut entries = self.native_entries.clone();
         for tool in self.skill_tools() {
             let spec = tool.spec();
             if entries.contains_key(&spec.name) {
