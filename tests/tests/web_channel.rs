@@ -305,6 +305,27 @@ async fn a_conversation_streams_and_bad_frames_leave_the_connection_open() {
         .unwrap();
     assert_eq!(stored.len(), 6, "{stored:?}");
     assert_eq!(stored[4].attachments, vec!["dot.png (image/png)"]);
+
+    // A frame many times one read (the host reads 8 KiB at a time)
+    // arrives whole.
+    let long = vec!["word"; 5_000].join(" ");
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m6", "text": long}),
+    )
+    .await;
+    assert_eq!(
+        until_message(&mut ws).await.last().unwrap()["text"],
+        format!("echo: {long}")
+    );
+    // A burst: the answers queue behind each other and go out together,
+    // each whole and in order.
+    for t in 0..50 {
+        send(&mut ws, json!({"type": "ping", "t": t})).await;
+    }
+    for t in 0..50 {
+        assert_eq!(next(&mut ws).await, json!({"type": "pong", "t": t}));
+    }
     running.stop().await;
 }
 
