@@ -52,7 +52,24 @@ fn base_config(settings: &EngineSettings) -> Config {
     // Guests recurse on a bounded stack; a runaway recursion traps.
     config.max_wasm_stack(512 * 1024);
     config.async_stack_size(2 * 1024 * 1024);
+    #[cfg(feature = "wasm-profiling")]
+    if let Some(strategy) = profiler_from_env() {
+        config.profiler(strategy);
+    }
     config
+}
+
+/// `OPENPISTA_WASM_PROFILER=perfmap|jitdump`, for profiling builds.
+#[cfg(feature = "wasm-profiling")]
+fn profiler_from_env() -> Option<wasmtime::ProfilingStrategy> {
+    match std::env::var("OPENPISTA_WASM_PROFILER").ok()?.as_str() {
+        "perfmap" => Some(wasmtime::ProfilingStrategy::PerfMap),
+        "jitdump" => Some(wasmtime::ProfilingStrategy::JitDump),
+        other => {
+            tracing::warn!("OPENPISTA_WASM_PROFILER={other:?} is not perfmap or jitdump; ignored");
+            None
+        }
+    }
 }
 
 /// Builds the engine: pooling allocator when it can reserve its address
