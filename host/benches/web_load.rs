@@ -940,7 +940,7 @@ fn main() {
         println!(
             "  disk where the store is: 4 KiB write + fdatasync, median {} before the \
              openpista load, {} after\n  (each openpista turn waits for two durable \
-             commits of the store, and the commits of all sessions go one at a time)",
+             appends; concurrent sessions' appends share one commit and one fsync)",
             us(fsync_before),
             us(fsync_after),
         );
