@@ -68,16 +68,18 @@ pub async fn run(
             // Frames already queued behind this one go out in the same
             // write: one syscall and one TCP segment for a burst (a delta
             // and the answer) instead of one each.
-            let mut close = matches!(message, Message::Close(_));
-            if sink.feed(message).await.is_err() {
-                break;
-            }
-            while !close && let Ok(out) = outgoing.try_recv() {
-                let message = message_of(out);
+            let mut next = Some(message);
+            let mut close = false;
+            while let Some(message) = next {
                 close = matches!(message, Message::Close(_));
                 if sink.feed(message).await.is_err() {
                     break 'writing;
                 }
+                next = if close {
+                    None
+                } else {
+                    outgoing.try_recv().ok().map(message_of)
+                };
             }
             if sink.flush().await.is_err() || close {
                 break;

@@ -86,14 +86,19 @@ pub struct ToolEntry {
     pub source: ToolSource,
 }
 
+/// A native tool with its entry, built once when it is added: its spec
+/// depends only on settings fixed by then, and rebuilding the JSON schemas
+/// on every listing was a sixth of the server's CPU per turn
+/// (BENCHMARKS.md, issue 18).
+struct Native {
+    entry: ToolEntry,
+    tool: Arc<dyn NativeTool>,
+}
+
 /// Component and native tools under one interface.
 pub struct ToolRegistry {
     runtime: Arc<Runtime>,
-    natives: BTreeMap<String, Arc<dyn NativeTool>>,
-    /// The natives' entries, built once: a native's spec depends only on
-    /// settings fixed when it is added, and building the JSON schemas was
-    /// a sixth of the server's CPU per turn (BENCHMARKS.md, issue 18).
-    native_entries: BTreeMap<String, ToolEntry>,
+    natives: BTreeMap<String, Native>,
     /// Further sources (the skills: their subprocess and container tools,
     /// and the components of unavailable wasm skills to hide).
     providers: Vec<Arc<dyn ToolProvider>>,
@@ -104,7 +109,6 @@ impl ToolRegistry {
         ToolRegistry {
             runtime,
             natives: BTreeMap::new(),
-            native_entries: BTreeMap::new(),
             providers: Vec::new(),
         }
     }
@@ -132,19 +136,20 @@ impl ToolRegistry {
         let spec = tool.spec();
         let name = spec.name.clone();
         self.runtime.reserve_tool(&name);
-        self.native_entries.insert(
-            name.clone(),
-            ToolEntry {
-                spec,
-                source: ToolSource::Native,
-            },
-        );
-        self.natives.insert(name, tool);
+        let entry = ToolEntry {
+            spec,
+            source: ToolSource::Native,
+        };
+        self.natives.insert(name, Native { entry, tool });
     }
 
     /// Every tool, sorted by name.
     pub fn list(&self) -> Vec<ToolEntry> {
-        let mut entries = self.native_entries.clone();
+        let mut entries: BTreeMap<String, ToolEntry> = self
+            .natives
+            .iter()
+            .map(|(name, native)| (name.clone(), native.entry.clone()))
+            .collect();
         for tool in self.skill_tools() {
             let spec = tool.spec();
             if entries.contains_key(&spec.name) {
@@ -216,6 +221,7 @@ impl ToolRegistry {
     ) -> Result<ToolResult, CallError> {
         if let Some(native) = self.natives.get(name) {
             return native
+                .tool
                 .invoke(arguments, context)
                 .await
                 .map_err(CallError::Guest);
