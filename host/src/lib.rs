@@ -7,6 +7,7 @@
 //! - [`gateway`]: channels' events to sessions and the agent, answers back, cron
 //! - [`native`]: the native tools (shell, screen, browser, containers)
 //! - [`skills`]: SKILL.md skills: instructions, and tools in four modes
+//! - [`telemetry`]: Prometheus metrics and logs (pretty or JSON, redacted)
 //! - [`memory`]: redb-backed storage behind the `memory` interface
 //! - [`config`]: the operator's configuration file
 //! - [`auth`]: signing in to providers, the credential store, refresh
@@ -27,6 +28,7 @@ pub mod paths;
 pub mod runtime;
 pub mod server;
 pub mod skills;
+pub mod telemetry;
 pub mod tools;
 pub mod tui;
 

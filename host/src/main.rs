@@ -12,32 +12,7 @@ fn main() {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
     let cli = openpista::cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENPISTA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,openpista=info"));
-    // The TUI owns the terminal: its logs go to ~/.openpista/tui.log.
-    let log_file = cli
-        .opens_tui()
-        .then(|| {
-            let home = openpista::paths::home_dir();
-            openpista::paths::private_dir(&home).ok()?;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(home.join("tui.log"))
-                .ok()
-        })
-        .flatten();
-    match log_file {
-        Some(file) => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init(),
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
-    }
+    // Logging starts in `cli::run`, once the config's `[log]` is read.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

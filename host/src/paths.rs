@@ -177,6 +177,14 @@ pub fn untrusted(path: &Path, meta: &std::fs::Metadata) -> Option<String> {
     None
 }
 
+/// The permission bits of `path` (`0o644`), or `None` when it does not
+/// exist.
+pub fn mode(path: &Path) -> Option<u32> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
 /// Makes the home folder and the files in it that hold conversations,
 /// tokens or credentials private: the folder 0700, `files` (paths inside
 /// or outside it that the configuration names) 0600, `dirs` 0700. Returns

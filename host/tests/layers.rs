@@ -18,6 +18,7 @@
 //!  tools      the tool registry and the ToolProvider trait
 //!  runtime    wasmtime: components, capabilities, WIT adapters
 //!  memory     redb storage
+//!  telemetry  metrics and logs: names, recorder, redacted writers
 //!  paths      where files live, and keeping them private
 //! ```
 
@@ -27,6 +28,7 @@ use std::path::Path;
 /// Lowest first. A module may import those before it in this list.
 const LAYERS: &[&str] = &[
     "paths",
+    "telemetry",
     "memory",
     "runtime",
     "auth",

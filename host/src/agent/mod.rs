@@ -12,6 +12,7 @@ use crate::memory::MemoryStore;
 use crate::memory::sessions::StoredMessage;
 use crate::runtime::bindings::{Attachment, ChatRequest, Role, StreamEvent, ToolCall};
 use crate::runtime::{CallContext, CallError, Runtime};
+use crate::telemetry::metrics;
 use crate::tools::ToolRegistry;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -158,9 +159,10 @@ pub fn truncate_output(text: &str, limit: usize) -> String {
 
 /// An append's outcome as the turn reports it.
 fn stored(appended: anyhow::Result<u64>) -> Result<(), TurnError> {
-    appended
-        .map(|_| ())
-        .map_err(|e| TurnError(format!("could not store the conversation: {e:#}")))
+    appended.map(|_| ()).map_err(|e| {
+        metrics::error(metrics::ErrorKind::Storage);
+        TurnError(format!("could not store the conversation: {e:#}"))
+    })
 }
 
 impl Agent {
@@ -246,10 +248,31 @@ impl Agent {
         &self,
         session: &str,
         input: TurnInput,
+        on_event: impl FnMut(TurnEvent),
+    ) -> Result<TurnOutcome, TurnError> {
+        let started = std::time::Instant::now();
+        let (component, model) = self.provider_for(&input)?;
+        let labels = (
+            component.clone(),
+            model.clone().unwrap_or_else(|| "default".into()),
+        );
+        let outcome = self
+            .run_turn(session, input, component, model, on_event)
+            .await;
+        metrics::turn(&labels.0, &labels.1, outcome.is_ok(), started.elapsed());
+        outcome
+    }
+
+    /// [`turn_with`](Self::turn_with) once the provider is chosen.
+    async fn run_turn(
+        &self,
+        session: &str,
+        input: TurnInput,
+        component: String,
+        model: Option<String>,
         mut on_event: impl FnMut(TurnEvent),
     ) -> Result<TurnOutcome, TurnError> {
         let user_text = input.text.as_str();
-        let (component, model) = self.provider_for(&input)?;
         let provider = self.runtime.get(&component).ok_or_else(|| {
             TurnError(format!(
                 "the provider {component:?} is not loaded; check `openpista component list` for its error",
@@ -289,7 +312,10 @@ impl Agent {
             let history = self
                 .memory
                 .messages(session, self.settings.history_limit)
-                .map_err(|e| TurnError(format!("could not read the conversation: {e:#}")))?;
+                .map_err(|e| {
+                    metrics::error(metrics::ErrorKind::Storage);
+                    TurnError(format!("could not read the conversation: {e:#}"))
+                })?;
             let history = match history_budget {
                 Some(budget) => &history[window::first_to_send(&history, budget)..],
                 None => &history[..],
@@ -420,6 +446,20 @@ impl Agent {
         request: &ChatRequest,
         on_event: &mut impl FnMut(TurnEvent),
     ) -> Result<(String, Vec<ToolCall>), CallError> {
+        let started = std::time::Instant::now();
+        let model = request.model.as_deref().unwrap_or("default");
+        let answer = self.read_answer(provider, request, on_event).await;
+        metrics::provider_request(provider.name(), model, answer.is_ok(), started.elapsed());
+        answer
+    }
+
+    /// [`ask`](Self::ask) without the timing.
+    async fn read_answer(
+        &self,
+        provider: &crate::runtime::LoadedComponent,
+        request: &ChatRequest,
+        on_event: &mut impl FnMut(TurnEvent),
+    ) -> Result<(String, Vec<ToolCall>), CallError> {
         let mut stream = provider.stream_chat(request).await?;
         let mut text = String::new();
         let mut calls: Vec<ToolCall> = Vec::new();
@@ -446,7 +486,16 @@ impl Agent {
                     }
                     calls[i].arguments.push_str(&delta.arguments);
                 }
-                StreamEvent::Finished(_) => {}
+                StreamEvent::Finished(end) => {
+                    if let Some(usage) = end.usage {
+                        metrics::tokens(
+                            provider.name(),
+                            request.model.as_deref().unwrap_or("default"),
+                            usage.input_tokens,
+                            usage.output_tokens,
+                        );
+                    }
+                }
             }
         }
         calls.retain(|c| !c.name.is_empty());
@@ -486,8 +535,11 @@ impl Agent {
                 call_id: call.id.clone(),
             };
             set.spawn(async move {
+                let started = std::time::Instant::now();
                 let outcome = tools.invoke(&call.name, &call.arguments, &context).await;
-                tracing::info!(tool = %call.name, ok = outcome.is_ok(), "tool call");
+                let ok = outcome.as_ref().is_ok_and(|r| !r.is_error);
+                metrics::tool_call(&call.name, ok, started.elapsed());
+                tracing::info!(tool = %call.name, ok, "tool call");
                 (i, outcome)
             });
         }

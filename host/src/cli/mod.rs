@@ -2,11 +2,13 @@
 
 mod agent_cmds;
 mod ask;
+mod audit;
 mod auth_cmds;
 mod channel_cmds;
 mod component;
 mod control;
 pub mod credentials;
+mod doctor;
 mod mcp_cmds;
 pub mod model_cmds;
 pub mod serve;
@@ -33,6 +35,14 @@ pub struct Cli {
     /// With no command: resume this session in the terminal UI.
     #[arg(short, long)]
     pub session: Option<String>,
+    /// Which log events are written: `info`, `debug`,
+    /// `warn,openpista::gateway=debug` (default: OPENPISTA_LOG, then
+    /// `[log] level`, then `warn,openpista=info`).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// How log lines look (default: `[log] format`, then pretty).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<crate::telemetry::logs::LogFormat>,
     /// With no command, the terminal UI opens (the line interface `chat`
     /// when stdout is not a terminal).
     #[command(subcommand)]
@@ -49,6 +59,22 @@ impl Cli {
             Some(_) => false,
         }
     }
+}
+
+/// Installs the log subscriber from the flags and `[log]`. The TUI owns
+/// the terminal: its logs go to `~/.openpista/tui.log` instead.
+fn init_logs(cli: &Cli, config: &Config) -> Result<()> {
+    let tui_file = cli
+        .opens_tui()
+        .then(|| crate::paths::home_dir().join("tui.log"));
+    crate::telemetry::logs::init(
+        &config.log,
+        &crate::telemetry::logs::LogFlags {
+            level: cli.log_level.clone(),
+            format: cli.log_format,
+            tui_file,
+        },
+    )
 }
 
 /// Both stdin and stdout are a terminal.
@@ -121,11 +147,44 @@ pub enum Command {
     /// Sign in to providers: login, status, logout.
     #[command(subcommand)]
     Auth(auth_cmds::AuthCommand),
+    /// Is this machine ready for the configuration? One line per check,
+    /// with the fix for each that fails (exit 1 when a required one does).
+    Doctor {
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What an attacker would look for in this set-up.
+    #[command(subcommand)]
+    Security(SecurityCommand),
+}
+
+/// `openpista security …`.
+#[derive(Subcommand, Debug)]
+pub enum SecurityCommand {
+    /// Findings with their severity and fix (exit 1 when one is high).
+    Audit {
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // The doctor reports a config that does not parse as a failed check.
+    if let Some(Command::Doctor { json }) = &cli.command {
+        let config = Config::load(cli.config.as_deref()).unwrap_or_default();
+        init_logs(&cli, &config)?;
+        return doctor::run(cli.config.as_deref(), *json).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
+    init_logs(&cli, &config)?;
+    // Diagnoses come before the home is made private below, so they see
+    // the modes as they were.
+    if let Some(Command::Security(SecurityCommand::Audit { json })) = &cli.command {
+        return audit::run(&config, cli.config.as_deref(), *json).await;
+    }
     for note in secure_home(&config, cli.config.as_deref()) {
         eprintln!("openpista: made private: {note}");
     }
@@ -157,6 +216,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
         Command::Mcp(cmd) => mcp_cmds::run(config, cmd).await,
+        Command::Doctor { .. } | Command::Security(_) => unreachable!("handled above"),
     }
 }
 
@@ -165,25 +225,44 @@ pub async fn run(cli: Cli) -> Result<i32> {
 /// returns a sentence per repair (a failure to repair is one too).
 pub fn secure_home(config: &Config, config_file: Option<&std::path::Path>) -> Vec<String> {
     let home = crate::paths::home_dir();
+    let private = private_paths(config, config_file);
+    match crate::paths::secure_home(&home, &private.dirs, &private.files) {
+        Ok(notes) => notes,
+        Err(e) => vec![format!("could not make {} private: {e}", home.display())],
+    }
+}
+
+/// What must stay private to the operator: files 0600, folders 0700.
+pub struct PrivatePaths {
+    pub dirs: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
+}
+
+/// The files that hold secrets or conversations (memory, web token,
+/// credentials, the config, WhatsApp's session) and the folders that
+/// hold them, as `config` places them. The home folder is first of the
+/// folders.
+pub fn private_paths(config: &Config, config_file: Option<&std::path::Path>) -> PrivatePaths {
+    let home = crate::paths::home_dir();
     let mut files = vec![
         crate::paths::expand(&config.memory.path),
         home.join("web-token"),
-        crate::auth::CredentialStore::default_path(),
+        config.auth.store().path().to_path_buf(),
         config_file
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| home.join("config.toml")),
     ];
-    let mut dirs = vec![crate::paths::expand(&config.runtime.cache_dir)];
+    let mut dirs = vec![
+        home.clone(),
+        crate::paths::expand(&config.runtime.cache_dir),
+    ];
     if let Ok(whatsapp) = config.channels.whatsapp.resolve() {
         dirs.push(whatsapp.session_dir.clone());
         if let Ok(entries) = std::fs::read_dir(&whatsapp.session_dir) {
             files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
         }
     }
-    match crate::paths::secure_home(&home, &dirs, &files) {
-        Ok(notes) => notes,
-        Err(e) => vec![format!("could not make {} private: {e}", home.display())],
-    }
+    PrivatePaths { dirs, files }
 }
 
 /// Builds the runtime the configuration describes (nothing loaded yet).
@@ -216,6 +295,9 @@ pub fn build_with(
     // its own alias and policy; one sign-in per slot serves them all.
     let mut sign_ins = credentials::SignIns::new(config.auth.store(), config.auth.clone());
     let mut secrets = config.secret_store()?;
+    // Every view of the store shares its values: log lines are redacted
+    // with what any component's view learns later.
+    crate::telemetry::logs::redact_with(Arc::new(secrets.clone()));
     let mut policies = config.components.clone();
     let mut aliases = std::collections::BTreeMap::new();
     let mut setups = config.provider_setups()?;
@@ -386,14 +468,7 @@ pub fn tools(
     runtime: &Arc<Runtime>,
 ) -> (Arc<crate::tools::ToolRegistry>, Toolbox) {
     let mut registry = crate::tools::ToolRegistry::new(runtime.clone());
-    let context = crate::native::NativeContext {
-        audit: crate::native::audit::AuditLog::new(),
-        scrub: crate::native::env::EnvScrub {
-            names: config.secret_env_names().into_iter().collect(),
-            secrets: runtime.secrets().clone(),
-        },
-        workspace: config.workspace_dir(),
-    };
+    let context = native_context(config, runtime);
     let natives = crate::native::register(&mut registry, &config.native, &context);
     let skills = crate::skills::SkillSet::load(
         &config.skills_setup(),
@@ -418,6 +493,19 @@ pub fn tools(
             mcp: Some(mcp),
         },
     )
+}
+
+/// What the native tools share: the audit log, the environment scrubbed
+/// of secrets, the workspace.
+fn native_context(config: &Config, runtime: &Arc<Runtime>) -> crate::native::NativeContext {
+    crate::native::NativeContext {
+        audit: crate::native::audit::AuditLog::new(),
+        scrub: crate::native::env::EnvScrub {
+            names: config.secret_env_names().into_iter().collect(),
+            secrets: runtime.secrets().clone(),
+        },
+        workspace: config.workspace_dir(),
+    }
 }
 
 /// The approval service `[approvals]` describes; what it shows of a

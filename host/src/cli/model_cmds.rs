@@ -160,21 +160,8 @@ async fn test(config: &Config) -> Result<i32> {
             continue;
         };
         let started = std::time::Instant::now();
-        let request = crate::runtime::bindings::ChatRequest {
-            model: None,
-            messages: vec![crate::runtime::bindings::Message {
-                role: crate::runtime::bindings::Role::User,
-                content: "Reply with the single word OK.".into(),
-                tool_calls: Vec::new(),
-                tool_call_id: None,
-                attachments: Vec::new(),
-            }],
-            tools: Vec::new(),
-            temperature: None,
-            max_tokens: Some(16),
-        };
         let model = setup.model.as_deref().unwrap_or("its default model");
-        match provider.chat(&request).await {
+        match provider.chat(&probe_request()).await {
             Ok(r) => println!(
                 "✅ {} ({model}) answered in {} ms: {}",
                 setup.name,
@@ -188,6 +175,24 @@ async fn test(config: &Config) -> Result<i32> {
         }
     }
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// The smallest request that shows a provider answers: one word, at most
+/// 16 tokens (`model test`, `doctor`).
+pub(super) fn probe_request() -> crate::runtime::bindings::ChatRequest {
+    crate::runtime::bindings::ChatRequest {
+        model: None,
+        messages: vec![crate::runtime::bindings::Message {
+            role: crate::runtime::bindings::Role::User,
+            content: "Reply with the single word OK.".into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            attachments: Vec::new(),
+        }],
+        tools: Vec::new(),
+        temperature: None,
+        max_tokens: Some(16),
+    }
 }
 
 /// Makes `choice` the default in the config file at `path`: sets

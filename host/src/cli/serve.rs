@@ -213,6 +213,7 @@ fn spawn_poller(
                     }
                 }
                 Err(e) => {
+                    crate::telemetry::metrics::error(crate::telemetry::metrics::ErrorKind::Poll);
                     tracing::warn!(%channel, "poll failed: {e}; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -229,6 +230,8 @@ pub struct Running {
     pub runtime: Arc<Runtime>,
     pub gateway: Arc<Gateway>,
     pub server: Option<crate::server::Server>,
+    /// `[metrics] listen`: the scrape listener of its own.
+    pub metrics_listener: Option<crate::server::metrics::Listener>,
     /// The webhook listener (`[channels.telegram] webhook_port`), when a
     /// channel runs in webhook mode.
     pub webhook_server: Option<crate::server::Server>,
@@ -265,6 +268,7 @@ impl Running {
     pub async fn stop(mut self) {
         drop(self.server.take());
         drop(self.webhook_server.take());
+        drop(self.metrics_listener.take());
         self.gateway.close();
         for task in &self.tasks {
             task.abort();
@@ -277,6 +281,21 @@ impl Running {
         }
         self.natives.shutdown().await;
     }
+}
+
+/// The gauges `/metrics` reads from the running host at each scrape. They
+/// hold the host weakly: a stopped host reads as nothing.
+fn scrape_gauges(gateway: &Arc<Gateway>, runtime: &Arc<Runtime>) {
+    use crate::telemetry::metrics::{ACTIVE_SESSIONS, CONNECTIONS, on_scrape, set_gauge};
+    let gateway = Arc::downgrade(gateway);
+    on_scrape("sessions", move || {
+        let active = gateway.upgrade().map_or(0, |g| g.active_sessions());
+        set_gauge(ACTIVE_SESSIONS, active as f64);
+    });
+    let hub = Arc::downgrade(runtime.connections());
+    on_scrape("connections", move || {
+        set_gauge(CONNECTIONS, hub.upgrade().map_or(0, |h| h.len()) as f64);
+    });
 }
 
 /// The shortest bearer token `/mcp` accepts.
@@ -308,6 +327,10 @@ async fn mcp_endpoint(
 
 /// Loads and starts everything `config` describes.
 pub async fn start(config: &Config) -> Result<Running> {
+    if config.metrics.enabled {
+        // Before the components load: the compile cache's hits count.
+        crate::telemetry::metrics::install()?;
+    }
     let (runtime, memory, provider) = build(config)?;
     let web_token = if config.channels.web.enabled {
         let (token, new) = web_token(config)?;
@@ -342,6 +365,20 @@ pub async fn start(config: &Config) -> Result<Running> {
     if let Some(endpoint) = mcp_endpoint {
         server_state.set_mcp(endpoint);
     }
+    let metrics_listener = if config.metrics.enabled {
+        scrape_gauges(&gateway, &runtime);
+        match &config.metrics.listen {
+            Some(addr) => Some(crate::server::metrics::listen(addr).await?),
+            None => {
+                server_state.set_metrics(crate::server::metrics::Access {
+                    token: web_token.as_ref().map(|(t, _)| t.clone()),
+                });
+                None
+            }
+        }
+    } else {
+        None
+    };
     let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
     let (drivers, mut tasks, mut channel_notes, bridges) =
         start_channels(config, &runtime, &gateway, &server_state, &webhook_state).await;
@@ -366,6 +403,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         runtime,
         gateway,
         server,
+        metrics_listener,
         webhook_server,
         web_token,
         provider,
@@ -399,6 +437,9 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
     );
     for note in &running.channel_notes {
         println!("{note}");
+    }
+    if let Some(metrics) = &running.metrics_listener {
+        println!("metrics: http://{}/metrics", metrics.local_addr);
     }
     if let Some(server) = &running.server {
         let scheme = if server.tls { "https" } else { "http" };

@@ -71,6 +71,12 @@ pub struct Config {
     /// `[tui]`: the terminal UI's theme.
     #[serde(default)]
     pub tui: crate::tui::TuiSettings,
+    /// `[log]`: level, format, file and its rotation.
+    #[serde(default)]
+    pub log: crate::telemetry::logs::LogSection,
+    /// `[metrics]`: the Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: crate::telemetry::metrics::MetricsSection,
 }
 
 /// `[agent]`: the ReAct loop.

@@ -31,6 +31,7 @@ use crate::runtime::bindings::Attachment;
 use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
     Command, InboundEvent, Outbound, StatusKind,
 };
+use crate::telemetry::metrics;
 use channels::Delivery;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,6 +257,7 @@ impl Gateway {
             return Dispatched::Foreign;
         }
         self.stats.events.fetch_add(1, Ordering::Relaxed);
+        metrics::channel_message(&origin.channel, metrics::Direction::In);
         if self.control_now(&origin, &event) {
             return Dispatched::Queued;
         }
@@ -331,6 +333,7 @@ impl Gateway {
     ) {
         let Some(d) = self.delivery(&origin.channel) else {
             self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+            metrics::error(metrics::ErrorKind::Delivery);
             tracing::warn!(
                 channel = %origin.channel,
                 %session,
@@ -359,9 +362,11 @@ impl Gateway {
             };
             if let Err(e) = d.send(message).await {
                 self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
+                metrics::error(metrics::ErrorKind::Delivery);
                 tracing::warn!(channel = %origin.channel, "answer not delivered: {e}");
                 return;
             }
+            metrics::channel_message(&origin.channel, metrics::Direction::Out);
         }
     }
 
@@ -538,6 +543,7 @@ impl Gateway {
             Ok(o) => (o.answer, o.attachments, false),
             Err(e) => {
                 self.stats.failed_turns.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%session, channel = %origin.channel, "turn failed: {e}");
                 (e.to_string(), Vec::new(), true)
             }
         };

@@ -202,6 +202,7 @@ impl CompileCache {
                     match unsafe { Component::deserialize(engine, &body) } {
                         Ok(component) => {
                             self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
+                            crate::telemetry::metrics::compile_cache(true);
                             return Ok(component);
                         }
                         Err(e) => self.stats.warn(format!(
@@ -219,6 +220,7 @@ impl CompileCache {
         }
         let component = Component::new(engine, bytes)?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::metrics::compile_cache(false);
         if let (Some((_, key)), Some(path)) = (&self.disk, self.path_for(hash))
             && let Err(e) = self.store(key, &component, &path, hash)
         {

@@ -79,8 +79,34 @@ pub fn arm(store: &mut Store<CallState>, timeout: Duration, fuel: u64, metered: 
     }
 }
 
-/// Classifies a wasmtime error from a call of `component`.
+/// Classifies a wasmtime error from a call of `component`, and counts it
+/// in the trap metrics.
 pub fn classify(
+    err: wasmtime::Error,
+    state: &CallState,
+    timeout_ms: u64,
+    memory_mb: u64,
+) -> CallError {
+    let error = classify_trap(err, state, timeout_ms, memory_mb);
+    count_trap(&error);
+    error
+}
+
+/// Counts `error` in `openpista_component_traps_total` under its kind.
+fn count_trap(error: &CallError) {
+    let (component, kind) = match error {
+        CallError::Timeout { component, .. } => (component, "timeout"),
+        CallError::MemoryLimit { component, .. } => (component, "memory_limit"),
+        CallError::StackOverflow { component } => (component, "stack_overflow"),
+        CallError::OutOfFuel { component } => (component, "out_of_fuel"),
+        CallError::Panic { component, .. } => (component, "panic"),
+        CallError::Trap { component, .. } => (component, "trap"),
+        CallError::Guest(_) | CallError::NotLoaded(_) => return,
+    };
+    crate::telemetry::metrics::trap(component, kind);
+}
+
+fn classify_trap(
     err: wasmtime::Error,
     state: &CallState,
     timeout_ms: u64,
@@ -160,10 +186,12 @@ fn shadow_stack_fault(text: &str) -> bool {
 /// `CallError::Timeout` for a call the tokio backstop had to cancel (the
 /// guest was blocked in a host call rather than running).
 pub fn backstop_timeout(component: &str, ms: u64) -> CallError {
-    CallError::Timeout {
+    let error = CallError::Timeout {
         component: component.to_string(),
         ms,
-    }
+    };
+    count_trap(&error);
+    error
 }
 
 #[cfg(test)]

@@ -76,6 +76,11 @@ impl LoadedComponent {
     }
 
     /// Capabilities as granted, one line.
+    /// What this version was granted (hosts, secrets, folders, limits).
+    pub fn grants(&self) -> &super::capabilities::Grants {
+        &self.ctx.grants
+    }
+
     pub fn describe_grants(&self) -> String {
         self.ctx.grants.describe()
     }
@@ -90,6 +95,7 @@ impl LoadedComponent {
             message: format!("cannot prepare the call: {e:#}"),
         })?;
         let mut store = Store::new(&self.engine, state);
+        crate::telemetry::metrics::instance(self.name());
         store.limiter(|s| &mut s.limits);
         call::arm(
             &mut store,

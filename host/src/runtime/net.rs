@@ -376,12 +376,18 @@ async fn send(
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(Duration::from_secs(300));
 
+    // The request as sent, secrets substituted (a Telegram bot token is
+    // part of the path): the log writer redacts them.
+    let target = format!("{} {}", approved.request.method(), approved.request.uri());
     let tls = approved.tls.then(|| policy.tls.clone());
     let (mut sender, driver) =
         open_http1(&approved.addrs, &approved.server_name, tls, connect_timeout).await?;
     let response = tokio::time::timeout(first_byte_timeout, sender.send_request(approved.request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)??;
+    let status = response.status().as_u16();
+    tracing::debug!(component = %policy.component, status, "outbound {target}");
+    crate::telemetry::metrics::response_status(&policy.component, status);
     let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
     let io_done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async move {
         match driver.await {

@@ -191,6 +191,25 @@ impl SecretStore {
     }
 }
 
+/// Log lines pass through the store too (registered by the wiring), JSON
+/// lines included: a value with characters JSON escapes is also looked
+/// for in its escaped form.
+impl crate::telemetry::logs::Redact for SecretStore {
+    fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = SecretStore::redact(self, text);
+        for map in [&self.values, &self.obtained] {
+            for (name, value) in map.read().unwrap().iter() {
+                let escaped = serde_json::to_string(value).unwrap_or_default();
+                let escaped = &escaped[1..escaped.len().saturating_sub(1).max(1)];
+                if escaped != value && escaped.len() >= 4 && out.contains(escaped) {
+                    out = Cow::Owned(out.replace(escaped, &format!("[redacted:{name}]")));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The secrets one component may use, with the whole store for redaction.
 #[derive(Clone, Default)]
 pub struct SecretGrant {

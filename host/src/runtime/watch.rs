@@ -65,9 +65,11 @@ pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
             }
             for name in pending {
                 // Errors are recorded in the slot and logged by `reload`.
-                let _ = runtime.reload(&name).await;
+                let swapped = runtime.reload(&name).await;
+                crate::telemetry::metrics::hot_swap(&name, swapped.is_ok());
                 for alias in runtime.aliases_of(&name) {
-                    let _ = runtime.reload(&alias).await;
+                    let swapped = runtime.reload(&alias).await;
+                    crate::telemetry::metrics::hot_swap(&alias, swapped.is_ok());
                 }
             }
         }

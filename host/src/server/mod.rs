@@ -6,11 +6,13 @@
 //! - [`assets`]: the H5 page, embedded and precompressed at build time
 //! - [`cors`]: same-origin and configured origins, also for WebSockets
 //! - [`tls`]: the rustls acceptor
+//! - [`metrics`]: `/metrics`, here or on a listener of its own
 //! - `pair_page`: the WhatsApp pairing QR code, for the web chat's owner
 //! - `ws`: one accepted WebSocket
 
 pub mod assets;
 pub mod cors;
+pub mod metrics;
 mod pair_page;
 pub mod settings;
 pub mod tls;
@@ -63,6 +65,8 @@ pub struct ServerState {
     serve_page: bool,
     /// `/mcp`: openpista's MCP server, when `[mcp.serve] token` is set.
     mcp: std::sync::OnceLock<Arc<crate::mcp::server::HttpEndpoint>>,
+    /// `/metrics`, when served on this listener.
+    metrics: std::sync::OnceLock<metrics::Access>,
 }
 
 impl ServerState {
@@ -80,6 +84,7 @@ impl ServerState {
             closing: tokio::sync::watch::Sender::new(false),
             serve_page: true,
             mcp: std::sync::OnceLock::new(),
+            metrics: std::sync::OnceLock::new(),
         })
     }
 
@@ -96,6 +101,7 @@ impl ServerState {
             closing: tokio::sync::watch::Sender::new(false),
             serve_page: false,
             mcp: std::sync::OnceLock::new(),
+            metrics: std::sync::OnceLock::new(),
         })
     }
 
@@ -146,9 +152,15 @@ impl ServerState {
         let _ = self.mcp.set(endpoint);
     }
 
+    /// Serves `/metrics` here, to the peers `access` allows (once).
+    pub fn set_metrics(&self, access: metrics::Access) {
+        let _ = self.metrics.set(access);
+    }
+
     /// Whether the host itself answers `path` on this listener.
     fn host_serves(&self, path: &str) -> bool {
         path == "/health"
+            || (path == metrics::ROUTE && self.metrics.get().is_some())
             || (path == MCP_ROUTE && self.mcp.get().is_some())
             || (self.serve_page && (path == pair_page::ROUTE || assets::is_asset(path)))
     }
@@ -248,7 +260,7 @@ where
 {
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
+        async move { Ok::<_, std::convert::Infallible>(handle(state, req, remote).await) }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
@@ -275,7 +287,11 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
 }
 
 /// Routes one request.
-async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(
+    state: Arc<ServerState>,
+    mut req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Full<Bytes>> {
     let request_headers = req.headers().clone();
     if let Some(pre) = state.cors.preflight(req.method(), req.headers()) {
         let (parts, ()) = pre.into_parts();
@@ -291,6 +307,12 @@ async fn handle(state: Arc<ServerState>, mut req: Request<Incoming>) -> Response
             "sessions": state.gateway.active_sessions(),
         });
         plain(StatusCode::OK, body.to_string(), "application/json")
+    } else if let Some(access) = state.metrics.get().filter(|_| path == metrics::ROUTE) {
+        if access.allows(remote, req.headers()) {
+            metrics::respond()
+        } else {
+            metrics::refused()
+        }
     } else if let Some(mcp) = state.mcp.get().filter(|_| path == MCP_ROUTE) {
         if state.cors.check(req.headers()) {
             mcp.handle(req).await.map(Full::new)

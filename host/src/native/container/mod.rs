@@ -177,6 +177,17 @@ pub struct Containers {
     running: Mutex<BTreeMap<String, RunningTask>>,
 }
 
+/// The Docker daemon's address: `[native.container] docker_host`, else
+/// `DOCKER_HOST`, else the local socket.
+pub fn endpoint(settings: &ContainerSettings) -> String {
+    settings
+        .docker_host
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+}
+
 impl Containers {
     /// Nothing is contacted here: the daemon is first asked on the first task.
     pub fn new(
@@ -184,12 +195,7 @@ impl Containers {
         scrub: EnvScrub,
         workspace: PathBuf,
     ) -> Arc<Containers> {
-        let endpoint = settings
-            .docker_host
-            .clone()
-            .filter(|h| !h.trim().is_empty())
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let endpoint = endpoint(&settings);
         let engine = docker::Engine::new(endpoint, Duration::from_secs(settings.max_timeout_secs));
         Arc::new(Containers {
             host_id: format!(

@@ -89,6 +89,9 @@ impl Runtime {
             }
             Err(e) => {
                 let message = format!("{e:#}");
+                crate::telemetry::metrics::error(
+                    crate::telemetry::metrics::ErrorKind::ComponentLoad,
+                );
                 tracing::error!(component = name, "component failed to load: {message}");
                 let slot = slots.entry(name.to_string()).or_insert_with(Slot::empty);
                 slot.last_error = Some(message);
