@@ -37,6 +37,39 @@ fn main() {
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_components.rs");
     std::fs::write(out, code).unwrap();
+    commit(&workspace);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/wasm_build.rs");
+}
+
+/// `OPENPISTA_COMMIT`: the commit this binary was built from, for
+/// `--version` and `/health` (`unknown` outside a git checkout, as when
+/// built from a package). Edits since that commit are not marked: the
+/// working tree is not something a build script can watch cheaply.
+fn commit(workspace: &std::path::Path) {
+    let commit = std::process::Command::new("git")
+        .arg("-C")
+        .arg(workspace)
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|hash| !hash.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=OPENPISTA_COMMIT={commit}");
+    // A new commit or a checkout moves HEAD or the branch it names (a
+    // loose ref, or packed-refs once git packed it).
+    let git_dir = workspace.join(".git");
+    if git_dir.is_dir() {
+        println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
+        let branch = std::fs::read_to_string(git_dir.join("HEAD"))
+            .ok()
+            .and_then(|h| h.strip_prefix("ref: ").map(|r| git_dir.join(r.trim())));
+        for watched in branch.into_iter().chain([git_dir.join("packed-refs")]) {
+            if watched.is_file() {
+                println!("cargo:rerun-if-changed={}", watched.display());
+            }
+        }
+    }
 }

@@ -42,6 +42,16 @@ pub enum ComponentCommand {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Make an Ed25519 signing key: the private key goes to OUT (0600),
+    /// the public key is printed for operators' `[runtime] trusted_keys`.
+    Keygen { out: PathBuf },
+    /// Sign FILE.wasm and its FILE.toml with KEY: writes FILE.sig, which
+    /// travels beside them.
+    Sign {
+        file: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
 
 pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
@@ -51,6 +61,8 @@ pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
         ComponentCommand::New { kind, name, dir } => new(&kind, &name, &dir),
         ComponentCommand::Inspect { file } => inspect(&file),
         ComponentCommand::Install { file, yes } => install(&config, &file, yes),
+        ComponentCommand::Keygen { out } => keygen(&out),
+        ComponentCommand::Sign { file, key } => sign(&file, &key),
     }
 }
 
@@ -86,7 +98,10 @@ async fn list(config: Config, json: bool) -> Result<i32> {
             row.hash.as_deref().map(|h| &h[..12]).unwrap_or("-"),
         );
         if let Some(source) = &row.source {
-            println!("    source: {source}");
+            match row.provenance.as_deref() {
+                Some(p) if p != "embedded" => println!("    source: {source} ({p})"),
+                _ => println!("    source: {source}"),
+            }
         }
         if let Some(caps) = &row.capabilities {
             println!("    grants: {caps}");
@@ -239,6 +254,22 @@ fn install(config: &Config, file: &std::path::Path, yes: bool) -> Result<i32> {
         "  limits:         {} MiB memory, {} ms per call",
         manifest.limits.memory_mb, manifest.limits.timeout_ms
     );
+    // The signature is checked as the host will check it when it loads.
+    let sig_path = file.with_extension("sig");
+    let signature = match std::fs::read_to_string(&sig_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", sig_path.display())),
+    };
+    let provenance = crate::runtime::signing::verify(
+        &config.trust_policy(),
+        &manifest.name,
+        &bytes,
+        &text,
+        signature.as_deref(),
+    )
+    .map_err(|why| anyhow::anyhow!("{} is refused: {why}", file.display()))?;
+    println!("  signature:      {provenance}");
     let Some(dir) = config.plugin_dirs().into_iter().next() else {
         bail!("no plugin folder is configured ([runtime] plugin_dirs)");
     };
@@ -257,12 +288,23 @@ fn install(config: &Config, file: &std::path::Path, yes: bool) -> Result<i32> {
         }
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // The manifest first: the watcher reloads on the .wasm's arrival and
-    // must find its manifest there already.
-    for (name, data) in [
-        (format!("{}.toml", manifest.name), text.as_bytes()),
-        (format!("{}.wasm", manifest.name), &bytes[..]),
-    ] {
+    // The signature and the manifest first: the watcher reloads on the
+    // .wasm's arrival and must find them there already. A signature of an
+    // older version would refuse this one: it goes.
+    let mut files = Vec::new();
+    match &signature {
+        Some(sig) => files.push((format!("{}.sig", manifest.name), sig.as_bytes())),
+        None => {
+            let stale = dir.join(format!("{}.sig", manifest.name));
+            if stale.exists() {
+                std::fs::remove_file(&stale)
+                    .with_context(|| format!("cannot remove {}", stale.display()))?;
+            }
+        }
+    }
+    files.push((format!("{}.toml", manifest.name), text.as_bytes()));
+    files.push((format!("{}.wasm", manifest.name), &bytes[..]));
+    for (name, data) in files {
         let dest = dir.join(&name);
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -275,5 +317,47 @@ fn install(config: &Config, file: &std::path::Path, yes: bool) -> Result<i32> {
         dir.display(),
         manifest.name
     );
+    Ok(0)
+}
+
+/// `component keygen OUT`.
+fn keygen(out: &std::path::Path) -> Result<i32> {
+    use crate::runtime::signing::SigningKey;
+    let (text, key) = SigningKey::generate();
+    if !crate::paths::create_private(out, text.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?
+    {
+        bail!(
+            "{} exists: a signing key is never overwritten",
+            out.display()
+        );
+    }
+    println!("signing key written to {} (keep it private)", out.display());
+    println!("public key, for [runtime] trusted_keys:\n{}", key.public());
+    Ok(0)
+}
+
+/// `component sign FILE.wasm --key KEY`: FILE.sig beside it.
+fn sign(file: &std::path::Path, key: &std::path::Path) -> Result<i32> {
+    use crate::runtime::manifest::Manifest;
+    use crate::runtime::signing::SigningKey;
+    let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let manifest_path = file.with_extension("toml");
+    let manifest = std::fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "{} needs its manifest beside it: {}",
+            file.display(),
+            manifest_path.display()
+        )
+    })?;
+    let name = Manifest::parse(&manifest, &manifest_path.display().to_string())?.name;
+    let key_text =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let key =
+        SigningKey::parse(&key_text).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let out = file.with_extension("sig");
+    std::fs::write(&out, key.sign(&name, &wasm, &manifest))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("signed {name} as {}: {}", key.public(), out.display());
     Ok(0)
 }

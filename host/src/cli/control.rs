@@ -46,6 +46,9 @@ pub struct StatusRow {
     pub world: Option<String>,
     pub wit_version: Option<String>,
     pub source: Option<String>,
+    /// `embedded`, `unsigned` or `signed by ed25519:…`.
+    #[serde(default)]
+    pub provenance: Option<String>,
     pub capabilities: Option<String>,
     pub tools: Vec<String>,
     pub state: String,
@@ -61,6 +64,7 @@ impl From<ComponentStatus> for StatusRow {
             world: s.world.map(|w| w.to_string()),
             wit_version: s.wit_version,
             source: s.source,
+            provenance: s.provenance,
             capabilities: s.capabilities,
             tools: s.tools,
             state: format!("{:?}", s.state).to_lowercase(),

@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// An agent that controls your computer through any messenger; every
 /// adapter and skill is a sandboxed WebAssembly component.
 #[derive(Parser, Debug)]
-#[command(name = "openpista", version, about)]
+#[command(name = "openpista", version = crate::VERSION, about)]
 pub struct Cli {
     /// Configuration file (default: ~/.openpista/config.toml).
     #[arg(long, global = true, env = "OPENPISTA_CONFIG")]
@@ -392,6 +392,7 @@ pub fn build_with(
         connections: Default::default(),
         workspace: config.workspace_for_grants(),
         single_components,
+        trust: config.trust_policy(),
     })?;
     if let Some(token) = &telegram.token
         && telegram.enabled

@@ -155,6 +155,11 @@ pub struct RuntimeSection {
     pub fuel: bool,
     /// Use the pooling allocator when the machine allows it.
     pub pooling: bool,
+    /// Public keys (`ed25519:BASE64`) whose signatures on plugin
+    /// components are believed (`openpista component sign`).
+    pub trusted_keys: Vec<String>,
+    /// Refuse plugin components without a trusted signature.
+    pub require_signatures: bool,
 }
 
 impl Default for RuntimeSection {
@@ -168,6 +173,8 @@ impl Default for RuntimeSection {
             max_instances: engine.max_instances,
             fuel: engine.fuel,
             pooling: engine.pooling,
+            trusted_keys: Vec::new(),
+            require_signatures: false,
         }
     }
 }
@@ -219,6 +226,10 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let config: Config = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        config
+            .trust_policy()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         for name in config.components.keys() {
             crate::runtime::manifest::validate_name(name)
                 .with_context(|| format!("{origin}: [components.{name}]"))?;
@@ -402,6 +413,14 @@ impl Config {
             workspace: self.workspace_for_grants(),
             embedded_components: self.runtime.embedded_components,
             plugin_dirs: self.plugin_dirs(),
+        }
+    }
+
+    /// `[runtime] trusted_keys` and `require_signatures`.
+    pub fn trust_policy(&self) -> crate::runtime::signing::TrustPolicy {
+        crate::runtime::signing::TrustPolicy {
+            trusted_keys: self.runtime.trusted_keys.clone(),
+            require_signatures: self.runtime.require_signatures,
         }
     }
 

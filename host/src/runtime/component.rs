@@ -54,6 +54,8 @@ pub struct LoadedComponent {
     pub hash: String,
     pub wit_version: Version,
     pub source: Source,
+    /// Embedded, unsigned, or signed by a trusted key.
+    pub provenance: super::signing::Provenance,
     pub pre: Pre,
     /// For tool components: the tools, listed once at load.
     pub tools: Vec<ToolSpec>,

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod net;
 pub mod registry;
 pub mod secrets;
+pub mod signing;
 pub mod state;
 pub mod stdio;
 pub mod tool_spec;

@@ -10,6 +10,7 @@ use super::engine::{self, Allocator, EngineSettings, EpochTicker};
 use super::manifest::{Manifest, World};
 use super::net::{self, Resolver};
 use super::secrets::SecretStore;
+use super::signing::Provenance;
 use super::state::{CallState, ComponentContext};
 use super::version;
 use crate::memory::MemoryStore;
@@ -59,6 +60,9 @@ pub struct RuntimeConfig {
     /// (a wasm skill's): only `NAME.wasm` is loaded from `DIR`, nothing
     /// else that lies there.
     pub single_components: Vec<(String, PathBuf)>,
+    /// Whose signatures plugin components may carry, and whether they
+    /// must carry one.
+    pub trust: super::signing::TrustPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -76,6 +80,7 @@ impl Default for RuntimeConfig {
             connections: Arc::default(),
             workspace: None,
             single_components: Vec::new(),
+            trust: Default::default(),
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct ComponentStatus {
     pub world: Option<World>,
     pub wit_version: Option<String>,
     pub source: Option<String>,
+    /// `embedded`, `unsigned` or `signed by ed25519:…`.
+    pub provenance: Option<String>,
     pub capabilities: Option<String>,
     pub tools: Vec<String>,
     pub state: SlotState,
@@ -136,6 +143,8 @@ struct Candidate {
     manifest: std::borrow::Cow<'static, str>,
     origin: String,
     source: Source,
+    /// `NAME.sig` beside a plugin's files.
+    signature: Option<String>,
 }
 
 /// The component runtime.
@@ -312,6 +321,7 @@ impl Runtime {
                         manifest: e.manifest.into(),
                         origin: format!("embedded {}", e.package),
                         source: Source::Embedded,
+                        signature: None,
                     }));
                 }
             }
@@ -322,6 +332,19 @@ impl Runtime {
     /// Checks and compiles a candidate (CPU-bound: run off the async path).
     fn compile(&self, name: &str, candidate: &Candidate) -> Result<LoadedComponent> {
         let mut manifest = Manifest::parse(&candidate.manifest, &candidate.origin)?;
+        // Before anything is compiled: a refused signature costs nothing.
+        // The signature names the component's own name, not an alias.
+        let provenance = match &candidate.source {
+            Source::Embedded => Provenance::Embedded,
+            Source::File(_) => super::signing::verify(
+                &self.config.trust,
+                &manifest.name,
+                &candidate.wasm,
+                &candidate.manifest,
+                candidate.signature.as_deref(),
+            )
+            .map_err(|why| anyhow::anyhow!("refused: {why}"))?,
+        };
         if self.config.aliases.get(name) == Some(&manifest.name) {
             // The same component under another name and policy.
             manifest.name = name.to_string();
@@ -399,6 +422,7 @@ impl Runtime {
             hash,
             wit_version: compat.wit_version,
             source: candidate.source.clone(),
+            provenance,
             pre,
             tools: Vec::new(),
             ctx,
@@ -434,6 +458,7 @@ impl Runtime {
                     world: a.map(|c| c.world()),
                     wit_version: a.map(|c| c.wit_version.to_string()),
                     source: a.map(|c| c.source.to_string()),
+                    provenance: a.map(|c| c.provenance.to_string()),
                     capabilities: a.map(|c| c.describe_grants()),
                     tools: a
                         .map(|c| c.tools.iter().map(|t| t.name.clone()).collect())
@@ -468,11 +493,18 @@ fn file_candidate(dir: &Path, name: &str) -> Result<Option<Candidate>> {
         )
     })?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let sig = dir.join(format!("{name}.sig"));
+    let signature = match std::fs::read_to_string(&sig) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", sig.display())),
+    };
     Ok(Some(Candidate {
         wasm: bytes.into(),
         manifest: manifest.into(),
         origin: toml.display().to_string(),
         source: Source::File(wasm),
+        signature,
     }))
 }
 

@@ -1,5 +1,5 @@
-//! Hot swap: plugin folders are watched, and a component whose `.wasm` or
-//! `.toml` changed is reloaded off the hot path and swapped in atomically.
+//! Hot swap: plugin folders are watched, and a component whose `.wasm`,
+//! `.toml` or `.sig` changed is reloaded off the hot path and swapped in atomically.
 //! Events are debounced so a file written in several steps loads once.
 
 use super::registry::Runtime;
@@ -24,10 +24,10 @@ impl Drop for WatchHandle {
     }
 }
 
-/// The component a changed path belongs to (`dir/NAME.wasm|toml`).
+/// The component a changed path belongs to (`dir/NAME.wasm|toml|sig`).
 fn component_of(path: &std::path::Path) -> Option<String> {
     let ext = path.extension()?.to_str()?;
-    if ext != "wasm" && ext != "toml" {
+    if ext != "wasm" && ext != "toml" && ext != "sig" {
         return None;
     }
     let stem = path.file_stem()?.to_str()?;

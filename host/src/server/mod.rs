@@ -302,6 +302,7 @@ async fn handle(
         let body = serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
+            "commit": env!("OPENPISTA_COMMIT"),
             "channels": state.channel_names(),
             "connections": state.hub.len(),
             "sessions": state.gateway.active_sessions(),

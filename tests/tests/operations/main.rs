@@ -2,7 +2,7 @@
 //! scraped at `/metrics` and the scrape read by Python's
 //! `prometheus_client` parser (`metrics.rs`), JSON logs with a planted
 //! secret (`logs.rs`), `doctor` (`doctor.rs`) and `security audit`
-//! (`audit.rs`).
+//! (`audit.rs`), signed components (`signing.rs`), `--version`.
 //!
 //! Every test has its own folder, home, ports (127.0.0.1:0) and model
 //! double, so they run in parallel.
@@ -11,6 +11,7 @@ mod audit;
 mod doctor;
 mod logs;
 mod metrics;
+mod signing;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -242,4 +243,22 @@ print(json.dumps(out))
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        printed.trim(),
+        format!("openpista {} ({head})", env!("CARGO_PKG_VERSION"))
+    );
 }
