@@ -6,6 +6,7 @@
 pub mod control;
 mod convert;
 mod history;
+mod spans;
 pub mod window;
 
 use crate::memory::MemoryStore;
@@ -16,6 +17,7 @@ use crate::telemetry::metrics;
 use crate::tools::ToolRegistry;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub use control::{Decision, TurnControl};
 pub use convert::{to_stored, to_wit};
@@ -256,9 +258,12 @@ impl Agent {
             component.clone(),
             model.clone().unwrap_or_else(|| "default".into()),
         );
+        let span = spans::turn(session, &labels.0, &labels.1, &input.text);
         let outcome = self
             .run_turn(session, input, component, model, on_event)
+            .instrument(span.clone())
             .await;
+        spans::turn_ended(&span, &outcome);
         metrics::turn(&labels.0, &labels.1, outcome.is_ok(), started.elapsed());
         outcome
     }
@@ -448,7 +453,15 @@ impl Agent {
     ) -> Result<(String, Vec<ToolCall>), CallError> {
         let started = std::time::Instant::now();
         let model = request.model.as_deref().unwrap_or("default");
-        let answer = self.read_answer(provider, request, on_event).await;
+        let base = self.runtime.base_of(provider.name());
+        let span = spans::chat(provider.name(), base, model);
+        let answer = self
+            .read_answer(provider, request, on_event)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &answer {
+            spans::failed(&span, e);
+        }
         metrics::provider_request(provider.name(), model, answer.is_ok(), started.elapsed());
         answer
     }
@@ -487,6 +500,7 @@ impl Agent {
                     calls[i].arguments.push_str(&delta.arguments);
                 }
                 StreamEvent::Finished(end) => {
+                    spans::finished(&end);
                     if let Some(usage) = end.usage {
                         metrics::tokens(
                             provider.name(),
@@ -534,14 +548,22 @@ impl Agent {
                 session: Some(session.to_string()),
                 call_id: call.id.clone(),
             };
-            set.spawn(async move {
-                let started = std::time::Instant::now();
-                let outcome = tools.invoke(&call.name, &call.arguments, &context).await;
-                let ok = outcome.as_ref().is_ok_and(|r| !r.is_error);
-                metrics::tool_call(&call.name, ok, started.elapsed());
-                tracing::info!(tool = %call.name, ok, "tool call");
-                (i, outcome)
-            });
+            let span = spans::tool(&call.name, &call.id);
+            let traced = span.clone();
+            set.spawn(
+                async move {
+                    let started = std::time::Instant::now();
+                    let outcome = tools.invoke(&call.name, &call.arguments, &context).await;
+                    let ok = outcome.as_ref().is_ok_and(|r| !r.is_error);
+                    metrics::tool_call(&call.name, ok, started.elapsed());
+                    if !ok {
+                        traced.record("error.type", "tool_error");
+                    }
+                    tracing::info!(tool = %call.name, ok, "tool call");
+                    (i, outcome)
+                }
+                .instrument(span),
+            );
         }
         while let Some(joined) = set.join_next().await {
             let Ok((i, outcome)) = joined else { continue };

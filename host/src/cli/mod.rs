@@ -74,6 +74,7 @@ fn init_logs(cli: &Cli, config: &Config) -> Result<()> {
             format: cli.log_format,
             tui_file,
         },
+        &config.telemetry,
     )
 }
 

@@ -77,6 +77,9 @@ pub struct Config {
     /// `[metrics]`: the Prometheus endpoint.
     #[serde(default)]
     pub metrics: crate::telemetry::metrics::MetricsSection,
+    /// `[telemetry]`: OpenTelemetry traces.
+    #[serde(default)]
+    pub telemetry: crate::telemetry::traces::TelemetrySection,
 }
 
 /// `[agent]`: the ReAct loop.

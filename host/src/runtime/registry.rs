@@ -443,6 +443,11 @@ impl Runtime {
             .collect()
     }
 
+    /// The component `name` is an alias of (itself when it is none).
+    pub fn base_of<'a>(&'a self, name: &'a str) -> &'a str {
+        self.config.aliases.get(name).map_or(name, String::as_str)
+    }
+
     /// Status of every known name, for `openpista component list`.
     pub fn status(&self) -> Vec<ComponentStatus> {
         self.slots

@@ -119,34 +119,73 @@ fn directive(section: &LogSection, flags: &LogFlags) -> (String, &'static str) {
     }
 }
 
-/// Installs the process's log subscriber. An error says which setting is
-/// wrong; a second call in one process (tests) changes nothing.
-pub fn init(section: &LogSection, flags: &LogFlags) -> anyhow::Result<()> {
+/// Installs the process's subscriber: the log writers, each behind the
+/// log filter, and the trace exporter when `[telemetry]` names a
+/// collector (behind its own filter, so `--log-level warn` does not stop
+/// traces). An error says which setting is wrong; a second call in one
+/// process (tests) changes nothing.
+pub fn init(
+    section: &LogSection,
+    flags: &LogFlags,
+    telemetry: &super::traces::TelemetrySection,
+) -> anyhow::Result<()> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     let (directive, source) = directive(section, flags);
-    let filter = tracing_subscriber::EnvFilter::try_new(&directive)
-        .map_err(|e| anyhow::anyhow!("{source} = {directive:?} is not a log filter: {e}"))?;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_new(&directive)
+            .map_err(|e| anyhow::anyhow!("{source} = {directive:?} is not a log filter: {e}"))
+    };
+    filter()?;
     let format = flags.format.unwrap_or(section.format);
     let mut layers: Vec<Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>> = Vec::new();
     match &flags.tui_file {
         Some(path) => {
             let file = open_append(path)?;
-            layers.push(layer(format, Redacting(std::sync::Mutex::new(file)), false));
+            let writer = Redacting(std::sync::Mutex::new(file));
+            layers.push(
+                layer(format, writer, false)
+                    .with_filter(filter()?)
+                    .with_filter(not_spans())
+                    .boxed(),
+            );
         }
         None => {
             use std::io::IsTerminal;
             let ansi = std::io::stderr().is_terminal();
-            layers.push(layer(format, Redacting(std::io::stderr), ansi));
+            let writer = Redacting(std::io::stderr);
+            layers.push(
+                layer(format, writer, ansi)
+                    .with_filter(filter()?)
+                    .with_filter(not_spans())
+                    .boxed(),
+            );
         }
     }
     if let Some(file) = &section.file {
         let path = crate::paths::expand(file);
-        layers.push(layer(format, Redacting(rolling(&path, section)?), false));
+        let writer = Redacting(rolling(&path, section)?);
+        layers.push(
+            layer(format, writer, false)
+                .with_filter(filter()?)
+                .with_filter(not_spans())
+                .boxed(),
+        );
     }
-    let subscriber = tracing_subscriber::registry().with(layers).with(filter);
+    if let Some(exporter) = super::traces::layer(telemetry)? {
+        let spans = tracing_subscriber::filter::Targets::new()
+            .with_target(super::traces::TARGET, tracing::Level::INFO);
+        layers.push(exporter.with_filter(spans).boxed());
+    }
+    let subscriber = tracing_subscriber::registry().with(layers);
     let _ = tracing::subscriber::set_global_default(subscriber);
     Ok(())
+}
+
+/// The log writers leave the exported spans to the trace exporter: their
+/// fields (the session, opted-in content) are not log lines.
+fn not_spans() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|meta| meta.target() != super::traces::TARGET)
 }
 
 fn layer<W>(
@@ -336,7 +375,7 @@ mod tests {
             level: Some("openpista=loud".into()),
             ..LogFlags::default()
         };
-        let err = init(&LogSection::default(), &flags)
+        let err = init(&LogSection::default(), &flags, &Default::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("--log-level"), "{err}");

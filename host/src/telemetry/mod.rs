@@ -1,7 +1,8 @@
 //! What the host tells its operator about itself while it runs unattended:
-//! metrics in the Prometheus text format ([`metrics`]) and logs, pretty or
+//! metrics in the Prometheus text format ([`metrics`]), logs, pretty or
 //! JSON, on stderr and in a daily-rotated file, with every secret value
-//! redacted ([`logs`]).
+//! redacted ([`logs`]), and traces of turns, provider requests and tool
+//! calls for an OpenTelemetry collector ([`traces`]).
 //!
 //! The layer sits just above `paths`: every module below the command line
 //! records through the functions here, so each metric's name, labels and
@@ -10,3 +11,4 @@
 
 pub mod logs;
 pub mod metrics;
+pub mod traces;

@@ -12,6 +12,7 @@ mod doctor;
 mod logs;
 mod metrics;
 mod signing;
+mod traces;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -207,7 +208,6 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 pub fn parse_prometheus(
     text: &str,
 ) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
-    use std::io::Write;
     const SCRIPT: &str = r#"
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -217,8 +217,20 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         out.append([s.name, s.labels, s.value])
 print(json.dumps(out))
 "#;
+    let out = python(SCRIPT, text);
+    assert!(
+        out.status.success(),
+        "prometheus_client refused the scrape (pip install prometheus_client): {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs a Python `script` with `input` on stdin.
+pub fn python(script: &str, input: &str) -> std::process::Output {
+    use std::io::Write;
     let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,15 +240,9 @@ print(json.dumps(out))
         .stdin
         .take()
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refused the scrape (pip install prometheus_client): {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    child.wait_with_output().unwrap()
 }
 
 /// The mode bits of `path`.
