@@ -27,3 +27,9 @@ ci:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# A release: the static Linux archive and SHA256SUMS in dist/, and the
+# FROM-scratch image (needs Docker), tagged with the version
+release:
+    bash release/build.sh --profile dist --out dist
+    bash release/image.sh dist/openpista-*-x86_64-unknown-linux-musl.tar.gz openpista:$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)

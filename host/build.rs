@@ -38,6 +38,7 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_components.rs");
     std::fs::write(out, code).unwrap();
     commit(&workspace);
+    wit_files(&workspace);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/wasm_build.rs");
 }
@@ -72,4 +73,32 @@ fn commit(workspace: &std::path::Path) {
             }
         }
     }
+}
+
+/// `wit_files.rs`: the current WIT package (`wit/*.wit`, not the frozen
+/// `since_*` copies), for `openpista component wit DIR`.
+fn wit_files(workspace: &std::path::Path) {
+    let dir = workspace.join("wit");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("wit/ is readable")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+        .collect();
+    files.sort();
+    let mut code = String::from(
+        "/// The WIT package this host speaks: (file name, text).\npub static WIT_FILES: &[(&str, &str)] = &[\n",
+    );
+    for file in &files {
+        writeln!(
+            code,
+            "    ({:?}, include_str!({:?})),",
+            file.file_name().unwrap().to_string_lossy(),
+            file.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("wit_files.rs");
+    std::fs::write(out, code).unwrap();
+    println!("cargo:rerun-if-changed={}", dir.display());
 }

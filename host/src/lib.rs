@@ -14,15 +14,6 @@
 //! - [`server`]: the HTTP listener: web page, health, channel routes, WebSockets
 //! - [`cli`]: the `openpista` command line
 
-/// `0.1.0 (3f2a9c1d7e4b)`: the package version and the commit it was
-/// built from (`unknown` outside a git checkout).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("OPENPISTA_COMMIT"),
-    ")"
-);
-
 pub mod agent;
 pub mod approvals;
 pub mod auth;

@@ -21,7 +21,7 @@
 pub mod channel {
     wit_bindgen::generate!({
         world: "interactive-channel",
-        path: "../wit",
+        path: "wit",
         with: {
             "openpista:plugin/types@0.2.2/error": crate::error::Error,
             "openpista:plugin/types@0.2.2/upstream-error": crate::error::UpstreamError,
@@ -42,7 +42,7 @@ macro_rules! generate_reusing_channel {
     ($world:literal, $module:literal) => {
         wit_bindgen::generate!({
             world: $world,
-            path: "../wit",
+            path: "wit",
             with: {
                 "openpista:plugin/types@0.2.2": crate::bindings::channel::openpista::plugin::types,
                 "openpista:plugin/types@0.2.2/error": crate::error::Error,

@@ -42,6 +42,9 @@ pub enum ComponentCommand {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Write the WIT package this host speaks into DIR, for components
+    /// written in Python (componentize-py) or JavaScript (jco).
+    Wit { dir: PathBuf },
     /// Make an Ed25519 signing key: the private key goes to OUT (0600),
     /// the public key is printed for operators' `[runtime] trusted_keys`.
     Keygen { out: PathBuf },
@@ -61,6 +64,7 @@ pub async fn run(config: Config, cmd: ComponentCommand) -> Result<i32> {
         ComponentCommand::New { kind, name, dir } => new(&kind, &name, &dir),
         ComponentCommand::Inspect { file } => inspect(&file),
         ComponentCommand::Install { file, yes } => install(&config, &file, yes),
+        ComponentCommand::Wit { dir } => wit(&dir),
         ComponentCommand::Keygen { out } => keygen(&out),
         ComponentCommand::Sign { file, key } => sign(&file, &key),
     }
@@ -150,12 +154,54 @@ async fn reload(config: Config, name: &str) -> Result<i32> {
     }
 }
 
-fn new(kind: &str, name: &str, dir: &std::path::Path) -> Result<i32> {
-    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    let dependency = match sdk.canonicalize() {
-        Ok(path) => format!("{{ path = {:?} }}", path.display().to_string()),
-        Err(_) => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+/// The template's `openpista-sdk` dependency: the SDK of the checkout
+/// this binary runs from (`target/…/openpista` inside it), so a change to
+/// the SDK is built at once; anywhere else, the published SDK of this
+/// host's version.
+fn sdk_dependency() -> String {
+    let is_sdk = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("Cargo.toml"))
+            .is_ok_and(|t| t.contains("name = \"openpista-sdk\""))
     };
+    let checkout = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.canonicalize().ok())
+        .and_then(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .map(|d| d.join("sdk"))
+                .find(|sdk| is_sdk(sdk))
+        });
+    match checkout {
+        Some(sdk) => format!("{{ path = {:?} }}", sdk.display().to_string()),
+        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// `component wit DIR`.
+fn wit(dir: &std::path::Path) -> Result<i32> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in WIT_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "wrote openpista:plugin@{} ({} files) to {}",
+        crate::runtime::bindings::WIT_VERSION,
+        WIT_FILES.len(),
+        dir.display()
+    );
+    println!(
+        "Python: componentize-py -d {0} -w tool componentize app -o tool.wasm\nJavaScript: jco componentize app.js --wit {0} --world-name tool -o tool.wasm",
+        dir.display()
+    );
+    Ok(0)
+}
+
+include!(concat!(env!("OUT_DIR"), "/wit_files.rs"));
+
+fn new(kind: &str, name: &str, dir: &std::path::Path) -> Result<i32> {
+    let dependency = sdk_dependency();
     let created = scaffold::write_component_template(kind, name, dir, &dependency)
         .map_err(|e| anyhow::anyhow!(e))?;
     println!("created {}", created.display());

@@ -24,10 +24,19 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// `0.1.0 (3f2a9c1d7e4b)`: the package version and the commit it was
+/// built from (`unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("OPENPISTA_COMMIT"),
+    ")"
+);
+
 /// An agent that controls your computer through any messenger; every
 /// adapter and skill is a sandboxed WebAssembly component.
 #[derive(Parser, Debug)]
-#[command(name = "openpista", version = crate::VERSION, about)]
+#[command(name = "openpista", version = VERSION, about)]
 pub struct Cli {
     /// Configuration file (default: ~/.openpista/config.toml).
     #[arg(long, global = true, env = "OPENPISTA_CONFIG")]
