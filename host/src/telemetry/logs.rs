@@ -177,8 +177,10 @@ pub fn init(
             .with_target(super::traces::TARGET, tracing::Level::INFO);
         layers.push(exporter.with_filter(spans).boxed());
     }
-    let subscriber = tracing_subscriber::registry().with(layers);
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    // `try_init` also forwards the `log` records of crates that use `log`
+    // (rustls, among others) into these layers.
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry().with(layers).try_init();
     Ok(())
 }
 
