@@ -49,7 +49,8 @@ pub const MIN_WEB_TOKEN: usize = 32;
 pub async fn run(config: &Config, config_file: Option<&Path>, json: bool) -> Result<i32> {
     let mut findings = static_findings(config, config_file);
     // One runtime for both: it holds the memory store open.
-    match super::build_runtime(config) {
+    let scratch = tempfile::tempdir()?;
+    match super::probe_runtime(config, scratch.path()) {
         Ok(runtime) => {
             findings.extend(component_findings(&runtime).await);
             findings.extend(native_tool_findings(config, &runtime).await);

@@ -193,8 +193,18 @@ fn credentials(config: &Config) -> Vec<Check> {
 /// answers a one-word request.
 async fn components_and_providers(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
-    let runtime = match super::build(config) {
-        Ok((runtime, _, _)) => runtime,
+    let scratch = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return vec![Check::fail(
+                "components",
+                format!("no temporary folder: {e}"),
+                "set TMPDIR to a writable folder",
+            )];
+        }
+    };
+    let runtime = match super::probe_runtime(config, scratch.path()) {
+        Ok(runtime) => runtime,
         Err(e) => {
             return vec![Check::fail(
                 "components",

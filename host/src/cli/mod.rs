@@ -275,6 +275,16 @@ pub fn private_paths(config: &Config, config_file: Option<&std::path::Path>) -> 
     PrivatePaths { dirs, files }
 }
 
+/// The runtime `config` describes, on a memory store of its own in `dir`
+/// instead of the configured one: for diagnoses (`doctor`, `security
+/// audit`) that load components while `serve` may hold the real store's
+/// lock, and that must not write to it.
+pub fn probe_runtime(config: &Config, dir: &std::path::Path) -> Result<Arc<Runtime>> {
+    let mut probe = config.clone();
+    probe.memory.path = dir.join("probe.redb").display().to_string();
+    build_runtime(&probe)
+}
+
 /// Builds the runtime the configuration describes (nothing loaded yet).
 pub fn build_runtime(config: &Config) -> Result<Arc<Runtime>> {
     Ok(build(config)?.0)

@@ -3,7 +3,7 @@
 //! others can read and a lapsed sign-in: the right lines fail, each with
 //! its fix, and the exit status says so.
 
-use super::Setup;
+use super::{Served, Setup};
 use openpista::auth::{Credential, CredentialStore, Method};
 use openpista_tests::doubles::openai::{OpenAiDouble, Reply};
 use std::os::unix::fs::PermissionsExt;
@@ -50,6 +50,9 @@ async fn a_healthy_set_up_passes_every_required_check() {
         "sk-doctor-good",
         &docker_section("unix:///var/run/docker.sock"),
     );
+    // A server runs on the same config and holds its memory store: the
+    // doctor loads the components on a store of its own.
+    let _served = Served::start(&setup, &[]);
     let (code, out, err) = setup.output(&["doctor"]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     for check in [
