@@ -176,9 +176,12 @@ fn start_openpista(dir: &Path, cache: &Path) -> ServerProcess {
             "[agent]\nprovider = \"echo\"\n\n\
              [memory]\npath = {:?}\n\n\
              [runtime]\ncache_dir = {:?}\n\n\
-             [channels.web]\ntoken_env = \"{TOKEN_ENV}\"\n",
+             [channels.web]\ntoken_env = \"{TOKEN_ENV}\"\n{}",
             dir.join("memory.redb").display().to_string(),
             cache.display().to_string(),
+            // `OPENPISTA_WEB_LOAD_CONFIG='[metrics]\nenabled = false'`
+            // measures the server with other settings (BENCHMARKS.md).
+            std::env::var("OPENPISTA_WEB_LOAD_CONFIG").unwrap_or_default(),
         ),
     )
     .unwrap();
