@@ -4,6 +4,7 @@
 pub mod chrome;
 pub mod doubles;
 pub mod native;
+pub mod release;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};

@@ -8,39 +8,10 @@
 //! `OPENPISTA_RELEASE_DIR` points elsewhere). Without it the tests skip
 //! loudly, and fail under CI.
 
-use openpista_tests::native::require;
-use std::path::{Path, PathBuf};
+use openpista_tests::release::{archive, workspace};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The musl archive and its SHA256SUMS, when built.
-fn archive() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("OPENPISTA_RELEASE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/release-artifacts"));
-    let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
-        entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with("-x86_64-unknown-linux-musl.tar.gz"))
-        })
-    });
-    let present = match &found {
-        Some(_) if dir.join("SHA256SUMS").is_file() => Ok(()),
-        _ => Err(format!(
-            "no release archive in {} (bash release/build.sh --profile dev --out target/release-artifacts)",
-            dir.display()
-        )),
-    };
-    require("the musl release archive", present).then(|| (found.unwrap(), dir.join("SHA256SUMS")))
-}
 
 /// The commit the tests were built from, as `--version` prints it.
 fn head() -> String {

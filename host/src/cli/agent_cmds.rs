@@ -26,6 +26,10 @@ pub async fn agent(config: &Config) -> Result<(Agent, Toolbox)> {
     }
     let mut settings = config.agent_settings(&provider);
     let (tools, natives) = super::tools(config, &runtime);
+    if let Some(containers) = &natives.natives.containers {
+        // The tasks this process runs report here.
+        super::worker_cmds::start_reports(config, &memory, containers).await;
+    }
     if let Some(skills) = &natives.skills {
         settings.skill_context = skills.context();
     }

@@ -36,6 +36,11 @@ pub enum Request {
         component: String,
         line: String,
     },
+    /// Worker tasks (`worker list`), or one with its reports (`worker show`).
+    Workers {
+        #[serde(default)]
+        task: Option<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -193,6 +198,10 @@ async fn answer(
                     .map(|s| serde_json::to_value(s.skills()).map_err(Into::into))
                     .unwrap_or_else(|| Ok(serde_json::json!([]))),
             ),
+            Ok(Request::Workers { task }) => Response::data(match runtime.memory() {
+                Some(store) => crate::native::container::reports::history(store, task.as_deref()),
+                None => Err(anyhow::anyhow!("this server keeps no memory database")),
+            }),
             Ok(Request::Mcp) => Response::data(
                 serde_json::to_value(mcp.as_ref().map(|m| m.status()).unwrap_or_default())
                     .map_err(Into::into),

@@ -15,6 +15,7 @@ pub mod serve;
 mod skill_cmds;
 mod tui_cmd;
 mod whatsapp_cmds;
+pub mod worker_cmds;
 
 use crate::config::{self, Config};
 use crate::memory::MemoryStore;
@@ -167,6 +168,10 @@ pub enum Command {
     /// What an attacker would look for in this set-up.
     #[command(subcommand)]
     Security(SecurityCommand),
+    /// Worker tasks: their reports (`list`, `show`), and, inside a task,
+    /// sending one (`report`, `flush`).
+    #[command(subcommand)]
+    Worker(worker_cmds::WorkerCommand),
 }
 
 /// `openpista security …`.
@@ -182,6 +187,16 @@ pub enum SecurityCommand {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Inside a task there is no host config or home: the task's
+    // environment says where to report.
+    if let Some(Command::Worker(cmd)) = &cli.command
+        && worker_cmds::in_task(cmd)
+    {
+        let Some(Command::Worker(cmd)) = cli.command else {
+            unreachable!()
+        };
+        return worker_cmds::run_in_task(cmd).await;
+    }
     // The doctor reports a config that does not parse as a failed check.
     if let Some(Command::Doctor { json }) = &cli.command {
         let config = Config::load(cli.config.as_deref()).unwrap_or_default();
@@ -226,6 +241,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
         Command::Mcp(cmd) => mcp_cmds::run(config, cmd).await,
+        Command::Worker(cmd) => worker_cmds::run(config, cmd).await,
         Command::Doctor { .. } | Command::Security(_) => unreachable!("handled above"),
     }
 }

@@ -246,6 +246,8 @@ pub struct Running {
     pub bridges: Vec<crate::gateway::bridge::Bridge>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     natives: super::Toolbox,
+    /// Worker reports, when container tasks are on.
+    pub reports: Option<Arc<crate::native::container::reports::Reports>>,
 }
 
 impl Running {
@@ -341,6 +343,10 @@ pub async fn start(config: &Config) -> Result<Running> {
     };
     let failures = runtime.load_all().await;
     let (tools, natives) = super::tools(config, &runtime);
+    let reports = match &natives.natives.containers {
+        Some(containers) => super::worker_cmds::start_reports(config, &memory, containers).await,
+        None => None,
+    };
     let mut settings = config.agent_settings(&provider);
     if let Some(skills) = &natives.skills {
         settings.skill_context = skills.context();
@@ -364,6 +370,14 @@ pub async fn start(config: &Config) -> Result<Running> {
     );
     if let Some(endpoint) = mcp_endpoint {
         server_state.set_mcp(endpoint);
+    }
+    if let Some(reports) = &reports {
+        server_state.set_workers(
+            reports.clone(),
+            crate::server::metrics::Access {
+                token: web_token.as_ref().map(|(t, _)| t.clone()),
+            },
+        );
     }
     let metrics_listener = if config.metrics.enabled {
         scrape_gauges(&gateway, &runtime);
@@ -413,6 +427,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         bridges,
         tasks,
         natives,
+        reports,
     })
 }
 

@@ -87,7 +87,15 @@ pub async fn run(
         theme,
         login,
     };
+    let reports = natives
+        .natives
+        .containers
+        .as_ref()
+        .and_then(|c| c.reports().cloned());
     let result = crate::tui::run(setup, move |tx| {
+        if let Some(reports) = &reports {
+            crate::tui::backend::workers::follow_local(reports.subscribe(), tx.clone());
+        }
         Box::new(local::Local::new(agent, services, tx, files))
     })
     .await;
@@ -397,6 +405,37 @@ impl Services for CliServices {
                     let mut lines: Vec<String> = drawn.lines().map(str::to_string).collect();
                     lines.push("scan with WhatsApp → Linked devices".into());
                     Ok(("WhatsApp pairing".into(), lines))
+                }
+                Query::Workers => {
+                    let tasks = match &self.runtime {
+                        Some(runtime) => runtime.memory().map(|store| {
+                            crate::native::container::reports::history(store, None)
+                                .map_err(|e| format!("{e:#}"))
+                        }),
+                        None => match control::request(
+                            &super::control_socket_path(),
+                            &Request::Workers { task: None },
+                        )
+                        .await
+                        {
+                            Ok(Some(r)) if r.ok => Some(Ok(r.data.unwrap_or_default())),
+                            Ok(Some(r)) => Some(Err(r.error.unwrap_or_default())),
+                            _ => None,
+                        },
+                    };
+                    let tasks: Vec<crate::memory::workers::WorkerTask> = match tasks {
+                        Some(found) => serde_json::from_value(found?).map_err(|e| e.to_string())?,
+                        None => Vec::new(),
+                    };
+                    let mut lines: Vec<String> = tasks
+                        .iter()
+                        .take(50)
+                        .map(crate::memory::workers::WorkerTask::line)
+                        .collect();
+                    if lines.is_empty() {
+                        lines.push("no worker tasks yet (container.run starts them)".into());
+                    }
+                    Ok((crate::tui::action::WORKERS_TITLE.into(), lines))
                 }
                 Query::Home => Err("not a panel".into()),
             }

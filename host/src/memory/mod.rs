@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 mod commit;
 pub mod sessions;
+pub mod workers;
 
 pub use commit::CommitStats;
 
 /// Current schema version of the database file. 1: component key-value;
-/// 2: adds sessions and messages.
-pub const SCHEMA_VERSION: u64 = 2;
+/// 2: adds sessions and messages; 3: adds worker tasks and their reports.
+pub const SCHEMA_VERSION: u64 = 3;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// (component name, key) → value.
@@ -91,10 +92,10 @@ impl MemoryStore {
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                 }
                 Some(v) if v == SCHEMA_VERSION => {}
-                // 1 → 2 only adds tables; they are created below.
-                Some(1) => {
+                // 1 → 2 → 3 only add tables; they are created below.
+                Some(v @ (1 | 2)) => {
                     tracing::info!(
-                        "upgrading memory database {} from schema 1 to {SCHEMA_VERSION}",
+                        "upgrading memory database {} from schema {v} to {SCHEMA_VERSION}",
                         self.path.display()
                     );
                     meta.insert("schema_version", SCHEMA_VERSION)?;
@@ -110,6 +111,7 @@ impl MemoryStore {
             }
             txn.open_table(COMPONENT_KV)?;
             sessions::create_tables(&txn)?;
+            workers::create_tables(&txn)?;
         }
         txn.commit()?;
         Ok(())

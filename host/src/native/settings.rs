@@ -175,6 +175,16 @@ pub struct ContainerSettings {
     /// Characters of output kept.
     pub output_limit: usize,
     pub fallback: ContainerFallback,
+    /// The program mounted at `/openpista/bin/openpista` so a worker can
+    /// run `openpista worker report`: `"auto"` (this program, when it is
+    /// statically linked, as release builds are), `"off"`, or the path of
+    /// a static build.
+    pub worker_client: String,
+    /// Seconds after a task ended (or the host stopped under it) during
+    /// which its reports are still taken.
+    pub report_grace_secs: u64,
+    /// Worker tasks kept in the history (`openpista worker list`).
+    pub worker_history: usize,
 }
 
 impl Default for ContainerSettings {
@@ -193,6 +203,9 @@ impl Default for ContainerSettings {
             workspace: None,
             output_limit: 10_000,
             fallback: ContainerFallback::Subprocess,
+            worker_client: "auto".into(),
+            report_grace_secs: 86_400,
+            worker_history: 500,
         }
     }
 }

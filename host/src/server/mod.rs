@@ -16,6 +16,7 @@ pub mod metrics;
 mod pair_page;
 pub mod settings;
 pub mod tls;
+pub mod workers;
 mod ws;
 
 use crate::gateway::channels::ChannelDriver;
@@ -67,6 +68,8 @@ pub struct ServerState {
     mcp: std::sync::OnceLock<Arc<crate::mcp::server::HttpEndpoint>>,
     /// `/metrics`, when served on this listener.
     metrics: std::sync::OnceLock<metrics::Access>,
+    /// `/workers` and its feed, when container tasks report.
+    workers: std::sync::OnceLock<workers::Workers>,
 }
 
 impl ServerState {
@@ -85,6 +88,7 @@ impl ServerState {
             serve_page: true,
             mcp: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
+            workers: std::sync::OnceLock::new(),
         })
     }
 
@@ -102,6 +106,7 @@ impl ServerState {
             serve_page: false,
             mcp: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
+            workers: std::sync::OnceLock::new(),
         })
     }
 
@@ -157,10 +162,22 @@ impl ServerState {
         let _ = self.metrics.set(access);
     }
 
+    /// Serves `/workers` and its feed here, to the peers `access` allows
+    /// (once).
+    pub fn set_workers(
+        &self,
+        reports: Arc<crate::native::container::reports::Reports>,
+        access: metrics::Access,
+    ) {
+        let _ = self.workers.set(workers::Workers { reports, access });
+    }
+
     /// Whether the host itself answers `path` on this listener.
     fn host_serves(&self, path: &str) -> bool {
         path == "/health"
             || (path == metrics::ROUTE && self.metrics.get().is_some())
+            || ((path == workers::ROUTE || path == workers::EVENTS_ROUTE)
+                && self.workers.get().is_some())
             || (path == MCP_ROUTE && self.mcp.get().is_some())
             || (self.serve_page && (path == pair_page::ROUTE || assets::is_asset(path)))
     }
@@ -313,6 +330,18 @@ async fn handle(
             metrics::respond()
         } else {
             metrics::refused()
+        }
+    } else if let Some(workers) = state
+        .workers
+        .get()
+        .filter(|_| path == workers::ROUTE || path == workers::EVENTS_ROUTE)
+    {
+        if req.method() != http::Method::GET {
+            plain(StatusCode::METHOD_NOT_ALLOWED, "GET only\n", "text/plain")
+        } else if workers.access.allows(remote, req.headers()) {
+            workers::respond(workers, &path, req.uri().query().unwrap_or("")).await
+        } else {
+            workers::refused()
         }
     } else if let Some(mcp) = state.mcp.get().filter(|_| path == MCP_ROUTE) {
         if state.cors.check(req.headers()) {

@@ -163,6 +163,10 @@ fn describe() {
         "Components loaded from the compile cache (hit) or compiled (miss)."
     );
     describe_counter!(HOT_SWAPS, "Components replaced while serving, by outcome.");
+    describe_counter!(
+        WORKER_REPORTS,
+        "Worker reports stored (each once, however often sent), by kind."
+    );
     describe_gauge!(
         RESIDENT_MEMORY,
         Unit::Bytes,
@@ -191,6 +195,7 @@ pub const INSTANCES: &str = "openpista_component_instances_total";
 pub const TRAPS: &str = "openpista_component_traps_total";
 pub const COMPILE_CACHE: &str = "openpista_compile_cache_total";
 pub const HOT_SWAPS: &str = "openpista_hot_swaps_total";
+pub const WORKER_REPORTS: &str = "openpista_worker_reports_total";
 pub const RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 pub const VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
 pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
@@ -309,6 +314,12 @@ pub fn compile_cache(hit: bool) {
 /// A component was replaced while serving (or the attempt failed).
 pub fn hot_swap(component: &str, ok: bool) {
     metrics::counter!(HOT_SWAPS, "component" => component.to_string(), "outcome" => outcome(ok))
+        .increment(1);
+}
+
+/// A worker report was stored (a duplicate is not counted).
+pub fn worker_report(is_final: bool) {
+    metrics::counter!(WORKER_REPORTS, "kind" => if is_final { "final" } else { "progress" })
         .increment(1);
 }
 

@@ -77,7 +77,13 @@ pub enum Event {
     ModelChanged(String),
     /// The attached server's connection state.
     Connection(String),
+    /// A worker task started, reported or ended: its line, as `/workers`
+    /// lists it.
+    Worker(String),
 }
+
+/// The title of the `/workers` panel, which worker events refresh.
+pub const WORKERS_TITLE: &str = "Workers";
 
 /// A stored message, as the transcript shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,5 +205,7 @@ pub enum Query {
     TelegramStatus,
     WhatsAppStatus,
     WhatsAppPair,
+    /// The worker tasks, newest first.
+    Workers,
     Home,
 }

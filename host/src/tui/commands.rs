@@ -53,6 +53,7 @@ pub fn run(state: &mut State, line: &str) -> Option<Update> {
         ("copy", _) => copy(state),
         ("components", _) => Update::redraw(vec![Effect::Query(Query::Components)]),
         ("skills", _) => Update::redraw(vec![Effect::Query(Query::Skills)]),
+        ("workers", _) => Update::redraw(vec![Effect::Query(Query::Workers)]),
         ("telegram", "status" | "") => Update::redraw(vec![Effect::Query(Query::TelegramStatus)]),
         ("whatsapp", "status" | "") => Update::redraw(vec![Effect::Query(Query::WhatsAppStatus)]),
         ("whatsapp", "pair") => Update::redraw(vec![Effect::Query(Query::WhatsAppPair)]),

@@ -12,6 +12,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("/copy", "copy the selected or last answer"),
     ("/components", "components and their state"),
     ("/skills", "skills and whether each is available"),
+    ("/workers", "container workers: their state and reports"),
     ("/telegram status", "the Telegram bot's state"),
     ("/whatsapp status", "the WhatsApp link's state"),
     ("/whatsapp pair", "link WhatsApp: the QR code"),

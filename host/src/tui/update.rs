@@ -2,7 +2,7 @@
 //! [`Action`], changes the [`State`] and returns the [`Effect`]s for the
 //! loop to carry out, with whether the screen needs drawing again.
 
-use super::action::{Action, Choice, Effect, Event, Role};
+use super::action::{Action, Choice, Effect, Event, Query, Role, WORKERS_TITLE};
 use super::commands;
 use super::overlays;
 use super::state::{Busy, Overlay, Screen, State};
@@ -180,6 +180,15 @@ fn backend_event(state: &mut State, event: Event) -> Update {
         }
         Event::Connection(text) => {
             state.notice = Some((text.clone(), text != "attached"));
+        }
+        Event::Worker(line) => {
+            state.notice = Some((format!("worker {line}"), false));
+            // An open workers panel follows.
+            if let Some(Overlay::Panel { title, .. }) = &state.overlay
+                && title == WORKERS_TITLE
+            {
+                effects.push(Effect::Query(Query::Workers));
+            }
         }
     }
     if state.quit {

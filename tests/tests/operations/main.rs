@@ -13,6 +13,7 @@ mod logs;
 mod metrics;
 mod signing;
 mod traces;
+mod workers;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

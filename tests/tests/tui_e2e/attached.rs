@@ -39,7 +39,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const CLIENT: &str = "tui-e2e-page-1";
 
 /// `openpista serve` for the terminal's home, as a process of its own.
-struct Serve {
+pub(super) struct Serve {
     child: Child,
     output: Arc<Mutex<String>>,
 }
@@ -48,7 +48,7 @@ impl Serve {
     /// Starts serve with the terminal's config and home and waits until
     /// its control socket answers (it is made last, after the listener
     /// and the channels).
-    async fn start(t: &Terminal) -> Serve {
+    pub(super) async fn start(t: &Terminal) -> Serve {
         let mut child = Command::new(BIN)
             .arg("--config")
             .arg(&t.config)
@@ -99,7 +99,7 @@ impl Serve {
         }
     }
 
-    fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         self.output.lock().unwrap().clone()
     }
 
@@ -108,7 +108,7 @@ impl Serve {
     }
 
     /// SIGTERM, and a few seconds to wind down (then the kill on drop).
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             // SAFETY: a plain kill(2) of our own child.
             unsafe { libc::kill(pid as i32, libc::SIGTERM) };

@@ -36,6 +36,7 @@
 
 mod attached;
 mod standalone;
+mod workers;
 
 use openpista_tests::doubles::http1::{self, Answer};
 use openpista_tests::doubles::openai::{OpenAiDouble, Reply};
@@ -234,6 +235,12 @@ impl Terminal {
             ("PS1", "$ ".into()),
         ];
         let tmux = Tmux::start(dir.path(), COLUMNS, ROWS, &env);
+        // Typing before the shell is up can lose keys: wait for its prompt.
+        tmux.wait_for("the shell's prompt", WAIT, |s| {
+            // `$`, or `#` for root (sh sets its own PS1 then).
+            s.lines().any(|l| matches!(l.trim_end(), "$" | "#"))
+        })
+        .await;
         let mut terminal = Terminal {
             tmux,
             config: config_path,

@@ -13,6 +13,7 @@
 
 mod control;
 mod sessions;
+mod workers;
 
 use chromiumoxide::page::Page;
 use openpista::cli::serve::{self, Running};

@@ -6,7 +6,7 @@
 //! docs/WEB_PROTOCOL.md.
 //!
 //! The logic that needs no browser (framing, approvals and command
-//! buttons, the session panel's commands, Markdown, backoff, ids, the
+//! buttons, the session panel's commands, the worker panel, Markdown, backoff, ids, the
 //! stored transcript) is in pure modules tested natively with
 //! `cargo test -p openpista-web-client`; [`browser`] (wasm32 only) wires
 //! them to the DOM, the WebSocket and `localStorage`.
@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod protocol;
 pub mod sessions;
 pub mod transcript;
+pub mod workers;
 
 #[cfg(target_arch = "wasm32")]
 pub mod browser;

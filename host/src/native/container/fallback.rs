@@ -32,6 +32,7 @@ pub async fn run(
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     keep_chars: usize,
+    more_vars: Vec<(String, String)>,
 ) -> std::io::Result<ProcessOutput> {
     let mut env = scrub.host_env();
     let path = |p: &Path| p.to_string_lossy().into_owned();
@@ -45,6 +46,7 @@ pub async fn run(
     if let Some(file) = &dir.task_file {
         task_vars.push(("OPENPISTA_TASK_FILE".to_string(), path(file)));
     }
+    task_vars.extend(more_vars);
     env.retain(|(name, _)| !task_vars.iter().any(|(n, _)| n == name));
     env.extend(task_vars);
     let spec = ProcessSpec {

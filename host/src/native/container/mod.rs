@@ -21,11 +21,14 @@
 //! - [`tokens`]: task tokens
 //! - [`task_api`]: the per-task HTTP server on a unix socket
 //! - [`taskdir`]: the per-task host folder (output, socket, task text)
+//! - [`reports`]: worker reports that outlive the task and the host
 //! - [`fallback`]: subprocess mode
 //! - [`tool`]: the `container.run` tool and its result text
 
 pub mod docker;
 pub mod fallback;
+pub(crate) mod http;
+pub mod reports;
 pub mod task_api;
 pub mod taskdir;
 pub mod tokens;
@@ -58,6 +61,14 @@ pub mod paths {
     pub const SOCKET: &str = "/openpista/run/task.sock";
     /// The task text, read-only, when there is one.
     pub const TASK_FILE: &str = "/openpista/task.md";
+    /// The host's run folder, read-only: the reports socket.
+    pub const HOST_RUN: &str = "/openpista/host";
+    /// The reports socket.
+    pub const REPORTS_SOCKET: &str = "/openpista/host/reports.sock";
+    /// The task's report queue, writable.
+    pub const QUEUE: &str = "/openpista/queue";
+    /// The `openpista` program, for `openpista worker report`.
+    pub const CLIENT: &str = "/openpista/bin/openpista";
 }
 
 /// The Docker endpoint when neither the configuration nor `$DOCKER_HOST`
@@ -110,6 +121,8 @@ pub enum ReportSource {
     TaskApi,
     /// The report file, `$OPENPISTA_REPORT`.
     File,
+    /// A final report to the reports endpoint (`openpista worker report`).
+    Reports,
 }
 
 /// How a task ended.
@@ -175,6 +188,8 @@ pub struct Containers {
     /// Labels this host's containers, so shutdown finds its own.
     host_id: String,
     running: Mutex<BTreeMap<String, RunningTask>>,
+    /// Worker reports, when the host keeps them.
+    reports: std::sync::OnceLock<Arc<reports::Reports>>,
 }
 
 /// The Docker daemon's address: `[native.container] docker_host`, else
@@ -209,7 +224,18 @@ impl Containers {
             engine,
             tokens: TokenTable::new(),
             running: Mutex::new(BTreeMap::new()),
+            reports: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Records tasks in `reports` and lets their workers report there.
+    pub fn attach_reports(&self, reports: Arc<reports::Reports>) {
+        let _ = self.reports.set(reports);
+    }
+
+    /// The worker reports attached.
+    pub fn reports(&self) -> Option<&Arc<reports::Reports>> {
+        self.reports.get()
     }
 
     pub fn settings(&self) -> &ContainerSettings {
@@ -342,6 +368,24 @@ impl Containers {
         } else {
             TaskMode::Subprocess
         };
+        let reporting = self.reports.get().and_then(|reports| {
+            let mode = match mode {
+                TaskMode::Docker => "docker",
+                TaskMode::Subprocess => "subprocess",
+            };
+            let record = crate::memory::workers::WorkerTask {
+                session: task.session.clone(),
+                task: task.task.clone(),
+                image: docker.is_some().then(|| image.clone()),
+                ..crate::memory::workers::WorkerTask::new(
+                    &task_id,
+                    &task.command,
+                    mode,
+                    reports::now_ms(),
+                )
+            };
+            reports::task::TaskReporting::begin(reports, record, lease.token())
+        });
         let _running = self.track(RunningTask {
             task_id: task_id.clone(),
             mode,
@@ -377,7 +421,7 @@ impl Containers {
         };
         match docker {
             Some(docker) => {
-                let spec = self.container_spec(
+                let mut spec = self.container_spec(
                     &task,
                     &task_id,
                     image.clone(),
@@ -387,6 +431,18 @@ impl Containers {
                     memory_mb,
                     timeout,
                 );
+                if let Some(reporting) = &reporting {
+                    let client = match reports::task::worker_client(&s.worker_client) {
+                        Ok(client) => client,
+                        Err(why) => {
+                            tracing::warn!("{name}: {why}; tasks get no worker client");
+                            None
+                        }
+                    };
+                    spec.env.extend(reporting.container_env(client.as_deref()));
+                    spec.binds
+                        .extend(reporting.container_binds(client.as_deref()));
+                }
                 let end = docker::run(&docker, spec)
                     .await
                     .map_err(|e| WitError::Unavailable(format!("{name}: {e}")))?;
@@ -410,6 +466,10 @@ impl Containers {
                     task.stdin.clone(),
                     timeout,
                     s.output_limit,
+                    reporting
+                        .as_ref()
+                        .map(|r| r.host_vars())
+                        .unwrap_or_default(),
                 )
                 .await
                 .map_err(|e| WitError::Unavailable(format!("{name}: cannot start bash: {e}")))?;
@@ -432,6 +492,13 @@ impl Containers {
                 outcome.report = dir.read_report(task_api::MAX_REPORT_BYTES);
                 outcome.report_source = outcome.report.as_ref().map(|_| ReportSource::File);
             }
+        }
+        if let Some(reporting) = reporting {
+            if outcome.report.is_none() {
+                outcome.report = reporting.final_report();
+                outcome.report_source = outcome.report.as_ref().map(|_| ReportSource::Reports);
+            }
+            reporting.end(outcome.exit_code);
         }
         outcome.files = dir.files(MAX_FILES);
         tracing::info!(

@@ -12,16 +12,16 @@
 //! the task has ended (token revoked) the answer is 401 even on a
 //! connection opened earlier. The socket is removed when the task ends.
 
+use super::http::{self, bearer, error, reply};
 use super::tokens::TokenTable;
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use std::convert::Infallible;
+use hyper::{Method, Request, Response, StatusCode};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::UnixListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// Largest report accepted, bytes.
 pub const MAX_REPORT_BYTES: usize = 1 << 20;
@@ -63,7 +63,7 @@ impl TaskApi {
             tokens,
             report: Mutex::new(None),
         });
-        let server = tokio::spawn(serve(listener, shared.clone()));
+        let server = tokio::spawn(http::serve(listener, shared.clone(), answer));
         Ok(TaskApi {
             socket: socket.to_path_buf(),
             shared,
@@ -90,58 +90,8 @@ impl Drop for TaskApi {
     }
 }
 
-/// Accepts connections until aborted; aborting drops the set, which ends
-/// every connection too.
-async fn serve(listener: UnixListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let shared = shared.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(answer(&shared, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-    }
-    response
-}
-
-fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    reply(status, serde_json::json!({ "error": message }))
-}
-
-async fn answer(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    match bearer(request.headers()) {
         Some(t) if shared.tokens.check(&shared.task_id, t) => {}
         Some(_) => {
             return error(

@@ -163,6 +163,7 @@ pub fn render(outcome: &TaskOutcome, limit: usize) -> String {
     if let Some(report) = &outcome.report {
         let from = match outcome.report_source {
             Some(ReportSource::TaskApi) => "POST /report",
+            Some(ReportSource::Reports) => "openpista worker report",
             _ => "report.md",
         };
         text.push_str(&format!("--- report (from {from}) ---\n"));

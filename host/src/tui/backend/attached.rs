@@ -34,6 +34,8 @@ pub struct Attached {
     /// A turn of this session runs (its `message` ends it).
     running: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+    /// The worker feed's poll.
+    workers: tokio::task::JoinHandle<()>,
 }
 
 impl Attached {
@@ -44,8 +46,10 @@ impl Attached {
     ) -> Attached {
         let (out, rx) = mpsc::unbounded_channel();
         let running = Arc::new(AtomicBool::new(false));
+        let workers = super::workers::follow_attached(target.clone(), tx.clone());
         let task = tokio::spawn(connection(target, tx.clone(), rx, running.clone()));
         Attached {
+            workers,
             services,
             tx,
             out,
@@ -320,6 +324,7 @@ impl Backend for Attached {
     fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             self.task.abort();
+            self.workers.abort();
         })
     }
 }

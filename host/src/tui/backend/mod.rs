@@ -3,6 +3,7 @@
 
 pub mod attached;
 pub mod local;
+pub mod workers;
 
 use super::action::{Action, Effect, Event, HomeInfo, LoginRow, ModelRow, Query};
 use std::future::Future;

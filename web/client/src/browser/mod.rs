@@ -12,6 +12,7 @@ mod conn;
 mod sessions;
 mod storage;
 mod view;
+mod workers;
 
 use crate::backoff::Backoff;
 use crate::ids::MessageIds;
@@ -67,6 +68,8 @@ pub(crate) struct App {
     /// press has sent `/sessions delete`: kept here, not only on the
     /// button, so a redraw of the list keeps the question.
     deleting: Option<(u32, bool)>,
+    /// The worker panel.
+    workers: workers::Workers,
 }
 
 thread_local! {
@@ -148,6 +151,7 @@ pub fn start() -> Result<(), JsValue> {
         last_ping: 0.0,
         sessions: Vec::new(),
         deleting: None,
+        workers: workers::Workers::default(),
     };
     app.render_transcript();
     APP.with(|cell| *cell.borrow_mut() = Some(app));
@@ -158,5 +162,6 @@ pub fn start() -> Result<(), JsValue> {
     conn::wire(&window);
     view::wire_viewport(&window);
     with_app(|app| app.connect());
+    workers::start();
     Ok(())
 }
