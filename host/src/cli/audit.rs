@@ -131,35 +131,9 @@ fn listeners(config: &Config, findings: &mut Vec<Finding>) {
 
 /// Messengers anyone can talk to: no allowlist and pairing off.
 fn open_channels(config: &Config, findings: &mut Vec<Finding>) {
-    let c = &config.channels;
-    let channels = [
-        (
-            "telegram",
-            c.telegram.enabled,
-            c.telegram.allowed_users.is_empty(),
-            c.telegram.pairing,
-        ),
-        (
-            "discord",
-            c.discord.enabled,
-            c.discord.allowed_users.is_empty(),
-            c.discord.pairing,
-        ),
-        (
-            "slack",
-            c.slack.enabled,
-            c.slack.allowed_users.is_empty(),
-            c.slack.pairing,
-        ),
-        (
-            "whatsapp",
-            c.whatsapp.enabled,
-            c.whatsapp.allowed_users.is_empty(),
-            c.whatsapp.pairing,
-        ),
-    ];
-    for (name, enabled, no_allowlist, pairing) in channels {
-        if enabled && no_allowlist && !pairing {
+    for m in config.channels.messengers() {
+        let name = m.name;
+        if m.enabled && m.no_allowlist && !m.pairing {
             findings.push(Finding {
                 severity: Severity::High,
                 id: "channel-open",
@@ -303,16 +277,7 @@ async fn component_findings(runtime: &Arc<Runtime>) -> Vec<Finding> {
 /// person's approval when a messenger asks.
 async fn native_tool_findings(config: &Config, runtime: &Arc<Runtime>) -> Vec<Finding> {
     use crate::approvals::policy::{Action, ToolKind, decide};
-    let messengers: Vec<&str> = [
-        ("web", config.channels.web.enabled),
-        ("telegram", config.channels.telegram.enabled),
-        ("discord", config.channels.discord.enabled),
-        ("slack", config.channels.slack.enabled),
-        ("whatsapp", config.channels.whatsapp.enabled),
-    ]
-    .into_iter()
-    .filter_map(|(name, on)| on.then_some(name))
-    .collect();
+    let messengers = config.channels.enabled();
     let names = native_tool_names(config, runtime).await;
     let mut findings = Vec::new();
     for tool in &names {

@@ -231,7 +231,7 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     pub server: Option<crate::server::Server>,
     /// `[metrics] listen`: the scrape listener of its own.
-    pub metrics_listener: Option<crate::server::metrics::Listener>,
+    pub metrics_listener: Option<crate::server::Server>,
     /// The webhook listener (`[channels.telegram] webhook_port`), when a
     /// channel runs in webhook mode.
     pub webhook_server: Option<crate::server::Server>,
@@ -374,19 +374,31 @@ pub async fn start(config: &Config) -> Result<Running> {
     if let Some(reports) = &reports {
         server_state.set_workers(
             reports.clone(),
-            crate::server::metrics::Access {
-                token: web_token.as_ref().map(|(t, _)| t.clone()),
-            },
+            crate::server::metrics::Access::web_token(web_token.as_ref().map(|(t, _)| t.clone())),
         );
     }
     let metrics_listener = if config.metrics.enabled {
         scrape_gauges(&gateway, &runtime);
         match &config.metrics.listen {
-            Some(addr) => Some(crate::server::metrics::listen(addr).await?),
+            Some(addr) => {
+                // A listener like the webhooks': no page, no channel
+                // routes; `/metrics` for anyone, and `/health`.
+                let state =
+                    ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
+                state.set_metrics(crate::server::metrics::Access::anyone());
+                let settings = crate::server::ServerSection {
+                    listen: addr.clone(),
+                    ..Default::default()
+                };
+                let listener = crate::server::start(&settings, state)
+                    .await
+                    .context("[metrics] listen")?;
+                Some(listener)
+            }
             None => {
-                server_state.set_metrics(crate::server::metrics::Access {
-                    token: web_token.as_ref().map(|(t, _)| t.clone()),
-                });
+                server_state.set_metrics(crate::server::metrics::Access::web_token(
+                    web_token.as_ref().map(|(t, _)| t.clone()),
+                ));
                 None
             }
         }

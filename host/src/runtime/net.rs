@@ -378,7 +378,9 @@ async fn send(
 
     // The request as sent, secrets substituted (a Telegram bot token is
     // part of the path): the log writer redacts them.
-    let target = format!("{} {}", approved.request.method(), approved.request.uri());
+    // Formatted only when the line will be written.
+    let target = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| format!("{} {}", approved.request.method(), approved.request.uri()));
     let tls = approved.tls.then(|| policy.tls.clone());
     let (mut sender, driver) =
         open_http1(&approved.addrs, &approved.server_name, tls, connect_timeout).await?;
@@ -386,7 +388,9 @@ async fn send(
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)??;
     let status = response.status().as_u16();
-    tracing::debug!(component = %policy.component, status, "outbound {target}");
+    if let Some(target) = target {
+        tracing::debug!(component = %policy.component, status, "outbound {target}");
+    }
     crate::telemetry::metrics::response_status(&policy.component, status);
     let response = response.map(|body| body.map_err(HttpError::from).boxed_unsync());
     let io_done: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async move {

@@ -4,30 +4,50 @@
 //! On the host's listener, which may face the internet, a scrape from
 //! loopback is answered (a Prometheus on the same machine); any other
 //! peer must send the web channel's token as `Authorization: Bearer`.
-//! On its own listener whoever reaches the address the operator chose is
-//! answered, as Prometheus exporters usually do.
+//! On its own listener (a [`super::Server`] with no channel routes and no
+//! page) whoever reaches the address the operator chose is answered, as
+//! Prometheus exporters usually do.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 
 /// Where the host answers scrapes.
 pub const ROUTE: &str = "/metrics";
 
-/// Who may scrape `/metrics` on the host's listener.
+/// Who may read a host route (`/metrics`, `/workers`).
 #[derive(Clone)]
 pub struct Access {
     /// The bearer token a peer off loopback must send; `None`: loopback
     /// only.
-    pub token: Option<String>,
+    token: Option<String>,
+    /// Whoever reaches the listener (a listener of its own, on an address
+    /// the operator chose).
+    anyone: bool,
 }
 
 impl Access {
-    /// Whether a request from `remote` with `headers` may read metrics.
+    /// Loopback peers, and others that send `token` (the web token) as a
+    /// bearer token.
+    pub fn web_token(token: Option<String>) -> Access {
+        Access {
+            token,
+            anyone: false,
+        }
+    }
+
+    /// Every peer.
+    pub fn anyone() -> Access {
+        Access {
+            token: None,
+            anyone: true,
+        }
+    }
+
+    /// Whether a request from `remote` with `headers` may read.
     pub fn allows(&self, remote: SocketAddr, headers: &HeaderMap) -> bool {
-        if remote.ip().is_loopback() {
+        if self.anyone || remote.ip().is_loopback() {
             return true;
         }
         let Some(token) = &self.token else {
@@ -81,64 +101,13 @@ fn status(code: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
-/// `[metrics] listen`: a listener answering `GET /metrics` and nothing
-/// else; stops when dropped.
-pub struct Listener {
-    pub local_addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Binds `addr` and answers scrapes until the [`Listener`] drops.
-pub async fn listen(addr: &str) -> anyhow::Result<Listener> {
-    use anyhow::Context;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} ([metrics] listen)"))?;
-    let local_addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                Some(_) = connections.join_next() => continue,
-            };
-            let Ok((tcp, _)) = accepted else {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            };
-            connections.spawn(async move {
-                let service = hyper::service::service_fn(|req: http::Request<_>| async move {
-                    let response = if req.uri().path() == ROUTE {
-                        respond()
-                    } else {
-                        status(StatusCode::NOT_FOUND, "not found\n")
-                    };
-                    Ok::<_, std::convert::Infallible>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    Ok(Listener { local_addr, task })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn loopback_is_answered_and_others_need_the_token() {
-        let access = Access {
-            token: Some("a-long-web-token-0123456789".into()),
-        };
+        let access = Access::web_token(Some("a-long-web-token-0123456789".into()));
         let mut headers = HeaderMap::new();
         assert!(access.allows("127.0.0.1:5000".parse().unwrap(), &headers));
         assert!(access.allows("[::1]:5000".parse().unwrap(), &headers));
@@ -154,7 +123,8 @@ mod tests {
             HeaderValue::from_static("Bearer a-long-web-token-0123456789"),
         );
         assert!(access.allows(outside, &headers));
-        let no_token = Access { token: None };
+        let no_token = Access::web_token(None);
         assert!(!no_token.allows(outside, &headers));
+        assert!(Access::anyone().allows(outside, &HeaderMap::new()));
     }
 }

@@ -196,6 +196,7 @@ fn expected(command: &str) -> (Vec<Effect>, Option<&'static str>) {
         "/copy" => (vec![Effect::Copy("the answer".into())], None),
         "/components" => (vec![Effect::Query(Query::Components)], None),
         "/skills" => (vec![Effect::Query(Query::Skills)], None),
+        "/workers" => (vec![Effect::Query(Query::Workers)], None),
         "/telegram status" => (vec![Effect::Query(Query::TelegramStatus)], None),
         "/whatsapp status" => (vec![Effect::Query(Query::WhatsAppStatus)], None),
         "/whatsapp pair" => (vec![Effect::Query(Query::WhatsAppPair)], None),

@@ -4,7 +4,7 @@ use super::{
     answered, approval, chat, effects, event, last, lines, login_rows, model_rows, notice, picker,
     press, session_rows, sessions_picker, state, type_keys,
 };
-use crate::tui::action::{Action, Effect, Event, HomeInfo, Role, StoredLine};
+use crate::tui::action::{Action, Effect, Event, HomeInfo, Query, Role, StoredLine, WORKERS_TITLE};
 use crate::tui::state::{Busy, Overlay, Screen, State};
 use crate::tui::transcript::{Kind, Scroll};
 use crate::tui::update::update;
@@ -499,6 +499,36 @@ fn connection_is_a_notice_an_error_unless_attached() {
 }
 
 #[test]
+fn a_worker_event_is_a_notice_and_refreshes_an_open_workers_panel() {
+    let mut s = chat();
+    assert_eq!(
+        event(&mut s, Event::Worker("5e1f00aa running 40%".into())),
+        effects(vec![])
+    );
+    assert_eq!(notice(&s), ("worker 5e1f00aa running 40%".into(), false));
+    // Another panel stays as it is.
+    event(
+        &mut s,
+        Event::Panel {
+            title: "Components".into(),
+            lines: vec![],
+        },
+    );
+    assert_eq!(event(&mut s, Event::Worker("x".into())), effects(vec![]));
+    event(
+        &mut s,
+        Event::Panel {
+            title: WORKERS_TITLE.into(),
+            lines: vec!["5e1f00aa running 40%".into()],
+        },
+    );
+    assert_eq!(
+        event(&mut s, Event::Worker("5e1f00aa ended".into())),
+        effects(vec![Effect::Query(Query::Workers)])
+    );
+}
+
+#[test]
 fn every_backend_event_redraws() {
     let all = vec![
         Event::Delta("d".into()),
@@ -540,6 +570,7 @@ fn every_backend_event_redraws() {
         },
         Event::ModelChanged("m".into()),
         Event::Connection("attached".into()),
+        Event::Worker("w".into()),
     ];
     let mut s = state();
     for e in all {
