@@ -281,6 +281,9 @@ impl Running {
         for driver in &self.drivers {
             driver.shutdown().await;
         }
+        if let Some(reports) = &self.reports {
+            reports.stop();
+        }
         self.natives.shutdown().await;
     }
 }
@@ -381,10 +384,9 @@ pub async fn start(config: &Config) -> Result<Running> {
         scrape_gauges(&gateway, &runtime);
         match &config.metrics.listen {
             Some(addr) => {
-                // A listener like the webhooks': no page, no channel
-                // routes; `/metrics` for anyone, and `/health`.
+                // `/metrics` for anyone, nothing else.
                 let state =
-                    ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
+                    ServerState::metrics_only(gateway.clone(), runtime.connections().clone());
                 state.set_metrics(crate::server::metrics::Access::anyone());
                 let settings = crate::server::ServerSection {
                     listen: addr.clone(),

@@ -215,9 +215,9 @@ fn print_task(t: &WorkerTask, reports: &[WorkerReport]) {
     if let Some(code) = t.exit_code {
         println!("exit code {code}");
     }
-    println!("command   {}", t.command);
+    println!("command   {}", printable(&t.command));
     if let Some(text) = &t.task {
-        println!("task text {}", text.lines().next().unwrap_or(""));
+        println!("task text {}", printable(text.lines().next().unwrap_or("")));
     }
     println!("reports   {}", reports.len());
     for r in reports {
@@ -232,8 +232,22 @@ fn print_task(t: &WorkerTask, reports: &[WorkerReport]) {
             utc(r.received_ms),
             r.id
         );
-        println!("{}", r.text.trim_end());
+        println!("{}", printable(r.text.trim_end()));
     }
+}
+
+/// `text` with control characters other than newlines and tabs shown as
+/// `?`: a worker's report must not drive the operator's terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
@@ -260,8 +274,8 @@ fn utc(ms: u64) -> String {
 
 /// Starts the reports endpoint for `containers`' tasks, on `memory`. Its
 /// socket and queues live beside the database that records the tasks
-/// (`~/.openpista/run/reports.sock`, `~/.openpista/report-queue/` by
-/// default), so whoever holds the database holds them too. When it cannot
+/// (`~/.openpista/worker-reports/reports.sock`, `~/.openpista/report-queue/`
+/// by default), so whoever holds the database holds them too. When it cannot
 /// start, tasks run without reports, with a warning.
 pub async fn start_reports(
     config: &Config,
@@ -269,15 +283,18 @@ pub async fn start_reports(
     containers: &Arc<Containers>,
 ) -> Option<Arc<Reports>> {
     let settings = &config.native.container;
-    let home = memory
-        .path()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_path_buf())
-        .unwrap_or_else(crate::paths::home_dir);
+    // Docker mounts only absolute paths.
+    let database = match std::path::absolute(memory.path()) {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::warn!("worker reports are off: {}: {e}", memory.path().display());
+            return None;
+        }
+    };
+    let home = database.parent().unwrap_or(std::path::Path::new("/"));
     let reports = Reports::new(
         memory.clone(),
-        ReportPaths::under(&home),
+        ReportPaths::under(home),
         Duration::from_secs(settings.report_grace_secs),
         settings.worker_history,
     );
@@ -296,5 +313,10 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00:00");
         assert_eq!(super::utc(951_825_600_000), "2000-02-29 12:00:00");
         assert_eq!(super::utc(1_796_601_599_000), "2026-12-06 23:59:59");
+    }
+
+    #[test]
+    fn report_text_cannot_drive_the_terminal() {
+        assert_eq!(super::printable("a\u{1b}[2Jb\nc\td"), "a?[2Jb\nc\td");
     }
 }

@@ -174,9 +174,15 @@ pub fn valid_report_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn summary(text: &str) -> String {
+/// The first line of `text` with something on it, cut to 200 characters,
+/// control characters (terminal escapes) shown as `?`: what a list shows.
+pub fn summary(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut s: String = line.chars().take(SUMMARY_CHARS).collect();
+    let mut s: String = line
+        .chars()
+        .take(SUMMARY_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     if line.chars().count() > SUMMARY_CHARS {
         s.push('…');
     }
@@ -298,6 +304,15 @@ impl MemoryStore {
             all.push(serde_json::from_slice(v.value())?);
         }
         Ok(all)
+    }
+
+    /// The arrival number of task `task_id`'s report `report_id`, if stored.
+    pub fn worker_report_seq(&self, task_id: &str, report_id: &str) -> Result<Option<u64>> {
+        let txn = self.db.begin_read()?;
+        Ok(txn
+            .open_table(REPORT_IDS)?
+            .get((task_id, report_id))?
+            .map(|v| v.value()))
     }
 
     /// Stores `report` for task `task_id` unless a report of the same id

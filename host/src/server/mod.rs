@@ -70,6 +70,8 @@ pub struct ServerState {
     metrics: std::sync::OnceLock<metrics::Access>,
     /// `/workers` and its feed, when container tasks report.
     workers: std::sync::OnceLock<workers::Workers>,
+    /// Whether `/health` is answered (not on a metrics-only listener).
+    health: bool,
 }
 
 impl ServerState {
@@ -89,7 +91,17 @@ impl ServerState {
             mcp: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
             workers: std::sync::OnceLock::new(),
+            health: true,
         })
+    }
+
+    /// State for `[metrics] listen`: `/metrics` (once set) and nothing
+    /// else, not even `/health`, since anyone may reach it.
+    pub fn metrics_only(gateway: Arc<Gateway>, hub: Arc<ConnectionHub>) -> Arc<Self> {
+        let mut state = Arc::into_inner(Self::webhooks_only(gateway, hub))
+            .expect("a fresh state has one owner");
+        state.health = false;
+        Arc::new(state)
     }
 
     /// State for a listener that serves channel routes and `/health` only
@@ -107,6 +119,7 @@ impl ServerState {
             mcp: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
             workers: std::sync::OnceLock::new(),
+            health: true,
         })
     }
 
@@ -174,7 +187,7 @@ impl ServerState {
 
     /// Whether the host itself answers `path` on this listener.
     fn host_serves(&self, path: &str) -> bool {
-        path == "/health"
+        (path == "/health" && self.health)
             || (path == metrics::ROUTE && self.metrics.get().is_some())
             || ((path == workers::ROUTE || path == workers::EVENTS_ROUTE)
                 && self.workers.get().is_some())
@@ -315,7 +328,7 @@ async fn handle(
         return Response::from_parts(parts, Full::new(Bytes::new()));
     }
     let path = req.uri().path().to_string();
-    let mut response = if path == "/health" {
+    let mut response = if path == "/health" && state.health {
         let body = serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),

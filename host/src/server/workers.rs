@@ -2,11 +2,12 @@
 //!
 //! - `GET /workers`: every task, newest first; `?task=ID`: one task with
 //!   its reports (404 when unknown)
-//! - `GET /workers/events?after=N`: the feed, long-polled: the events
-//!   numbered after N, waiting up to 25 s for one (`wait=0`: not at all).
-//!   `{"next": M, "missed": false, "events": [...]}`; ask again with
-//!   `after=M`. `missed` says events were dropped (or the host restarted)
-//!   and the list should be read again.
+//! - `GET /workers/events?epoch=E&after=N`: the feed, long-polled: the
+//!   events numbered after N, waiting up to 25 s for one (`wait=0`: not at
+//!   all). `{"epoch": E, "next": M, "missed": false, "events": [...]}`;
+//!   ask again with `epoch=E&after=M`. Numbers count within one run of the
+//!   host (its epoch); `missed` says events were dropped, or the host
+//!   restarted, and the list should be read again.
 //!
 //! Who may read: loopback peers, or the web channel's token as
 //! `Authorization: Bearer`, as for `/metrics`.
@@ -75,7 +76,8 @@ pub async fn respond(workers: &Workers, path: &str, query: &str) -> Response<Ful
                 );
             }
         };
-        let events = workers.reports.events_after(after, wait).await;
+        let epoch = param(query, "epoch").filter(|e| !e.is_empty());
+        let events = workers.reports.events_after(epoch, after, wait).await;
         return json(
             StatusCode::OK,
             serde_json::to_value(events).unwrap_or_default(),

@@ -57,6 +57,7 @@ impl Setup {
             ),
         )
         .unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
         // The config may hold tokens: private, as an operator keeps it.
         std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
@@ -80,6 +81,7 @@ impl Setup {
             .args(args)
             .env("OPENPISTA_HOME", self.home())
             .env("HOME", self.dir.path())
+            .env("TMPDIR", self.dir.path().join("tmp"))
             .env(KEY_ENV, &self.key)
             .env(TOKEN_ENV, TOKEN)
             .env_remove("OPENPISTA_CONFIG")

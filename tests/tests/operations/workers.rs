@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const WORKER: &str = "C=/openpista/bin/openpista; \
     echo \"$OPENPISTA_TASK_TOKEN\" > /openpista/out/token; \
     $C worker report --percent 10 'started on the workspace' > /openpista/out/progress.txt 2>&1 || exit 3; \
-    while [ ! -e /workspace/go ]; do sleep 0.1; done; \
+    i=0; while [ ! -e /workspace/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; \
     $C worker report --final --wait 120 'the answer is 42' > /openpista/out/final.txt 2>&1; \
     echo \"exit $?\" >> /openpista/out/final.txt";
 
@@ -182,7 +182,10 @@ async fn a_report_sent_while_the_host_is_down_arrives_exactly_once() {
     // Host two: the report arrives (from the worker's retries or the
     // host's own look at the queue, whichever is first) exactly once.
     let second = Served::start(&setup, &[]);
-    let out = std::env::temp_dir().join(format!("openpista-task-{task_id}/out"));
+    let out = setup
+        .dir
+        .path()
+        .join(format!("tmp/openpista-task-{task_id}/out"));
     until("the worker's client to hear the ACK", || {
         std::fs::read_to_string(out.join("final.txt")).is_ok_and(|t| t.contains("exit "))
     })
@@ -214,7 +217,7 @@ async fn a_report_sent_while_the_host_is_down_arrives_exactly_once() {
 
     // The same report again (a worker that lost the ACK): acknowledged,
     // not stored twice. A wrong token: refused, for good.
-    let socket = home.join("run/reports.sock");
+    let socket = home.join("worker-reports/reports.sock");
     let token = std::fs::read_to_string(out.join("token")).unwrap();
     let again = json!({
         "id": reports[1]["id"], "task_id": task_id, "kind": "final", "text": "the answer is 42"
@@ -285,5 +288,4 @@ async fn a_report_sent_while_the_host_is_down_arrives_exactly_once() {
             ),
         )
         .await;
-    let _ = std::fs::remove_dir_all(out.parent().unwrap());
 }

@@ -38,6 +38,8 @@ struct Event {
 
 #[derive(Deserialize)]
 struct Page {
+    #[serde(default)]
+    epoch: String,
     next: u64,
     #[serde(default)]
     missed: bool,
@@ -57,8 +59,9 @@ pub enum Then {
 #[derive(Debug, Default)]
 pub struct Board {
     tasks: Vec<Task>,
-    /// The number of the latest event seen.
+    /// The number of the latest event seen, and the host run it counts in.
     pub next: u64,
+    pub epoch: String,
 }
 
 impl Board {
@@ -81,6 +84,7 @@ impl Board {
             });
         }
         self.next = page.next;
+        self.epoch = page.epoch;
         Ok(if page.missed {
             Then::Reload
         } else {
@@ -110,9 +114,11 @@ impl Board {
     }
 }
 
-/// The URL of the next poll.
-pub fn events_url(after: u64) -> String {
-    format!("/workers/events?after={after}")
+impl Board {
+    /// The URL of the next poll.
+    pub fn events_url(&self) -> String {
+        format!("/workers/events?epoch={}&after={}", self.epoch, self.next)
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +150,7 @@ mod tests {
         assert_eq!(ids, ["r1", "e4", "e3", "e2"]);
 
         let page = format!(
-            r#"{{"next": 7, "missed": false, "events": [
+            r#"{{"epoch": "e1", "next": 7, "missed": false, "events": [
                 {{"event": "report", "task": {}, "report": {{"seq": 2}}, "line": "r1 running 40% · half way"}},
                 {{"event": "task", "task": {}, "line": "r2 running"}}
             ]}}"#,
@@ -153,6 +159,7 @@ mod tests {
         );
         assert_eq!(board.apply(&page).unwrap(), Then::Poll);
         assert_eq!(board.next, 7);
+        assert_eq!(board.events_url(), "/workers/events?epoch=e1&after=7");
         let shown = board.shown();
         assert_eq!(shown[0].task_id, "r2", "newest first");
         assert_eq!(
@@ -169,6 +176,6 @@ mod tests {
         );
         assert!(board.apply("{not json").is_err());
         assert!(board.load("{}").is_err());
-        assert_eq!(events_url(7), "/workers/events?after=7");
+        assert_eq!(board.events_url(), "/workers/events?epoch=&after=2");
     }
 }

@@ -368,24 +368,27 @@ impl Containers {
         } else {
             TaskMode::Subprocess
         };
-        let reporting = self.reports.get().and_then(|reports| {
-            let mode = match mode {
-                TaskMode::Docker => "docker",
-                TaskMode::Subprocess => "subprocess",
-            };
-            let record = crate::memory::workers::WorkerTask {
-                session: task.session.clone(),
-                task: task.task.clone(),
-                image: docker.is_some().then(|| image.clone()),
-                ..crate::memory::workers::WorkerTask::new(
-                    &task_id,
-                    &task.command,
-                    mode,
-                    reports::now_ms(),
-                )
-            };
-            reports::task::TaskReporting::begin(reports, record, lease.token())
-        });
+        let reporting = match self.reports.get() {
+            None => None,
+            Some(reports) => {
+                let mode = match mode {
+                    TaskMode::Docker => "docker",
+                    TaskMode::Subprocess => "subprocess",
+                };
+                let record = crate::memory::workers::WorkerTask {
+                    session: task.session.clone(),
+                    task: task.task.clone(),
+                    image: docker.is_some().then(|| image.clone()),
+                    ..crate::memory::workers::WorkerTask::new(
+                        &task_id,
+                        &task.command,
+                        mode,
+                        reports::now_ms(),
+                    )
+                };
+                reports::task::TaskReporting::begin(reports, record, lease.token()).await
+            }
+        };
         let _running = self.track(RunningTask {
             task_id: task_id.clone(),
             mode,

@@ -34,13 +34,14 @@ pub fn follow_local(mut feed: broadcast::Receiver<WorkerEvent>, tx: UnboundedSen
 /// reports (404) ends it.
 pub fn follow_attached(target: Target, tx: UnboundedSender<Action>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut after = None::<u64>;
+        // (epoch, number) of the latest event seen.
+        let mut after = None::<(String, u64)>;
         loop {
             // The first poll only learns where the feed stands: what
             // happened before the TUI opened is in `/workers`.
-            let path = match after {
+            let path = match &after {
                 None => "/workers/events?after=0&wait=0".to_string(),
-                Some(n) => format!("/workers/events?after={n}"),
+                Some((epoch, n)) => format!("/workers/events?epoch={epoch}&after={n}"),
             };
             let page = match get(&target, &path).await {
                 Ok((200, body)) => serde_json::from_str::<Value>(&body).ok(),
@@ -64,7 +65,10 @@ pub fn follow_attached(target: Target, tx: UnboundedSender<Action>) -> tokio::ta
                     }
                 }
             }
-            after = page["next"].as_u64().or(Some(0));
+            after = Some((
+                page["epoch"].as_str().unwrap_or_default().to_string(),
+                page["next"].as_u64().unwrap_or(0),
+            ));
         }
     })
 }

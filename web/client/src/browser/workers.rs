@@ -6,7 +6,7 @@
 //! hidden and polling stops.
 
 use super::{App, set_timeout, with_app};
-use crate::workers::{Board, Then, events_url};
+use crate::workers::{Board, Then};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -39,7 +39,7 @@ impl App {
         }
         let url = match ask {
             Ask::List => "/workers".to_string(),
-            Ask::Events => events_url(self.workers.board.next),
+            Ask::Events => self.workers.board.events_url(),
         };
         let init = web_sys::RequestInit::new();
         init.set_method("GET");

@@ -36,10 +36,23 @@ pub struct Spooled {
 }
 
 /// One task's queue folder.
+///
+/// The host reads queues a container could write, so nothing in them is
+/// trusted: symbolic links are never followed (a link is no entry, a
+/// `rejected/` that is a link is not used, a reason is written only into a
+/// file created new), and a file larger than a report can be is not read.
 #[derive(Debug, Clone)]
 pub struct Queue {
     dir: PathBuf,
 }
+
+/// Largest queue file read: a report's body and its token.
+const MAX_QUEUED_BYTES: u64 = (super::MAX_BODY_BYTES as u64) + 4096;
+/// Modes of what the worker writes: the host (another user than a root
+/// worker) must read and remove it; the host's 0700 `report-queue/` keeps
+/// everyone else out.
+const SHARED_FILE_MODE: u32 = 0o644;
+const SHARED_DIR_MODE: u32 = 0o777;
 
 impl Queue {
     pub fn at(dir: PathBuf) -> Queue {
@@ -65,7 +78,8 @@ impl Queue {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(SHARED_FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
         file.write_all(&serde_json::to_vec(spooled)?)?;
         file.sync_all()?;
@@ -77,17 +91,17 @@ impl Queue {
         Ok(path)
     }
 
-    /// The queued reports, oldest first.
+    /// The queued reports, oldest first: regular files only.
     pub fn entries(&self) -> Vec<PathBuf> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
         let mut entries: Vec<PathBuf> = dir
             .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
             .filter(|p| {
-                p.is_file()
-                    && p.extension().is_some_and(|x| x == "json")
+                p.extension().is_some_and(|x| x == "json")
                     && !p
                         .file_name()
                         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
@@ -97,10 +111,37 @@ impl Queue {
         entries
     }
 
-    /// The report in `entry`; one that does not parse is moved to
-    /// `rejected/` (and `None` returned), so it never blocks the queue.
+    /// The report in `entry`; one that does not parse, or is too large to
+    /// be one, is moved to `rejected/` (and `None` returned), so it never
+    /// blocks the queue.
     pub fn read(&self, entry: &Path) -> Option<Spooled> {
-        let bytes = std::fs::read(entry).ok()?;
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(entry);
+        let mut file = match file {
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!("queued report {} cannot be read: {e}", entry.display());
+                return None;
+            }
+        };
+        let mut bytes = Vec::new();
+        if let Err(e) = (&mut file)
+            .take(MAX_QUEUED_BYTES + 1)
+            .read_to_end(&mut bytes)
+        {
+            tracing::warn!("queued report {} cannot be read: {e}", entry.display());
+            return None;
+        }
+        if bytes.len() as u64 > MAX_QUEUED_BYTES {
+            self.reject(entry, "larger than a report can be");
+            return None;
+        }
         match serde_json::from_slice(&bytes) {
             Ok(spooled) => Some(spooled),
             Err(e) => {
@@ -116,20 +157,62 @@ impl Queue {
         let _ = std::fs::remove_file(entry);
     }
 
-    /// Moves `entry` to `rejected/`, with `reason` in a `.reason` file.
+    /// Moves `entry` to `rejected/`, with `reason` in a `.reason` file
+    /// made new (a link planted under its name is removed, not followed).
     pub fn reject(&self, entry: &Path, reason: &str) {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         let rejected = self.dir.join(REJECTED);
         let Some(name) = entry.file_name() else {
             return;
         };
-        if std::fs::create_dir_all(&rejected).is_ok()
-            && std::fs::rename(entry, rejected.join(name)).is_ok()
-        {
-            let _ = std::fs::write(
-                rejected.join(format!("{}.reason", name.to_string_lossy())),
-                format!("{reason}\n"),
-            );
+        match std::fs::symlink_metadata(&rejected) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                tracing::warn!(
+                    "{} is not a folder; report {} stays queued",
+                    rejected.display(),
+                    entry.display()
+                );
+                return;
+            }
+            Err(_) => {
+                if std::fs::DirBuilder::new()
+                    .mode(SHARED_DIR_MODE)
+                    .create(&rejected)
+                    .is_err()
+                {
+                    return;
+                }
+                let _ = std::fs::set_permissions(
+                    &rejected,
+                    std::fs::Permissions::from_mode(SHARED_DIR_MODE),
+                );
+            }
         }
+        if let Err(e) = std::fs::rename(entry, rejected.join(name)) {
+            tracing::warn!("cannot set {} aside: {e}", entry.display());
+            return;
+        }
+        let reason_file = rejected.join(format!("{}.reason", name.to_string_lossy()));
+        let _ = std::fs::remove_file(&reason_file);
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(SHARED_FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&reason_file)
+        {
+            use std::io::Write;
+            let _ = writeln!(file, "{reason}");
+        }
+    }
+
+    /// Makes the folder (and its parents) for a worker of any user to
+    /// write; the caller's private parent keeps others out.
+    pub fn create_shared(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(SHARED_DIR_MODE))
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Unlike the task API, which lives and dies with its task, the reports
 //! endpoint belongs to the host: one unix socket beside the memory
-//! database that records the tasks (`~/.openpista/run/reports.sock` by
+//! database that records the tasks (`~/.openpista/worker-reports/reports.sock` by
 //! default), whose folder every task container gets read-only at
 //! `/openpista/host/`. A host that restarts binds the socket
 //! again at the same place, so a worker that outlived the host reaches the

@@ -19,8 +19,11 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// Events kept for a slow subscriber, and for `events_after`, before the
-/// oldest are dropped.
+/// oldest are dropped. An event carries a report's first line only, so
+/// this stays small.
 const FEED_CAPACITY: usize = 256;
+/// Reports one task may store; a worker past it is refused for good.
+pub const MAX_REPORTS_PER_TASK: u64 = 1000;
 
 /// Where the reports socket and the queues live.
 #[derive(Debug, Clone)]
@@ -32,10 +35,10 @@ pub struct ReportPaths {
 }
 
 impl ReportPaths {
-    /// `HOME/run/` and `HOME/report-queue/`.
+    /// `HOME/worker-reports/` and `HOME/report-queue/`.
     pub fn under(home: &Path) -> ReportPaths {
         ReportPaths {
-            run_dir: home.join("run"),
+            run_dir: home.join("worker-reports"),
             queue_root: home.join("report-queue"),
         }
     }
@@ -76,12 +79,16 @@ pub struct Reports {
     log: Mutex<std::collections::VecDeque<(u64, WorkerEvent)>>,
     /// The number of the latest event.
     latest: tokio::sync::watch::Sender<u64>,
+    /// Names this run of the host: event numbers start again with each.
+    epoch: String,
     server: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// What [`Reports::events_after`] found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Events {
+    /// The host run the numbers belong to; send it back with `after`.
+    pub epoch: String,
     /// Ask for events after this one next time.
     pub next: u64,
     /// Events between the one asked for and the oldest kept were dropped:
@@ -123,6 +130,7 @@ impl Reports {
             feed: broadcast::channel(FEED_CAPACITY).0,
             log: Mutex::new(std::collections::VecDeque::with_capacity(FEED_CAPACITY)),
             latest: tokio::sync::watch::Sender::new(0),
+            epoch: hex::encode(rand::random::<[u8; 6]>()),
             server: Mutex::new(None),
         })
     }
@@ -140,8 +148,11 @@ impl Reports {
         self.feed.subscribe()
     }
 
-    /// Tells subscribers and pollers.
-    fn publish(&self, event: WorkerEvent) {
+    /// Tells subscribers and pollers: the report's first line only.
+    fn publish(&self, mut event: WorkerEvent) {
+        if let WorkerEvent::Report { report, .. } = &mut event {
+            report.text = crate::memory::workers::summary(&report.text);
+        }
         let mut log = self.log.lock().unwrap();
         let number = *self.latest.borrow() + 1;
         if log.len() == FEED_CAPACITY {
@@ -153,18 +164,22 @@ impl Reports {
         let _ = self.feed.send(event);
     }
 
-    /// The events after number `after`, waiting up to `wait` for one when
-    /// there is none yet.
-    pub async fn events_after(&self, after: u64, wait: Duration) -> Events {
-        let mut latest = self.latest.subscribe();
-        let _ = tokio::time::timeout(wait, latest.wait_for(|n| *n > after)).await;
+    /// The events after number `after` of run `epoch` (this run when
+    /// `None`), waiting up to `wait` for one when there is none yet. A
+    /// number of another run, or beyond the latest, is answered at once:
+    /// everything kept, and `missed`.
+    pub async fn events_after(&self, epoch: Option<&str>, after: u64, wait: Duration) -> Events {
+        let restarted = epoch.is_some_and(|e| e != self.epoch) || after > *self.latest.borrow();
+        if !restarted {
+            let mut latest = self.latest.subscribe();
+            let _ = tokio::time::timeout(wait, latest.wait_for(|n| *n > after)).await;
+        }
         let log = self.log.lock().unwrap();
         let next = log.back().map_or(0, |(n, _)| *n);
         let oldest = log.front().map_or(next + 1, |(n, _)| *n);
-        // Beyond the latest: numbered by a host that has since restarted.
-        let restarted = after > next;
         let from = if restarted { 0 } else { after };
         Events {
+            epoch: self.epoch.clone(),
             next,
             missed: restarted || from + 1 < oldest.min(next + 1),
             events: log
@@ -175,6 +190,14 @@ impl Reports {
                     event: e.clone(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Stops answering on the socket and removes it.
+    pub fn stop(&self) {
+        if let Some(server) = self.server.lock().unwrap().take() {
+            server.abort();
+            let _ = std::fs::remove_file(self.paths.socket());
         }
     }
 
@@ -241,9 +264,14 @@ impl Reports {
     pub fn begin(&self, task: WorkerTask, token: &str) -> Result<PathBuf> {
         let queue = self.paths.queue(&task.task_id);
         crate::paths::private_dir(&self.paths.queue_root)?;
-        crate::paths::private_dir(&queue)
+        Queue::at(queue.clone())
+            .create_shared()
             .with_context(|| format!("cannot make {}", queue.display()))?;
         self.store.worker_started(&task, &sha256(token))?;
+        // The history is kept to its length as it grows, not only at start.
+        if let Err(e) = self.store.prune_workers(self.keep) {
+            tracing::warn!("cannot forget old worker tasks: {e:#}");
+        }
         self.publish(WorkerEvent::Task { task });
         Ok(queue)
     }
@@ -297,18 +325,37 @@ impl Reports {
                 "send Authorization: Bearer $OPENPISTA_TASK_TOKEN".into(),
             );
         };
-        // An unknown task and a wrong token get the same answer.
+        // An unknown task and a wrong token get the same answer, after
+        // the same work.
+        let sent = sha256(token);
         let known = match self.store.worker_token_sha256(&report.task_id) {
             Ok(known) => known,
             Err(e) => return storage_failed(e),
         };
-        let matches =
-            known.is_some_and(|k| crate::runtime::secrets::constant_time_eq(&k, &sha256(token)));
+        let matches = known.is_some_and(|k| crate::runtime::secrets::constant_time_eq(&k, &sent));
         if !matches {
             return refused(
                 StatusCode::UNAUTHORIZED,
-                format!("the token is not task {}'s", report.task_id),
+                "the token does not match the task".into(),
             );
+        }
+        // A report stored before is acknowledged again whatever else holds
+        // now (the grace may have passed since).
+        match self.store.worker_report_seq(&report.task_id, &report.id) {
+            Ok(Some(seq)) => {
+                return (
+                    StatusCode::OK,
+                    Answer {
+                        ack: true,
+                        id: Some(report.id),
+                        seq: Some(seq),
+                        duplicate: true,
+                        ..Answer::default()
+                    },
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return storage_failed(e),
         }
         if report.text.len() > crate::native::container::task_api::MAX_REPORT_BYTES {
             return refused(
@@ -335,6 +382,12 @@ impl Reports {
             }
             Err(e) => return storage_failed(e),
         };
+        if task.reports >= MAX_REPORTS_PER_TASK {
+            return refused(
+                StatusCode::CONFLICT,
+                format!("a task may store at most {MAX_REPORTS_PER_TASK} reports"),
+            );
+        }
         if let Some(ended) = task.ended_ms
             && task.state != TaskState::Running
             && now_ms().saturating_sub(ended) > self.grace.as_millis() as u64
@@ -392,15 +445,6 @@ impl Reports {
                 },
             ),
             Err(e) => storage_failed(e),
-        }
-    }
-}
-
-impl Drop for Reports {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.lock().unwrap().take() {
-            server.abort();
-            let _ = std::fs::remove_file(self.paths.socket());
         }
     }
 }

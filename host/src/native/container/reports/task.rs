@@ -7,27 +7,43 @@ use crate::native::container::paths;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A task's reporting, from its start to its end.
+/// A task's reporting, from its start to its end. Dropped without
+/// [`end`](Self::end) (the task could not run, or the call was cancelled),
+/// it records the end itself, so no task stays `running` with a live
+/// token.
 pub struct TaskReporting {
     reports: Arc<Reports>,
     task_id: String,
     /// The host side of `/openpista/queue`.
     pub queue: PathBuf,
+    ended: bool,
 }
 
 impl TaskReporting {
     /// Records `task` as started with `token`; `None` (after a warning)
     /// when it cannot be recorded: the task then runs without reports.
-    pub fn begin(reports: &Arc<Reports>, task: WorkerTask, token: &str) -> Option<TaskReporting> {
+    pub async fn begin(
+        reports: &Arc<Reports>,
+        task: WorkerTask,
+        token: &str,
+    ) -> Option<TaskReporting> {
         let task_id = task.task_id.clone();
-        match reports.begin(task, token) {
-            Ok(queue) => Some(TaskReporting {
+        let (owner, token) = (reports.clone(), token.to_string());
+        // Recording commits to disk: off the async threads.
+        let begun = tokio::task::spawn_blocking(move || owner.begin(task, &token)).await;
+        match begun {
+            Ok(Ok(queue)) => Some(TaskReporting {
                 reports: reports.clone(),
                 task_id,
                 queue,
+                ended: false,
             }),
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!("worker task {task_id} runs without reports: {e:#}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("worker task {task_id} runs without reports: {e}");
                 None
             }
         }
@@ -89,8 +105,27 @@ impl TaskReporting {
     }
 
     /// Records the end of the task.
-    pub fn end(self, exit_code: Option<i64>) {
-        self.reports.end(&self.task_id, exit_code);
+    pub fn end(mut self, exit_code: Option<i64>) {
+        self.ended = true;
+        finish(self.reports.clone(), self.task_id.clone(), exit_code);
+    }
+}
+
+impl Drop for TaskReporting {
+    fn drop(&mut self) {
+        if !self.ended {
+            finish(self.reports.clone(), self.task_id.clone(), None);
+        }
+    }
+}
+
+/// Records the end of `task_id`, off the async threads when there are any.
+fn finish(reports: Arc<Reports>, task_id: String, exit_code: Option<i64>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(move || reports.end(&task_id, exit_code));
+        }
+        Err(_) => reports.end(&task_id, exit_code),
     }
 }
 

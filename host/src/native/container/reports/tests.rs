@@ -149,8 +149,9 @@ async fn wrong_tokens_late_reports_and_bad_bodies_are_refused_for_good() {
         400,
         "unknown fields are refused: {answer:?}"
     );
-    let (status, _) = w.reports.accept(None, body.to_string().as_bytes());
-    assert_eq!(status.as_u16(), 400);
+    let body = serde_json::json!({"id": "x", "task_id": "t2", "kind": "final", "text": "no token"});
+    let (status, answer) = w.reports.accept(None, body.to_string().as_bytes());
+    assert_eq!((status.as_u16(), answer.retry), (401, false), "{answer:?}");
 
     // With no grace, a report after the end is refused.
     w.reports.end("t2", Some(0));
@@ -161,6 +162,26 @@ async fn wrong_tokens_late_reports_and_bad_bodies_are_refused_for_good() {
         .unwrap();
     let flushed = client.flush(Duration::from_secs(5), None).await;
     assert!(flushed.refused[0].1.starts_with("410"), "{flushed:?}");
+    // A report stored before the end is still acknowledged when sent
+    // again after the grace (its ACK may have been lost).
+    let stored =
+        serde_json::json!({"id": "early", "task_id": "t3", "kind": "progress", "text": "1"});
+    assert!(
+        w.reports
+            .accept(Some("other"), stored.to_string().as_bytes())
+            .1
+            .ack
+    );
+    w.reports.end("t3", None);
+    std::thread::sleep(Duration::from_millis(5));
+    let (status, answer) = w
+        .reports
+        .accept(Some("other"), stored.to_string().as_bytes());
+    assert_eq!(
+        (status.as_u16(), answer.duplicate),
+        (200, true),
+        "{answer:?}"
+    );
     // A corrupt queue file is set aside, not retried forever.
     std::fs::write(client.queue.dir().join("0-bad.json"), "not json").unwrap();
     let flushed = client.flush(Duration::from_secs(5), None).await;
@@ -178,7 +199,7 @@ async fn the_feed_numbers_events_and_says_when_some_were_missed() {
     assert_eq!(status.as_u16(), 200, "{answer:?}");
     w.reports.end("t4", Some(0));
 
-    let all = w.reports.events_after(0, Duration::ZERO).await;
+    let all = w.reports.events_after(None, 0, Duration::ZERO).await;
     assert_eq!((all.next, all.missed, all.events.len()), (3, false, 3));
     assert!(
         matches!(&all.events[0].event, WorkerEvent::Task { task } if task.state == TaskState::Running)
@@ -190,14 +211,38 @@ async fn the_feed_numbers_events_and_says_when_some_were_missed() {
     assert!(
         matches!(&all.events[2].event, WorkerEvent::Task { task } if task.state == TaskState::Ended)
     );
-    let later = w.reports.events_after(1, Duration::ZERO).await;
+    let later = w.reports.events_after(None, 1, Duration::ZERO).await;
     assert_eq!(later.events.len(), 2);
     // Nothing new: the poll waits, then answers empty.
-    let idle = w.reports.events_after(3, Duration::from_millis(30)).await;
+    let idle = w
+        .reports
+        .events_after(None, 3, Duration::from_millis(30))
+        .await;
     assert_eq!((idle.next, idle.events.len(), idle.missed), (3, 0, false));
     // A number from before a restart: everything, and `missed`.
-    let stale = w.reports.events_after(99, Duration::ZERO).await;
+    // A number from before a restart (beyond the latest, or of another
+    // run): everything, `missed`, and at once.
+    let stale = tokio::time::timeout(
+        Duration::from_secs(5),
+        w.reports.events_after(None, 99, Duration::from_secs(60)),
+    )
+    .await
+    .expect("no wait");
     assert_eq!((stale.missed, stale.events.len()), (true, 3));
+    let other = tokio::time::timeout(
+        Duration::from_secs(5),
+        w.reports
+            .events_after(Some("another-run"), 1, Duration::from_secs(60)),
+    )
+    .await
+    .expect("no wait");
+    assert_eq!((other.missed, other.events.len()), (true, 3));
+    assert_eq!(other.epoch, all.epoch);
+    let same = w
+        .reports
+        .events_after(Some(&all.epoch), 2, Duration::ZERO)
+        .await;
+    assert_eq!((same.missed, same.events.len()), (false, 1));
     // In-process subscribers hear the same.
     assert!(matches!(live.try_recv().unwrap(), WorkerEvent::Task { .. }));
     assert!(matches!(
@@ -208,10 +253,56 @@ async fn the_feed_numbers_events_and_says_when_some_were_missed() {
     // A poller waiting for the next event is woken by it.
     let waiting = tokio::spawn({
         let reports = w.reports.clone();
-        async move { reports.events_after(3, Duration::from_secs(30)).await }
+        async move { reports.events_after(None, 3, Duration::from_secs(30)).await }
     });
     tokio::task::yield_now().await;
     w.reports.begin(task("t5"), "tok5").unwrap();
     let woken = waiting.await.unwrap();
     assert_eq!((woken.next, woken.events.len()), (4, 1));
+}
+
+#[tokio::test]
+async fn a_queue_a_worker_wrote_cannot_make_the_host_follow_links() {
+    let w = world(Duration::from_secs(60));
+    let queue = w.reports.begin(task("t6"), "tok6").unwrap();
+    let outside = w.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    // A link posing as a report, a reason file planted as a link, a file
+    // too large to be a report.
+    std::os::unix::fs::symlink(&victim, queue.join("0-link.json")).unwrap();
+    std::fs::create_dir_all(queue.join("rejected")).unwrap();
+    std::os::unix::fs::symlink(&victim, queue.join("rejected/1-big.json.reason")).unwrap();
+    let big = std::fs::File::create(queue.join("1-big.json")).unwrap();
+    big.set_len(8 << 20).unwrap();
+    assert_eq!(w.reports.drain(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(queue.join("0-link.json").is_symlink(), "a link is no entry");
+    assert!(queue.join("rejected/1-big.json").is_file());
+    let reason = queue.join("rejected/1-big.json.reason");
+    assert!(!reason.is_symlink());
+    assert!(
+        std::fs::read_to_string(&reason)
+            .unwrap()
+            .contains("larger than a report")
+    );
+
+    // A `rejected` that is a link is not used: the bad file stays put.
+    let other = w.reports.begin(task("t7"), "tok7").unwrap();
+    std::os::unix::fs::symlink(&outside, other.join("rejected")).unwrap();
+    std::fs::write(other.join("0-bad.json"), "not json").unwrap();
+    assert_eq!(w.reports.drain(), 0);
+    assert!(other.join("0-bad.json").exists());
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        1,
+        "only the victim"
+    );
+
+    // The queue is shared with the worker, its parent is not.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&queue), 0o777);
+    assert_eq!(mode(queue.parent().unwrap()), 0o700);
 }
