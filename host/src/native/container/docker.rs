@@ -32,6 +32,27 @@ pub const TASK_LABEL: &str = "openpista.task";
 pub const HOST_LABEL: &str = "openpista.host";
 /// Label naming the conversation a container runs for.
 pub const SESSION_LABEL: &str = "openpista.session";
+/// Label naming the machine of the host process (its hostname), so a
+/// sweep judges only processes it can see.
+pub const MACHINE_LABEL: &str = "openpista.machine";
+/// Label with the task's deadline, seconds since the epoch.
+pub const DEADLINE_LABEL: &str = "openpista.deadline";
+
+/// This machine's name, for [`MACHINE_LABEL`].
+pub fn machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether the process `pid` of this machine still runs.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
 
 /// What is known of the daemon.
 enum State {
@@ -125,22 +146,75 @@ impl Engine {
         }
     }
 
-    /// Removes every container this host (`host_id`) made that still exists.
-    pub async fn remove_all(&self, host_id: &str) {
-        let Some(docker) = self.known_client().await else {
-            return;
-        };
-        let filters = HashMap::from([("label", vec![format!("{HOST_LABEL}={host_id}")])]);
+    /// Every container (running or not) labelled `label=value`, when the
+    /// daemon is known to answer and does within 10 s.
+    async fn labelled(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Option<(Docker, Vec<bollard::models::ContainerSummary>)> {
+        let docker = self.known_client().await?;
+        let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
             .build();
-        let Ok(Ok(found)) = tokio::time::timeout(
+        let found = tokio::time::timeout(
             Duration::from_secs(10),
             docker.list_containers(Some(options)),
         )
         .await
-        else {
+        .ok()?
+        .ok()?;
+        Some((docker, found))
+    }
+
+    /// Removes what hosts of this machine that are gone left behind (killed
+    /// hosts never ran their removal): containers that have ended, and
+    /// running ones past their deadline, which no one enforces any more.
+    /// A running container within its deadline is left: its worker may
+    /// still report. Returns how many were removed.
+    pub async fn sweep_orphans(&self, own_host_id: &str) -> usize {
+        let Some((docker, found)) = self.labelled(MACHINE_LABEL, &machine()).await else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut removed = 0;
+        for container in found {
+            let labels = container.labels.unwrap_or_default();
+            let Some(host) = labels.get(HOST_LABEL) else {
+                continue;
+            };
+            let pid = host.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            if host == own_host_id || pid.is_none_or(alive) {
+                continue;
+            }
+            let running = container
+                .state
+                .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING);
+            let overdue = labels
+                .get(DEADLINE_LABEL)
+                .and_then(|d| d.parse::<u64>().ok())
+                .is_none_or(|deadline| now > deadline);
+            if running && !overdue {
+                continue;
+            }
+            if let Some(id) = container.id {
+                tracing::info!(
+                    "container.run: removing container {id} of a host that is gone ({host})"
+                );
+                remove(&docker, &id).await;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes every container this host (`host_id`) made that still exists.
+    pub async fn remove_all(&self, host_id: &str) {
+        let Some((docker, found)) = self.labelled(HOST_LABEL, host_id).await else {
             return;
         };
         for container in found {

@@ -349,6 +349,7 @@ impl Containers {
             docker::image_present(docker, &image)
                 .await
                 .map_err(|e| WitError::Unavailable(format!("{name}: {e}")))?;
+            self.engine.sweep_orphans(&self.host_id).await;
         }
 
         let task_id = hex::encode(rand::random::<[u8; 8]>());
@@ -545,6 +546,11 @@ impl Containers {
         let mut labels = HashMap::from([
             (docker::TASK_LABEL.to_string(), task_id.to_string()),
             (docker::HOST_LABEL.to_string(), self.host_id.clone()),
+            (docker::MACHINE_LABEL.to_string(), docker::machine()),
+            (
+                docker::DEADLINE_LABEL.to_string(),
+                (reports::now_ms() / 1000 + timeout.as_secs() + 1).to_string(),
+            ),
         ]);
         if let Some(session) = &task.session {
             labels.insert(docker::SESSION_LABEL.to_string(), session.clone());
