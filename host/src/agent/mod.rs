@@ -9,8 +9,8 @@ mod history;
 mod spans;
 pub mod window;
 
-use crate::memory::MemoryStore;
 use crate::memory::sessions::StoredMessage;
+use crate::memory::{MemoryStore, now_ms};
 use crate::runtime::bindings::{Attachment, ChatRequest, Role, StreamEvent, ToolCall};
 use crate::runtime::{CallContext, CallError, Runtime};
 use crate::telemetry::metrics;
@@ -137,13 +137,6 @@ pub struct Agent {
     pub tools: Arc<ToolRegistry>,
     pub memory: Arc<MemoryStore>,
     pub settings: AgentSettings,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Cuts `text` to `limit` characters with a marker saying how much went.

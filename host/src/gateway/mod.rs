@@ -74,12 +74,7 @@ pub enum Dispatched {
     Foreign,
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::memory::now_ms;
 
 /// Where an event came from: the channel its answer goes back to.
 #[derive(Debug, Clone, PartialEq, Eq)]

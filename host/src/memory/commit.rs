@@ -14,7 +14,8 @@
 //! append in it gets the error and none of it is kept (the transaction is
 //! dropped uncommitted).
 
-use super::sessions::{MESSAGES, SESSIONS, Session, now_ms};
+use super::now_ms;
+use super::sessions::{MESSAGES, SESSIONS, Session};
 use anyhow::{Result, anyhow};
 use redb::{Database, ReadableTable};
 use std::collections::{HashMap, VecDeque};

@@ -29,6 +29,15 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// Longest key.
 pub const MAX_KEY_BYTES: usize = 1024;
 
+/// Milliseconds since the epoch: the clock of stored records, and of the
+/// modules above that stamp what they keep.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The database behind `memory`.
 pub struct MemoryStore {
     pub(crate) db: Arc<Database>,

@@ -7,6 +7,7 @@
 
 use super::MemoryStore;
 use super::commit::{Append, Reply};
+use super::now_ms;
 use anyhow::{Context, Result, bail};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -55,13 +56,6 @@ pub struct StoredMessage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
     pub at_ms: u64,
-}
-
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn check_id(id: &str) -> Result<()> {

@@ -11,7 +11,7 @@
 //! racing each other cannot both count.
 
 use super::MemoryStore;
-use super::sessions::now_ms;
+use super::now_ms;
 use anyhow::{Result, bail};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};

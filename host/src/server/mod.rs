@@ -80,47 +80,56 @@ impl ServerState {
         hub: Arc<ConnectionHub>,
         settings: &ServerSection,
     ) -> Arc<Self> {
-        Arc::new(ServerState {
-            gateway,
-            hub,
-            cors: cors::Cors::new(&settings.cors_origins),
-            max_frame: settings.max_frame_bytes,
-            routes: RwLock::new(BTreeMap::new()),
-            closing: tokio::sync::watch::Sender::new(false),
-            serve_page: true,
-            mcp: std::sync::OnceLock::new(),
-            metrics: std::sync::OnceLock::new(),
-            workers: std::sync::OnceLock::new(),
-            health: true,
-        })
+        Arc::new(Self::with(gateway, hub, settings, true, true))
     }
 
     /// State for `[metrics] listen`: `/metrics` (once set) and nothing
     /// else, not even `/health`, since anyone may reach it.
     pub fn metrics_only(gateway: Arc<Gateway>, hub: Arc<ConnectionHub>) -> Arc<Self> {
-        let mut state = Arc::into_inner(Self::webhooks_only(gateway, hub))
-            .expect("a fresh state has one owner");
-        state.health = false;
-        Arc::new(state)
+        Arc::new(Self::with(
+            gateway,
+            hub,
+            &ServerSection::default(),
+            false,
+            false,
+        ))
     }
 
     /// State for a listener that serves channel routes and `/health` only
     /// (a messenger's webhook port behind a reverse proxy): no page, no
     /// cross-origin callers.
     pub fn webhooks_only(gateway: Arc<Gateway>, hub: Arc<ConnectionHub>) -> Arc<Self> {
-        Arc::new(ServerState {
+        Arc::new(Self::with(
             gateway,
             hub,
-            cors: cors::Cors::new(&[]),
-            max_frame: ServerSection::default().max_frame_bytes,
+            &ServerSection::default(),
+            false,
+            true,
+        ))
+    }
+
+    /// `settings`' CORS origins and frame limit (the defaults admit no
+    /// cross-origin caller).
+    fn with(
+        gateway: Arc<Gateway>,
+        hub: Arc<ConnectionHub>,
+        settings: &ServerSection,
+        serve_page: bool,
+        health: bool,
+    ) -> ServerState {
+        ServerState {
+            gateway,
+            hub,
+            cors: cors::Cors::new(&settings.cors_origins),
+            max_frame: settings.max_frame_bytes,
             routes: RwLock::new(BTreeMap::new()),
             closing: tokio::sync::watch::Sender::new(false),
-            serve_page: false,
+            serve_page,
             mcp: std::sync::OnceLock::new(),
             metrics: std::sync::OnceLock::new(),
             workers: std::sync::OnceLock::new(),
-            health: true,
-        })
+            health,
+        }
     }
 
     /// Whether any channel has routes here.

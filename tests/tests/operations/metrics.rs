@@ -183,6 +183,11 @@ async fn a_listener_of_its_own_serves_metrics_and_the_main_one_does_not() {
     assert_ne!(status, 200, "the main listener does not serve metrics");
     let (status, _) = get(addr, "/other").await;
     assert_eq!(status, 404);
+    let (status, _) = get(addr, "/health").await;
+    assert_eq!(
+        status, 404,
+        "anyone reaches it: metrics only, not the host's health"
+    );
 
     let answer = openpista_tests::web_chat(served.addr, TOKEN, "own-client", "hi").await;
     assert_eq!(answer, "after two tries");

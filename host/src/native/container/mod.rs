@@ -75,6 +75,9 @@ pub mod paths {
 /// names one.
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 
+/// How often, at most, a task sweeps what dead hosts left.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// Output folder entries listed in an outcome.
 const MAX_FILES: usize = 50;
 
@@ -190,6 +193,8 @@ pub struct Containers {
     running: Mutex<BTreeMap<String, RunningTask>>,
     /// Worker reports, when the host keeps them.
     reports: std::sync::OnceLock<Arc<reports::Reports>>,
+    /// When containers that dead hosts left were last swept.
+    swept: Mutex<Option<Instant>>,
 }
 
 /// The Docker daemon's address: `[native.container] docker_host`, else
@@ -225,6 +230,7 @@ impl Containers {
             tokens: TokenTable::new(),
             running: Mutex::new(BTreeMap::new()),
             reports: std::sync::OnceLock::new(),
+            swept: Mutex::new(None),
         })
     }
 
@@ -349,7 +355,7 @@ impl Containers {
             docker::image_present(docker, &image)
                 .await
                 .map_err(|e| WitError::Unavailable(format!("{name}: {e}")))?;
-            self.engine.sweep_orphans(&self.host_id).await;
+            self.sweep().await;
         }
 
         let task_id = hex::encode(rand::random::<[u8; 8]>());
@@ -571,6 +577,20 @@ impl Containers {
             timeout,
             keep_chars: self.settings.output_limit,
         }
+    }
+
+    /// Sweeps what dead hosts left ([`docker::Engine::sweep_orphans`]):
+    /// on the first task, then at most once a minute, so a busy host does
+    /// not list the daemon's containers for every task.
+    async fn sweep(&self) {
+        {
+            let mut swept = self.swept.lock().unwrap();
+            if swept.is_some_and(|at| at.elapsed() < SWEEP_EVERY) {
+                return;
+            }
+            *swept = Some(Instant::now());
+        }
+        self.engine.sweep_orphans(&self.host_id).await;
     }
 
     /// Lists `task` as running until the guard is dropped.

@@ -91,6 +91,17 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Report `id` is stored as arrival `seq` (now, or before: `duplicate`).
+    fn ack(id: String, seq: u64, duplicate: bool) -> Answer {
+        Answer {
+            ack: true,
+            id: Some(id),
+            seq: Some(seq),
+            duplicate,
+            ..Answer::default()
+        }
+    }
+
     fn nack(retry: bool, error: impl Into<String>) -> Answer {
         Answer {
             ack: false,
@@ -136,9 +147,4 @@ pub fn new_report_id() -> String {
     format!("{:x}-{}", now_ms(), hex::encode(rand::random::<[u8; 8]>()))
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::memory::now_ms;

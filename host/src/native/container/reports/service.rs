@@ -342,18 +342,7 @@ impl Reports {
         // A report stored before is acknowledged again whatever else holds
         // now (the grace may have passed since).
         match self.store.worker_report_seq(&report.task_id, &report.id) {
-            Ok(Some(seq)) => {
-                return (
-                    StatusCode::OK,
-                    Answer {
-                        ack: true,
-                        id: Some(report.id),
-                        seq: Some(seq),
-                        duplicate: true,
-                        ..Answer::default()
-                    },
-                );
-            }
+            Ok(Some(seq)) => return (StatusCode::OK, Answer::ack(report.id, seq, true)),
             Ok(None) => {}
             Err(e) => return storage_failed(e),
         }
@@ -422,28 +411,14 @@ impl Reports {
                     stored.kind,
                     stored.seq
                 );
-                let answer = Answer {
-                    ack: true,
-                    id: Some(stored.id.clone()),
-                    seq: Some(stored.seq),
-                    ..Answer::default()
-                };
+                let answer = Answer::ack(stored.id.clone(), stored.seq, false);
                 self.publish(WorkerEvent::Report {
                     task: *task,
                     report: stored,
                 });
                 (StatusCode::OK, answer)
             }
-            Ok(Added::Duplicate { seq }) => (
-                StatusCode::OK,
-                Answer {
-                    ack: true,
-                    id: Some(report.id),
-                    seq: Some(seq),
-                    duplicate: true,
-                    ..Answer::default()
-                },
-            ),
+            Ok(Added::Duplicate { seq }) => (StatusCode::OK, Answer::ack(report.id, seq, true)),
             Err(e) => storage_failed(e),
         }
     }
