@@ -1,6 +1,8 @@
 //! Builds the first-party components (`components/*`) for wasm32-wasip2 and
 //! embeds them in the `openpista` binary, so one binary is a complete install.
 
+#[path = "build/precompile.rs"]
+mod precompile;
 #[path = "build/wasm_build.rs"]
 mod wasm_build;
 #[path = "build/web_build.rs"]
@@ -16,6 +18,7 @@ fn main() {
     let built = wasm_build::build(&workspace, &crates);
     web_build::build(&workspace);
 
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut code = String::from(
         "/// First-party components built by host/build.rs.\npub static EMBEDDED: &[EmbeddedComponent] = &[\n",
     );
@@ -25,22 +28,38 @@ fn main() {
             "{} has no manifest.toml",
             b.manifest.parent().unwrap().display()
         );
+        // A precompiled component keeps its WebAssembly as built (a start
+        // hashes it and reads its shape); the others are packed until used.
+        let (precompiled, wasm, gzipped) =
+            match precompile::precompile(&b.package, &b.wasm, &out_dir) {
+                Some(path) => (
+                    format!("Some(include_bytes!({path:?}))"),
+                    b.wasm.clone(),
+                    false,
+                ),
+                None => (
+                    "None".to_string(),
+                    precompile::gzip(&b.package, &b.wasm, &out_dir),
+                    true,
+                ),
+            };
         writeln!(
             code,
-            "    EmbeddedComponent {{ package: {:?}, wasm: include_bytes!({:?}), manifest: include_str!({:?}) }},",
+            "    EmbeddedComponent {{ package: {:?}, wasm: include_bytes!({:?}), gzipped: {gzipped}, manifest: include_str!({:?}), precompiled: {precompiled} }},",
             b.package,
-            b.wasm.display().to_string(),
+            wasm.display().to_string(),
             b.manifest.display().to_string()
         )
         .unwrap();
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_components.rs");
+    let out = out_dir.join("embedded_components.rs");
     std::fs::write(out, code).unwrap();
     commit(&workspace);
     wit_files(&workspace);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/wasm_build.rs");
+    println!("cargo:rerun-if-changed=build/precompile.rs");
 }
 
 /// `OPENPISTA_COMMIT`: the commit this binary was built from, for

@@ -48,7 +48,7 @@ fn plugin_folder(dir: &Path) {
     let copies = COMPONENTS.saturating_sub(embedded_loaded());
     for i in 0..copies {
         let name = format!("echo-copy-{i}");
-        let mut bytes = echo.wasm.to_vec();
+        let mut bytes = echo.wasm().to_vec();
         // A custom section makes each copy a distinct component.
         let label = name.as_bytes();
         bytes.push(0);

@@ -3,22 +3,16 @@
 //! component reported while the old one serves, `reload` on demand, a clean
 //! SIGTERM, and `component new` writing a crate that builds and loads.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
+use support::serve;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_openpista");
-
 fn cmd(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("OPENPISTA_HOME", home)
-        // A port of its own: tests run in parallel.
-        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
-        .env_remove("OPENPISTA_CONFIG")
-        .output()
-        .unwrap()
+    support::openpista(home).args(args).output().unwrap()
 }
 
 fn list(home: &Path) -> serde_json::Value {
@@ -47,30 +41,13 @@ fn wait_for(home: &Path, what: &str, check: impl Fn(&serde_json::Value) -> bool)
     }
 }
 
-fn serve(home: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("OPENPISTA_HOME", home)
-        // A port of its own: tests run in parallel.
-        .env("OPENPISTA_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = lines.next().unwrap().unwrap();
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, ready)
-}
-
 fn embedded_wasm(name: &str) -> Vec<u8> {
     openpista::runtime::registry::EMBEDDED
         .iter()
         .find(|e| e.package == name)
         .unwrap()
-        .wasm
-        .to_vec()
+        .wasm()
+        .into_owned()
 }
 
 fn embedded_manifest(name: &str) -> String {

@@ -90,7 +90,7 @@ fn component_install_shows_the_capabilities_and_needs_a_yes() {
         .find(|e| e.package == "tool-basics")
         .unwrap();
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("basics.wasm"), basics.wasm).unwrap();
+    std::fs::write(src.join("basics.wasm"), &basics.wasm()[..]).unwrap();
     let file = src.join("basics.wasm");
     let file = file.to_str().unwrap();
 
@@ -116,7 +116,7 @@ fn component_install_shows_the_capabilities_and_needs_a_yes() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         std::fs::read(plugins.join("tool-basics.wasm")).unwrap(),
-        basics.wasm
+        basics.wasm().into_owned()
     );
     assert!(plugins.join("tool-basics.toml").is_file());
     let out = cmd(home.path(), &["component", "list", "--json"]);

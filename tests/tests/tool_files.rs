@@ -73,7 +73,7 @@ async fn files(t: &Tree, policy: &str, workspace: Option<PathBuf>) -> Files {
         .find(|e| e.package == "tool-files")
         .expect("tool-files is embedded in the binary");
     let plugins = t.root.join("components");
-    openpista_tests::install(&plugins, "tool-files", embedded.wasm, embedded.manifest);
+    openpista_tests::install(&plugins, "tool-files", &embedded.wasm(), embedded.manifest);
     let policy: ComponentPolicy = toml::from_str(policy).unwrap();
     let rt = Runtime::new(RuntimeConfig {
         cache_dir: Some(t.root.join("cache")),
@@ -206,7 +206,7 @@ async fn a_relative_folder_is_refused_not_taken_from_the_current_one() {
         .iter()
         .find(|e| e.package == "tool-files")
         .unwrap();
-    openpista_tests::install(&plugins, "tool-files", embedded.wasm, embedded.manifest);
+    openpista_tests::install(&plugins, "tool-files", &embedded.wasm(), embedded.manifest);
     let policy: ComponentPolicy = toml::from_str("paths = [\"granted\"]").unwrap();
     let rt = Runtime::new(RuntimeConfig {
         cache_dir: Some(t.root.join("cache")),

@@ -37,6 +37,8 @@ const MAC_LEN: usize = 32;
 /// Counts of what the cache did, for `component list` and tests.
 #[derive(Debug, Default)]
 pub struct CacheStats {
+    /// Built into the binary and deserialised (no disk, no compiling).
+    pub precompiled: AtomicU64,
     pub compiled: AtomicU64,
     pub loaded_from_disk: AtomicU64,
     /// Entries refused: planted, altered, foreign or unreadable.
@@ -188,8 +190,29 @@ impl CompileCache {
         Ok(body.to_vec())
     }
 
-    /// The compiled form of `bytes` (whose SHA-256 is `hash`).
-    pub fn load(&self, engine: &Engine, bytes: &[u8], hash: &str) -> Result<Component> {
+    /// The compiled form of `bytes` (whose SHA-256 is `hash`): the build's
+    /// own artifact when there is one that fits this engine, else the disk
+    /// cache's, else compiled now (and written to the disk cache).
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        hash: &str,
+        precompiled: Option<&'static [u8]>,
+    ) -> Result<Component> {
+        if let Some(packed) = precompiled {
+            match Self::load_precompiled(engine, packed) {
+                Ok(component) => {
+                    self.stats.precompiled.fetch_add(1, Ordering::Relaxed);
+                    return Ok(component);
+                }
+                // Expected after `[runtime]` changes or on a CPU without
+                // the features it was built for: not a fault.
+                Err(e) => tracing::info!(
+                    "the built-in compiled form does not fit this engine ({e:#}); compiling"
+                ),
+            }
+        }
         if let (Some((_, key)), Some(path)) = (&self.disk, self.path_for(hash))
             && path.exists()
         {
@@ -227,6 +250,17 @@ impl CompileCache {
             tracing::warn!("cannot write cache entry {}: {e:#}", path.display());
         }
         Ok(component)
+    }
+
+    /// Unpacks and deserialises an artifact built into the binary.
+    fn load_precompiled(engine: &Engine, packed: &[u8]) -> Result<Component> {
+        let body = lz4_flex::decompress_size_prepended(packed)
+            .context("unpacking the built-in compiled form")?;
+        // SAFETY: the bytes are part of this binary, written by its build
+        // script with `Engine::precompile_component`; wasmtime checks at
+        // load that they were compiled for a compatible engine (version,
+        // target, settings, CPU features) and refuses them otherwise.
+        Ok(unsafe { Component::deserialize(engine, &body) }?)
     }
 
     pub fn dir(&self) -> Option<&Path> {

@@ -4,6 +4,7 @@
 //!
 //! Layout, one concern per module:
 //! - [`engine`]: the wasmtime engine, pooling allocator probe, epoch ticker
+//!   (the `openpista-engine` crate, which the build script shares)
 //! - [`cache`]: compiled-artifact cache keyed by content and engine
 //! - [`manifest`], [`capabilities`]: what a component declares and is granted
 //! - [`net`], [`secrets`]: outbound HTTP policy and secret placeholders
@@ -22,7 +23,7 @@ pub mod capabilities;
 pub mod channel;
 pub mod component;
 pub mod connections;
-pub mod engine;
+pub use openpista_engine as engine;
 mod host_impl;
 mod mac;
 pub mod manifest;

@@ -25,8 +25,31 @@ use wasmtime::component::{HasSelf, Linker};
 /// A first-party component built into the binary.
 pub struct EmbeddedComponent {
     pub package: &'static str,
-    pub wasm: &'static [u8],
+    /// Its WebAssembly: as built when it is precompiled (a start reads
+    /// it for its hash and shape), gzip-compressed otherwise (a third of
+    /// the size, unpacked only when the component loads).
+    wasm: &'static [u8],
+    gzipped: bool,
     pub manifest: &'static str,
+    /// Its compiled form for the default engine settings, LZ4-compressed
+    /// (host/build/precompile.rs): present for the components the default
+    /// configuration loads.
+    pub precompiled: Option<&'static [u8]>,
+}
+
+impl EmbeddedComponent {
+    /// The component's WebAssembly bytes.
+    pub fn wasm(&self) -> std::borrow::Cow<'static, [u8]> {
+        if !self.gzipped {
+            return self.wasm.into();
+        }
+        use std::io::Read;
+        let mut out = Vec::with_capacity(self.wasm.len() * 3);
+        flate2::read::GzDecoder::new(self.wasm)
+            .read_to_end(&mut out)
+            .expect("the build script's gzip of an embedded component unpacks");
+        out.into()
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/embedded_components.rs"));
@@ -145,6 +168,8 @@ struct Candidate {
     source: Source,
     /// `NAME.sig` beside a plugin's files.
     signature: Option<String>,
+    /// The build's compiled form, for an embedded component.
+    precompiled: Option<&'static [u8]>,
 }
 
 /// The component runtime.
@@ -317,11 +342,12 @@ impl Runtime {
             for e in EMBEDDED {
                 if Manifest::parse(e.manifest, e.package).is_ok_and(|m| m.name == name) {
                     return Ok(Some(Candidate {
-                        wasm: e.wasm.into(),
+                        wasm: e.wasm(),
                         manifest: e.manifest.into(),
                         origin: format!("embedded {}", e.package),
                         source: Source::Embedded,
                         signature: None,
+                        precompiled: e.precompiled,
                     }));
                 }
             }
@@ -369,7 +395,9 @@ impl Runtime {
         let grants = Grants::resolve(&manifest, &policy, &self.config.secrets, &self.bounds)
             .with_context(|| format!("[components.{name}] in the config"))?;
         let hash = content_hash(&candidate.wasm);
-        let component = self.cache.load(&self.engine, &candidate.wasm, &hash)?;
+        let component =
+            self.cache
+                .load(&self.engine, &candidate.wasm, &hash, candidate.precompiled)?;
         let linker = &self.linkers[&manifest.world];
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             anyhow::anyhow!(
@@ -510,6 +538,7 @@ fn file_candidate(dir: &Path, name: &str) -> Result<Option<Candidate>> {
         origin: toml.display().to_string(),
         source: Source::File(wasm),
         signature,
+        precompiled: None,
     }))
 }
 

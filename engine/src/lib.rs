@@ -1,6 +1,13 @@
-//! The one wasmtime [`Engine`]: async, epoch interruption, the pooling
-//! allocator where the address space allows it, and the epoch ticker that
-//! drives deadlines.
+//! The one wasmtime [`Engine`] of openpista: async, epoch interruption, the
+//! pooling allocator where the address space allows it, and the epoch ticker
+//! that drives deadlines.
+//!
+//! A crate of its own because two builds need the same configuration: the
+//! host runs it, and the host's build script compiles the first-party
+//! components the default configuration loads for it ([`precompile_config`]),
+//! so a first start deserialises them instead of compiling. A precompiled
+//! artifact that does not fit the running engine (other settings, another
+//! CPU) is refused by wasmtime's own check at load, and compiled instead.
 
 use anyhow::Result;
 use std::sync::Arc;
@@ -44,6 +51,9 @@ pub enum Allocator {
     OnDemand,
 }
 
+/// What compiled code depends on, the same for the running engine and for
+/// precompiling. Allocation strategy and pool sizes do not change compiled
+/// code, so they are not here.
 fn base_config(settings: &EngineSettings) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
@@ -52,15 +62,44 @@ fn base_config(settings: &EngineSettings) -> Config {
     // Guests recurse on a bounded stack; a runaway recursion traps.
     config.max_wasm_stack(512 * 1024);
     config.async_stack_size(2 * 1024 * 1024);
-    #[cfg(feature = "wasm-profiling")]
+    #[cfg(feature = "profiling")]
     if let Some(strategy) = profiler_from_env() {
         config.profiler(strategy);
     }
     config
 }
 
+/// The configuration the build script precompiles for: the running
+/// engine's with [`EngineSettings::default`], for `target` (the triple
+/// being built) instead of the build machine, with the x86-64-v2 features
+/// (SSE3 to SSE4.2, POPCNT: every x86-64 CPU since about 2009) rather than
+/// whatever the build machine has. A shipped binary's artifacts then load on
+/// the machines it runs on, not only on the one that built it; a CPU without
+/// them makes wasmtime refuse the artifact, and the host compiles instead.
+pub fn precompile_config(target: &str) -> Result<Config> {
+    let mut config = base_config(&EngineSettings::default());
+    config.target(target)?;
+    if target.starts_with("x86_64") {
+        for flag in [
+            "has_sse3",
+            "has_ssse3",
+            "has_sse41",
+            "has_sse42",
+            "has_popcnt",
+        ] {
+            // SAFETY: these are x86-64 ISA flags of cranelift; code using
+            // them runs only where wasmtime's load check finds them on the
+            // CPU.
+            unsafe {
+                config.cranelift_flag_enable(flag);
+            }
+        }
+    }
+    Ok(config)
+}
+
 /// `OPENPISTA_WASM_PROFILER=perfmap|jitdump`, for profiling builds.
-#[cfg(feature = "wasm-profiling")]
+#[cfg(feature = "profiling")]
 fn profiler_from_env() -> Option<wasmtime::ProfilingStrategy> {
     match std::env::var("OPENPISTA_WASM_PROFILER").ok()?.as_str() {
         "perfmap" => Some(wasmtime::ProfilingStrategy::PerfMap),
