@@ -404,11 +404,12 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-fn rss_kib(pid: u32) -> f64 {
+/// A `/proc/PID/status` memory figure (`VmRSS`, `RssAnon`) in KiB.
+fn status_kib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
@@ -445,6 +446,9 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
 struct Figures {
     ready: f64,
     idle_rss: f64,
+    /// The private part of `idle_rss` (`RssAnon`): the rest is the
+    /// binary's and libraries' pages, shared with the page cache.
+    idle_anon: f64,
     wall: f64,
     user: f64,
     sys: f64,
@@ -476,7 +480,10 @@ fn serve_once(s: &Setup, kind: Kind, errors: &mut Vec<String>) -> Option<Figures
     let mut result = None;
     if first.starts_with(&format!("{name} ready")) {
         std::thread::sleep(IDLE);
-        let idle_rss = rss_kib(child.id());
+        let (idle_rss, idle_anon) = (
+            status_kib(child.id(), "VmRSS"),
+            status_kib(child.id(), "RssAnon"),
+        );
         // openpista says where the web page is on a later line.
         let mut url_line = (kind == Kind::Baseline).then(|| first.clone());
         let until = Instant::now() + Duration::from_secs(10);
@@ -500,6 +507,7 @@ fn serve_once(s: &Setup, kind: Kind, errors: &mut Vec<String>) -> Option<Figures
                 result = Some(Figures {
                     ready,
                     idle_rss,
+                    idle_anon,
                     ..Figures::default()
                 });
             }
@@ -587,9 +595,15 @@ type Line = (&'static str, bool, fn(&Figures) -> f64, bool);
 
 /// The table: label, from the serve rounds (else the run rounds), the
 /// figure, whether it is memory.
-const TABLE: [Line; 7] = [
+const TABLE: [Line; 8] = [
     ("serve: start to ready", true, |f| f.ready, false),
     ("serve: idle RSS, web on", true, |f| f.idle_rss, true),
+    (
+        "serve:   of which private (RssAnon)",
+        true,
+        |f| f.idle_anon,
+        true,
+    ),
     ("run: one turn, wall time", false, |f| f.wall, false),
     ("run: CPU, user + sys", false, |f| f.user + f.sys, false),
     ("run:   of which user", false, |f| f.user, false),
