@@ -652,7 +652,9 @@ fn main() {
     }
     let mut errors = Vec::new();
 
-    // Fill the compile cache (this start compiles every component).
+    // The first start, on an empty compile cache: it compiles only what the
+    // binary does not carry precompiled (all of it when built with
+    // OPENPISTA_PRECOMPILE=0), and fills the cache for the rounds below.
     let log = s.logs.join("warm.log");
     let started = Instant::now();
     let warm = command(&s, Kind::Openpista)
@@ -693,7 +695,7 @@ fn main() {
     );
     let cold = show(cold, false);
     println!("  serve: warm cache; idle RSS read {IDLE:?} after ready");
-    println!("  first `serve` start (compiles the cache): {cold}");
+    println!("  first `serve` start, empty compile cache: {cold}");
     row("", "openpista".into(), "baseline".into(), "ratio".into());
     for (what, from_serve, field, memory) in TABLE {
         let [open, base] = if from_serve { &serve } else { &run };
