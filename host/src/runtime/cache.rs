@@ -20,6 +20,7 @@
 
 use super::mac::{hmac_sha256, verify};
 use crate::paths;
+use crate::telemetry::metrics::CompiledFrom;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -204,6 +205,7 @@ impl CompileCache {
             match Self::load_precompiled(engine, packed) {
                 Ok(component) => {
                     self.stats.precompiled.fetch_add(1, Ordering::Relaxed);
+                    crate::telemetry::metrics::compile_cache(CompiledFrom::BuiltIn);
                     return Ok(component);
                 }
                 // Expected after `[runtime]` changes or on a CPU without
@@ -225,7 +227,7 @@ impl CompileCache {
                     match unsafe { Component::deserialize(engine, &body) } {
                         Ok(component) => {
                             self.stats.loaded_from_disk.fetch_add(1, Ordering::Relaxed);
-                            crate::telemetry::metrics::compile_cache(true);
+                            crate::telemetry::metrics::compile_cache(CompiledFrom::Cache);
                             return Ok(component);
                         }
                         Err(e) => self.stats.warn(format!(
@@ -243,7 +245,7 @@ impl CompileCache {
         }
         let component = Component::new(engine, bytes)?;
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
-        crate::telemetry::metrics::compile_cache(false);
+        crate::telemetry::metrics::compile_cache(CompiledFrom::Compiler);
         if let (Some((_, key)), Some(path)) = (&self.disk, self.path_for(hash))
             && let Err(e) = self.store(key, &component, &path, hash)
         {

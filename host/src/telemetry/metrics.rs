@@ -160,7 +160,7 @@ fn describe() {
     );
     describe_counter!(
         COMPILE_CACHE,
-        "Components loaded from the compile cache (hit) or compiled (miss)."
+        "Components loaded precompiled from the binary (built-in), from the compile cache (hit), or compiled (miss)."
     );
     describe_counter!(HOT_SWAPS, "Components replaced while serving, by outcome.");
     describe_counter!(
@@ -306,9 +306,26 @@ pub fn trap(component: &str, kind: &'static str) {
     metrics::counter!(TRAPS, "component" => component.to_string(), "kind" => kind).increment(1);
 }
 
-/// A component was read from the compile cache (`hit`) or compiled.
-pub fn compile_cache(hit: bool) {
-    metrics::counter!(COMPILE_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+/// Where a loaded component's compiled code came from.
+#[derive(Debug, Clone, Copy)]
+pub enum CompiledFrom {
+    /// Precompiled into the binary by its build.
+    BuiltIn,
+    /// The disk cache.
+    Cache,
+    /// Compiled now.
+    Compiler,
+}
+
+/// A component's compiled code was loaded (`built-in`, `hit`) or compiled
+/// (`miss`).
+pub fn compile_cache(from: CompiledFrom) {
+    let result = match from {
+        CompiledFrom::BuiltIn => "built-in",
+        CompiledFrom::Cache => "hit",
+        CompiledFrom::Compiler => "miss",
+    };
+    metrics::counter!(COMPILE_CACHE, "result" => result).increment(1);
 }
 
 /// A component was replaced while serving (or the attempt failed).

@@ -54,7 +54,7 @@ async fn a_turn_with_tool_calls_moves_the_counters_by_what_happened() {
     assert_eq!(value(&before, "openpista_turns_total", &[]), 0.0);
     assert!(
         value(&before, "openpista_compile_cache_total", &[]) >= 3.0,
-        "every component loaded at start counts as a hit or a miss: {before:?}"
+        "every component loaded at start counts as built-in, a hit or a miss: {before:?}"
     );
     assert!(value(&before, "process_resident_memory_bytes", &[]) > 1_048_576.0);
 
