@@ -30,11 +30,7 @@ pub fn precompile(package: &str, wasm: &Path, out_dir: &Path) -> Option<PathBuf>
     {
         return None;
     }
-    let target = std::env::var("TARGET").expect("cargo sets TARGET for build scripts");
-    let config = openpista_engine::precompile_config(&target)
-        .unwrap_or_else(|e| panic!("no engine configuration for {target}: {e:#}"));
-    let engine = wasmtime::Engine::new(&config)
-        .unwrap_or_else(|e| panic!("cannot build an engine for {target}: {e:#}"));
+    let engine = engine();
     let bytes =
         std::fs::read(wasm).unwrap_or_else(|e| panic!("cannot read {}: {e}", wasm.display()));
     let compiled = engine
@@ -63,4 +59,16 @@ fn write_gzip(path: &Path, bytes: &[u8]) {
     gz.write_all(bytes).unwrap();
     std::fs::write(path, gz.finish().unwrap())
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// The engine every artefact is compiled with, built once per build.
+fn engine() -> &'static wasmtime::Engine {
+    static ENGINE: std::sync::OnceLock<wasmtime::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let target = std::env::var("TARGET").expect("cargo sets TARGET for build scripts");
+        let config = openpista_engine::precompile_config(&target)
+            .unwrap_or_else(|e| panic!("no engine configuration for {target}: {e:#}"));
+        wasmtime::Engine::new(&config)
+            .unwrap_or_else(|e| panic!("cannot build an engine for {target}: {e:#}"))
+    })
 }
