@@ -26,7 +26,7 @@
 //!
 //! cargo bench -p openpista --bench side_by_side
 //!
-//! Under `cargo test --benches` it runs one round of each as a smoke test.
+//! Under `cargo test` it runs one round of each as a smoke test.
 //! Either way it exits non-zero when an answer is not the fake server's, a
 //! process fails, or a web listener does not answer: a correctness check,
 //! never a timing one.

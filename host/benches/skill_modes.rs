@@ -9,7 +9,7 @@
 //!
 //! cargo bench -p openpista --bench skill_modes
 //!
-//! Under `cargo test --benches` it runs a few calls of each as a smoke test.
+//! Under `cargo test` it runs a few calls of each as a smoke test.
 
 use openpista::config::Config;
 use openpista::runtime::CallContext;

@@ -8,7 +8,7 @@
 //!
 //! cargo bench -p openpista --bench startup
 //!
-//! Under `cargo test --benches` it runs one quick round as a smoke test.
+//! Under `cargo test` it runs one quick round as a smoke test.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

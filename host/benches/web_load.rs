@@ -34,7 +34,7 @@
 //!
 //! cargo bench -p openpista --bench web_load
 //!
-//! Under `cargo test --benches` it runs one small load (20 clients, 3 turns)
+//! Under `cargo test` it runs one small load (20 clients, 3 turns)
 //! as a smoke test. Either way it exits non-zero when a connection failed or
 //! closed early, or a turn went unanswered or got a wrong answer: a
 //! correctness check, never a timing one.
