@@ -8,10 +8,9 @@
 //! left by a host that was killed are removed by the next launch.
 
 use crate::native::settings::BrowserSettings;
-use chromiumoxide::browser::BrowserConfig;
-use chromiumoxide::handler::viewport::Viewport;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -23,9 +22,9 @@ pub const CANDIDATES: [&str; 4] = [
     "google-chrome-stable",
 ];
 
-/// Flags every launch gets, on top of chromiumoxide's defaults: no GPU, no
-/// background networking of any kind, no first-run or sync machinery, and
-/// shared memory in `/tmp` (containers give `/dev/shm` 64 MiB).
+/// Flags every launch gets: no GPU, no background networking of any kind,
+/// no first-run or sync machinery, and shared memory in `/tmp` (containers
+/// give `/dev/shm` 64 MiB).
 pub const LOCKED_DOWN: [&str; 8] = [
     "disable-gpu",
     "disable-background-networking",
@@ -35,6 +34,30 @@ pub const LOCKED_DOWN: [&str; 8] = [
     "disable-sync",
     "disable-dev-shm-usage",
     "no-default-browser-check",
+];
+
+/// Flags for a browser that a program drives: pages in the background keep
+/// running their timers and rendering (every conversation's page is in the
+/// background but one), no dialogs or crash reporter wait for a person, no
+/// extensions, no keyring prompt for the profile's passwords, no sound,
+/// and no scrollbars (a screenshot is of the page, at the viewport's full
+/// width).
+pub const AUTOMATION: [&str; 15] = [
+    "disable-background-timer-throttling",
+    "disable-backgrounding-occluded-windows",
+    "disable-renderer-backgrounding",
+    "disable-hang-monitor",
+    "disable-prompt-on-repost",
+    "disable-breakpad",
+    "disable-client-side-phishing-detection",
+    "disable-default-apps",
+    "disable-extensions",
+    "enable-automation",
+    "password-store=basic",
+    "use-mock-keychain",
+    "force-color-profile=srgb",
+    "mute-audio",
+    "hide-scrollbars",
 ];
 
 /// Start of the profile folders' names, followed by the host's process id.
@@ -84,46 +107,83 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The launch configuration: chromiumoxide's defaults, the locked-down
-/// flags, the viewport and window size, then the operator's own flags.
-pub(super) fn config(
+/// The command line after the binary: the locked-down and automation
+/// flags, headless mode, the window size and profile, the debugging pipe,
+/// then the operator's own flags (`[native.browser] args`). A flag given
+/// more than once with values keeps one, its values joined with commas
+/// (`--disable-features=A,B`), which is how Chromium reads lists.
+pub fn args(settings: &BrowserSettings, profile: &Path) -> Vec<String> {
+    let mut flags: Vec<(String, Option<String>)> = Vec::new();
+    let mut add = |flag: &str| {
+        let bare = flag.trim().trim_start_matches('-');
+        if bare.is_empty() {
+            return;
+        }
+        let (name, value) = match bare.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (bare.to_owned(), None),
+        };
+        let Some(at) = flags.iter().position(|(n, _)| *n == name) else {
+            flags.push((name, value));
+            return;
+        };
+        match (&mut flags[at].1, value) {
+            (Some(old), Some(value)) => {
+                old.push(',');
+                old.push_str(&value);
+            }
+            (slot, value @ Some(_)) => *slot = value,
+            (_, None) => {}
+        }
+    };
+    LOCKED_DOWN
+        .iter()
+        .chain(AUTOMATION.iter())
+        .for_each(|f| add(f));
+    // Plain `--headless` is the new headless mode since Chromium 132.
+    if settings.headless {
+        add("headless");
+    }
+    add("no-sandbox");
+    add(&format!(
+        "window-size={},{}",
+        settings.width, settings.height
+    ));
+    add(&format!("user-data-dir={}", profile.display()));
+    add("remote-debugging-pipe");
+    settings.args.iter().for_each(|f| add(f));
+    flags
+        .into_iter()
+        .map(|(name, value)| match value {
+            Some(value) => format!("--{name}={value}"),
+            None => format!("--{name}"),
+        })
+        .chain(["about:blank".to_owned()])
+        .collect()
+}
+
+/// The process to start: `executable` with [`args`], no standard input or
+/// output, its standard error piped (kept for the error when the launch
+/// fails), killed if the host drops it.
+pub(super) fn command(
     settings: &BrowserSettings,
     executable: &Path,
     profile: &Path,
-) -> Result<BrowserConfig, String> {
-    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-    let mut builder = BrowserConfig::builder()
-        .chrome_executable(executable)
-        .user_data_dir(profile)
-        .no_sandbox()
-        .window_size(settings.width, settings.height)
-        .viewport(Viewport {
-            width: settings.width,
-            height: settings.height,
-            device_scale_factor: Some(1.0),
-            emulating_mobile: false,
-            is_landscape: false,
-            has_touch: false,
-        })
-        // Our own deadlines come first; these only catch what they miss.
-        .launch_timeout(timeout.max(Duration::from_secs(20)))
-        .request_timeout(timeout + Duration::from_secs(5))
-        .args(LOCKED_DOWN);
-    // chromiumoxide's default is plain `--headless`, which is the new
-    // headless mode since Chromium 132.
-    if !settings.headless {
-        builder = builder.with_head();
+) -> Result<tokio::process::Command, String> {
+    if settings.width == 0 || settings.height == 0 {
+        return Err(format!(
+            "[native.browser] width and height must be above 0 (they are {} and {})",
+            settings.width, settings.height
+        ));
     }
-    for arg in &settings.args {
-        // chromiumoxide adds the dashes itself and joins the values of a
-        // repeated name with commas (`--disable-features=A,B`).
-        let bare = arg.trim().trim_start_matches('-');
-        builder = match bare.split_once('=') {
-            Some((name, value)) => builder.arg((name, value)),
-            None => builder.arg(bare),
-        };
-    }
-    builder.build()
+    let mut command = tokio::process::Command::new(executable);
+    command
+        .args(args(settings, profile))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    Ok(command)
 }
 
 /// The first `max` characters of `text`, marked when cut.
@@ -307,6 +367,50 @@ mod tests {
         remove_stale(base.path());
         assert!(!stale.exists());
         assert!(ours.exists() && other.exists());
+    }
+
+    #[test]
+    fn the_command_line_has_the_pipe_the_profile_and_merged_operator_flags() {
+        let settings = BrowserSettings {
+            args: vec![
+                "--disable-features=Translate".into(),
+                "disable-features=MediaRouter".into(),
+                "--lang=de".into(),
+                " ".into(),
+            ],
+            ..BrowserSettings::default()
+        };
+        let args = args(&settings, Path::new("/tmp/p"));
+        for expected in [
+            "--remote-debugging-pipe",
+            "--user-data-dir=/tmp/p",
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--password-store=basic",
+            "--disable-features=Translate,MediaRouter",
+            "--lang=de",
+        ] {
+            assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
+        }
+        assert_eq!(
+            args.iter()
+                .filter(|a| a.starts_with("--disable-features"))
+                .count(),
+            1
+        );
+        assert!(!args.iter().any(|a| a == "--" || a.is_empty()), "{args:?}");
+        assert_eq!(args.last().map(String::as_str), Some("about:blank"));
+        let headless = args.iter().any(|a| a == "--headless");
+        assert_eq!(headless, BrowserSettings::default().headless);
+        let windowed = BrowserSettings {
+            headless: false,
+            ..BrowserSettings::default()
+        };
+        assert!(
+            !super::args(&windowed, Path::new("/p"))
+                .iter()
+                .any(|a| a == "--headless")
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `browser.*`: a real Chromium driven over the DevTools protocol (CDP)
-//! with `chromiumoxide`, for pages that need a browser to be read or used.
+//! `browser.*`: a real Chromium driven over the DevTools protocol (CDP),
+//! for pages that need a browser to be read or used.
 //!
 //! - `browser.navigate {url}` loads a page and waits for it
 //! - `browser.click {selector} | {x, y}` clicks an element or a point
@@ -17,11 +17,17 @@
 //!
 //! - [`pool`]: the browser, crash detection and restarts, pages
 //! - [`launch`]: the binary, the launch flags, the profile folder
+//! - [`cdp`]: the protocol connection over Chromium's debugging pipe
+//! - [`page`]: the commands sent to one page, and waiting for its loads
+//! - [`keys`]: the keys `browser.type` presses
 //! - [`mod@tools`]: the tools' arguments, descriptions and deadlines
 //! - [`ops`]: what each tool does to a page
 
+pub mod cdp;
+pub mod keys;
 pub mod launch;
 pub mod ops;
+pub mod page;
 pub mod pool;
 pub mod tools;
 

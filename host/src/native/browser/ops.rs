@@ -7,24 +7,12 @@
 //! (`Input.dispatchMouseEvent`, `Input.dispatchKeyEvent`), not
 //! `element.click()`, so pages see what a person's input would produce.
 
+use super::cdp::CdpError;
+use super::page::{Clip, Page, Watch};
 use super::{CLICK, NAVIGATE, SCREENSHOT, TEXT, TYPE};
 use crate::native::process::with_marker;
 use crate::runtime::bindings::{Attachment, ToolResult, UpstreamError, WitError};
-use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, InsertTextParams,
-};
-use chromiumoxide::cdp::browser_protocol::page::{
-    CaptureScreenshotFormat, EventFrameStartedLoading, Viewport,
-};
-use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
-use chromiumoxide::error::CdpError;
-use chromiumoxide::keys;
-use chromiumoxide::layout::Point;
-use chromiumoxide::listeners::EventStream;
-use chromiumoxide::page::{Page, ScreenshotParams};
-use futures::StreamExt;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -119,27 +107,19 @@ enum Also {
 
 /// Loads `url` and waits for its `load` event.
 pub async fn navigate(page: &Page, url: &str) -> Result<ToolResult, Fail> {
-    if let Err(e) = page.goto(url).await {
-        return Err(match e {
-            // Page.navigate's own error text, such as net::ERR_NAME_NOT_RESOLVED.
-            CdpError::ChromeMessage(m) => Fail::Wit(WitError::Upstream(UpstreamError {
-                status: None,
-                message: format!("{NAVIGATE}: {url} could not be loaded: {m}"),
-            })),
-            other => Fail::Cdp(other),
-        });
+    // Page.navigate's own error text, such as net::ERR_NAME_NOT_RESOLVED.
+    if let Some(why) = page.navigate(url).await? {
+        return Err(Fail::Wit(WitError::Upstream(UpstreamError {
+            status: None,
+            message: format!("{NAVIGATE}: {url} could not be loaded: {why}"),
+        })));
     }
     // A page that moves on by script right after loading may not answer
     // at once; the address is known without it.
     let here = match tokio::time::timeout(Duration::from_secs(2), here(page)).await {
         Ok(Ok(here)) => here,
         _ => Here {
-            url: page
-                .url()
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| url.into()),
+            url: page.url().await.unwrap_or_else(|_| url.into()),
             title: String::new(),
             status: 0,
         },
@@ -161,19 +141,19 @@ pub async fn navigate(page: &Page, url: &str) -> Result<ToolResult, Fail> {
 
 /// Clicks the element matching a selector (at its centre) or a point.
 pub async fn click(page: &Page, target: &Target, until: Instant) -> Result<ToolResult, Fail> {
-    let navigation = watch(page).await;
+    let navigation = page.watch();
     let what = match target {
         Target::Selector(selector) => {
             let el = locate(page, CLICK, selector, Also::Scroll).await?;
             visible(CLICK, selector, &el)?;
-            page.click(Point { x: el.x, y: el.y }).await?;
+            page.click(el.x, el.y).await?;
             format!(
                 "Clicked the element matching {selector:?} at ({:.0}, {:.0})",
                 el.x, el.y
             )
         }
         Target::Point { x, y } => {
-            page.click(Point { x: *x, y: *y }).await?;
+            page.click(*x, *y).await?;
             format!("Clicked at ({x}, {y})")
         }
     };
@@ -190,18 +170,19 @@ pub async fn type_text(
     submit: bool,
     until: Instant,
 ) -> Result<ToolResult, Fail> {
-    let navigation = watch(page).await;
+    let navigation = page.watch();
     let into = match selector {
         Some(selector) => {
             let el = locate(page, TYPE, selector, Also::Focus).await?;
             if !el.focused {
                 // Not focusable by script (a custom widget): click it.
                 visible(TYPE, selector, &el)?;
-                page.click(Point { x: el.x, y: el.y }).await?;
+                page.click(el.x, el.y).await?;
             }
             format!("the element matching {selector:?}")
         }
-        None => eval::<Option<String>>(page, FOCUSED.into())
+        None => page
+            .eval::<Option<String>>(FOCUSED)
             .await?
             .map(|f| format!("the focused element ({f})"))
             .unwrap_or_else(|| "the page (no element had the focus)".into()),
@@ -209,14 +190,14 @@ pub async fn type_text(
     for c in text.chars() {
         match c {
             '\r' => {}
-            '\n' => press(page, "Enter").await?,
-            c => press(page, &c.to_string()).await?,
+            '\n' => page.press("Enter").await?,
+            c => page.press(c.encode_utf8(&mut [0; 4])).await?,
         }
     }
     let count = text.chars().filter(|c| *c != '\r').count();
     let mut done = format!("Typed {count} characters into {into}");
     if submit {
-        press(page, "Enter").await?;
+        page.press("Enter").await?;
         done.push_str(" and pressed Enter");
     }
     settle(page, navigation, until).await;
@@ -229,31 +210,27 @@ pub async fn screenshot(
     selector: Option<&str>,
     full_page: bool,
 ) -> Result<ToolResult, Fail> {
-    let mut params = ScreenshotParams::builder().format(CaptureScreenshotFormat::Png);
+    let mut area = None;
     let mut note = String::new();
     if let Some(selector) = selector {
         let el = locate(page, SCREENSHOT, selector, Also::Scroll).await?;
         visible(SCREENSHOT, selector, &el)?;
-        params = params
-            .clip(clip(el.left, el.top, el.width, el.height))
-            .capture_beyond_viewport(true);
+        area = Some(clip(el.left, el.top, el.width, el.height));
         note = format!(" (the element matching {selector:?})");
     } else if full_page {
-        let size = page.layout_metrics().await?.css_content_size;
-        let (width, height) = (size.width.min(MAX_FULL), size.height.min(MAX_FULL));
-        note = if (width, height) == (size.width, size.height) {
+        let size = page.content_size().await?;
+        let (width, height) = (size.0.min(MAX_FULL), size.1.min(MAX_FULL));
+        note = if (width, height) == size {
             " (the whole page)".into()
         } else {
             format!(
                 " (the whole page, cut at {MAX_FULL} pixels from {:.0}x{:.0})",
-                size.width, size.height
+                size.0, size.1
             )
         };
-        params = params
-            .clip(clip(0.0, 0.0, width, height))
-            .capture_beyond_viewport(true);
+        area = Some(clip(0.0, 0.0, width, height));
     }
-    let png = page.screenshot(params.build()).await?;
+    let png = page.screenshot(area).await?;
     let (width, height) = png_size(&png).unwrap_or((0, 0));
     let mut result = ok(format!(
         "Screenshot of {}{note}: {width}x{height} pixels (PNG, {} bytes, attached).",
@@ -272,7 +249,7 @@ pub async fn screenshot(
 pub async fn text(page: &Page, selector: Option<&str>) -> Result<ToolResult, Fail> {
     let text = match selector {
         Some(selector) => locate(page, TEXT, selector, Also::ReadText).await?.text,
-        None => eval::<String>(page, PAGE_TEXT.into()).await?,
+        None => page.eval::<String>(PAGE_TEXT).await?,
     };
     if text.trim().is_empty() {
         return Ok(ok("(no visible text)"));
@@ -281,30 +258,18 @@ pub async fn text(page: &Page, selector: Option<&str>) -> Result<ToolResult, Fai
     Ok(ok(with_marker(&text, total, TEXT_LIMIT)))
 }
 
-/// Starts watching for the page to start loading something, before input
-/// that may navigate (a link, a form sent with Enter).
-async fn watch(page: &Page) -> Option<EventStream<EventFrameStartedLoading>> {
-    page.event_listener::<EventFrameStartedLoading>().await.ok()
-}
-
 /// After input: when the page started loading within [`NAVIGATION_START`],
 /// waits for the load to end, within `until` and at most [`SETTLE_MAX`].
 /// A page still loading then is reported as it is, not as a failure.
-async fn settle(
-    page: &Page,
-    navigation: Option<EventStream<EventFrameStartedLoading>>,
-    until: Instant,
-) {
-    let Some(mut started) = navigation else {
-        return;
-    };
+async fn settle(page: &Page, mut navigation: Watch, until: Instant) {
     let until = until
         .checked_sub(Duration::from_millis(500))
         .unwrap_or(until)
         .min(Instant::now() + SETTLE_MAX);
     let deadline = (Instant::now() + NAVIGATION_START).min(until);
-    if let Ok(Some(_)) = tokio::time::timeout_at(deadline, started.next()).await {
-        let _ = tokio::time::timeout_at(until, page.wait_for_navigation()).await;
+    if let Ok(Ok(())) = tokio::time::timeout_at(deadline, page.load_started(&mut navigation)).await
+    {
+        let _ = tokio::time::timeout_at(until, page.loaded(&mut navigation, None)).await;
     }
 }
 
@@ -314,8 +279,8 @@ async fn now(page: &Page) -> String {
     match tokio::time::timeout(Duration::from_secs(2), here(page)).await {
         Ok(Ok(here)) => here.describe(),
         _ => match page.url().await {
-            Ok(Some(url)) => format!("{url} (still loading)"),
-            _ => "still loading".into(),
+            Ok(url) => format!("{url} (still loading)"),
+            Err(_) => "still loading".into(),
         },
     }
 }
@@ -332,7 +297,7 @@ async fn locate(page: &Page, tool: &str, selector: &str, also: Also) -> Result<L
         "({LOCATE})({}, {also:?})",
         serde_json::to_string(selector).expect("a string serializes")
     );
-    let el: Located = eval(page, script).await?;
+    let el: Located = page.eval(&script).await?;
     if let Some(why) = el.invalid {
         return Err(Fail::Wit(WitError::InvalidInput(format!(
             "{tool}: {selector:?} is not a valid CSS selector: {why}"
@@ -358,64 +323,16 @@ fn visible(tool: &str, selector: &str, el: &Located) -> Result<(), Fail> {
     ))))
 }
 
-/// Presses one key: a named key (`Enter`) or a character; characters
-/// without a key on a US keyboard are inserted as text.
-async fn press(page: &Page, key: &str) -> Result<(), CdpError> {
-    let Some(def) = keys::get_key_definition(key) else {
-        page.execute(InsertTextParams::new(key)).await?;
-        return Ok(());
-    };
-    // As chromiumoxide's own `press_key` (after Puppeteer's keyboard).
-    let mut cmd = DispatchKeyEventParams::builder();
-    let down = if let Some(text) = def.text {
-        cmd = cmd.text(text);
-        DispatchKeyEventType::KeyDown
-    } else if def.key.len() == 1 {
-        cmd = cmd.text(def.key);
-        DispatchKeyEventType::KeyDown
-    } else {
-        DispatchKeyEventType::RawKeyDown
-    };
-    let cmd = cmd
-        .key(def.key)
-        .code(def.code)
-        .windows_virtual_key_code(def.key_code)
-        .native_virtual_key_code(def.key_code);
-    page.execute(cmd.clone().r#type(down).build().map_err(CdpError::msg)?)
-        .await?;
-    page.execute(
-        cmd.r#type(DispatchKeyEventType::KeyUp)
-            .build()
-            .map_err(CdpError::msg)?,
-    )
-    .await?;
-    Ok(())
-}
-
 async fn here(page: &Page) -> Result<Here, CdpError> {
-    eval(page, HERE.into()).await
+    page.eval(HERE).await
 }
 
-/// Evaluates `expression` in the page's main frame and decodes its value.
-async fn eval<T: DeserializeOwned>(page: &Page, expression: String) -> Result<T, CdpError> {
-    let params = EvaluateParams::builder()
-        .expression(expression)
-        .await_promise(true)
-        .return_by_value(true)
-        .build()
-        .map_err(CdpError::msg)?;
-    let result = page.evaluate_expression(params).await?;
-    let value = result.value().cloned().unwrap_or(serde_json::Value::Null);
-    Ok(serde_json::from_value(value)?)
-}
-
-fn clip(x: f64, y: f64, width: f64, height: f64) -> Viewport {
-    Viewport {
+fn clip(x: f64, y: f64, width: f64, height: f64) -> Clip {
+    Clip {
         x,
         y,
         width,
         height,
-        scale: 1.0,
     }
 }
 

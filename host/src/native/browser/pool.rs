@@ -12,23 +12,19 @@
 //! OOM killer) is noticed on the next call, dropped with all its pages, and
 //! started again.
 
-use super::launch::{Profile, config, cut, find_executable};
+use super::cdp::{CdpError, Connection, Pipes};
+use super::launch::{Profile, command, cut, find_executable};
+use super::page::Page;
 use crate::native::settings::BrowserSettings;
 use crate::runtime::bindings::WitError;
-use chromiumoxide::browser::Browser;
-use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::target::{
-    CreateBrowserContextParams, CreateTargetParams,
-};
-use chromiumoxide::error::CdpError;
-use chromiumoxide::page::Page;
-use futures::StreamExt;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::Child;
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 /// How long a graceful close may take before the process is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -50,13 +46,13 @@ pub struct BrowserPool {
     closed: AtomicBool,
 }
 
+/// Most of Chromium's own output kept, for the error when it fails to start.
+const STDERR_TAIL: usize = 4096;
+
 /// A started browser and the pages open in it.
 struct Running {
-    browser: Browser,
-    /// The task driving the DevTools connection.
-    handler: JoinHandle<()>,
-    /// Set when that task ends: the connection to the browser is gone.
-    ended: Arc<AtomicBool>,
+    connection: Connection,
+    child: Child,
     pages: HashMap<String, Tab>,
     pid: Option<u32>,
     /// Declared last: removed after the browser is dropped (and killed).
@@ -67,7 +63,7 @@ struct Running {
 /// storage).
 struct Tab {
     page: Page,
-    context: BrowserContextId,
+    context: String,
 }
 
 impl BrowserPool {
@@ -127,9 +123,11 @@ impl BrowserPool {
         if let Some(page) = running.live_page(key).await {
             return Ok(page);
         }
-        let tab = new_tab(&running.browser).await.map_err(|e| {
-            WitError::Unavailable(format!("{tool}: could not open a page in the browser: {e}"))
-        })?;
+        let tab = new_tab(&running.connection, &self.settings)
+            .await
+            .map_err(|e| {
+                WitError::Unavailable(format!("{tool}: could not open a page in the browser: {e}"))
+            })?;
         let page = tab.page.clone();
         running.pages.insert(key.to_string(), tab);
         Ok(page)
@@ -183,7 +181,7 @@ impl BrowserPool {
             .is_some_and(|t| t.page.target_id() == page.target_id())
         {
             let tab = running.pages.remove(key).expect("checked above");
-            close_tab(&running.browser, tab).await;
+            close_tab(&running.connection, tab).await;
         }
     }
 
@@ -242,32 +240,57 @@ impl BrowserPool {
                 std::env::temp_dir().display()
             ))
         })?;
-        let config = config(&self.settings, &executable, &profile.path)
+        let pipes = Pipes::new().map_err(|e| {
+            WitError::Internal(format!("{tool}: cannot open the browser's pipes: {e}"))
+        })?;
+        let mut command = command(&self.settings, &executable, &profile.path)
             .map_err(|e| WitError::Internal(format!("{tool}: browser configuration: {e}")))?;
-        let (mut browser, mut handler) = Browser::launch(config).await.map_err(|e| {
+        pipes.install(&mut command);
+        let mut child = command.spawn().map_err(|e| {
             WitError::Unavailable(format!(
-                "{tool}: could not start {}: {}",
-                executable.display(),
-                cut(&e.to_string(), 1500)
+                "{tool}: could not start {}: {e}",
+                executable.display()
             ))
         })?;
-        let pid = browser.get_mut_child().and_then(|c| c.as_mut_inner().id());
-        let ended = Arc::new(AtomicBool::new(false));
-        let flag = ended.clone();
-        let handler = tokio::spawn(async move {
-            while let Some(event) = handler.next().await {
-                match event {
-                    Ok(()) => {}
-                    // The socket is gone: the browser exited or crashed.
-                    Err(e @ (CdpError::Ws(_) | CdpError::Io(_))) => {
-                        tracing::debug!("browser connection ended: {e}");
-                        break;
-                    }
-                    Err(e) => tracing::debug!("browser connection: {e}"),
+        let Pipes {
+            to_browser,
+            from_browser,
+            ..
+        } = pipes;
+        let pid = child.id();
+        let stderr = keep_tail(child.stderr.take());
+        let started = match Connection::start(to_browser, from_browser) {
+            Ok(connection) => {
+                // The first answer says the browser is up; its launch is
+                // given at least 20 s, since a cold start on a loaded
+                // machine is slow.
+                let patience = Duration::from_secs(self.settings.timeout_secs.max(20));
+                let version = connection.call(None, "Browser.getVersion", json!({}));
+                match tokio::time::timeout(patience, version).await {
+                    Ok(Ok(_)) => Ok(connection),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", patience.as_secs())),
                 }
             }
-            flag.store(true, Ordering::SeqCst);
-        });
+            Err(e) => Err(format!("cannot use the browser's pipes: {e}")),
+        };
+        let connection = match started {
+            Ok(connection) => connection,
+            Err(why) => {
+                let _ = child.kill().await;
+                // The reader ends with the process: what it printed is all there.
+                let output = match stderr.await {
+                    Ok(text) if !text.trim().is_empty() => format!("; it printed: {}", text.trim()),
+                    _ => String::new(),
+                };
+                profile.remove().await;
+                return Err(WitError::Unavailable(format!(
+                    "{tool}: could not start {}: {why}{}",
+                    executable.display(),
+                    cut(&output, 1500)
+                )));
+            }
+        };
         self.pid.store(pid.unwrap_or(0), Ordering::SeqCst);
         tracing::info!(
             "started {} (pid {pid:?}, profile {})",
@@ -275,14 +298,39 @@ impl BrowserPool {
             profile.path.display()
         );
         Ok(Running {
-            browser,
-            handler,
-            ended,
+            connection,
+            child,
             pages: HashMap::new(),
             pid,
             profile,
         })
     }
+}
+
+/// Drains Chromium's standard error (a full pipe would stall it), logging
+/// it at debug level; the task's result is the last [`STDERR_TAIL`] bytes.
+fn keep_tail(stderr: Option<tokio::process::ChildStderr>) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let Some(mut stderr) = stderr else {
+            return String::new();
+        };
+        let mut tail: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            tracing::debug!(
+                "browser: {}",
+                String::from_utf8_lossy(&chunk[..n]).trim_end()
+            );
+            tail.extend_from_slice(&chunk[..n]);
+            if tail.len() > STDERR_TAIL {
+                tail.drain(..tail.len() - STDERR_TAIL);
+            }
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
 }
 
 impl Drop for BrowserPool {
@@ -291,15 +339,12 @@ impl Drop for BrowserPool {
         // moment to exit, so that removing the profile is not undone by a
         // helper process still writing its cache.
         if let Some(mut running) = self.state.get_mut().take() {
-            running.handler.abort();
-            if let Some(child) = running.browser.get_mut_child() {
-                let _ = child.as_mut_inner().start_kill();
-                for _ in 0..20 {
-                    if !matches!(child.try_wait(), Ok(None)) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
+            let _ = running.child.start_kill();
+            for _ in 0..20 {
+                if !matches!(running.child.try_wait(), Ok(None)) {
+                    break;
                 }
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
     }
@@ -308,20 +353,19 @@ impl Drop for BrowserPool {
 impl Running {
     /// Whether the connection and the process are both still there.
     fn alive(&mut self) -> bool {
-        !self.ended.load(Ordering::SeqCst) && matches!(self.browser.try_wait(), Ok(None))
+        !self.connection.is_closed() && matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The session's page, unless it has none or its page was closed in
     /// the meantime (by a script's `window.close()`, say), which forgets it.
     async fn live_page(&mut self, key: &str) -> Option<Page> {
-        let target = self.pages.get(key)?.page.target_id().clone();
         // Answered by the connection's own bookkeeping, not by Chromium.
-        if self.browser.get_page(target).await.is_ok() {
+        if !self.pages.get(key)?.page.is_gone() {
             return self.pages.get(key).map(|tab| tab.page.clone());
         }
         let tab = self.pages.remove(key)?;
         tracing::debug!("the browser page of session {key} was closed");
-        close_tab(&self.browser, tab).await;
+        close_tab(&self.connection, tab).await;
         None
     }
 }
@@ -337,32 +381,54 @@ fn no_page(tool: &str) -> WitError {
 async fn stop(mut running: Running, graceful: bool) {
     if graceful && running.alive() {
         // Closing the browser closes every page with it.
-        let _ = tokio::time::timeout(CLOSE_GRACE, running.browser.close()).await;
-        let _ = tokio::time::timeout(CLOSE_GRACE, running.browser.wait()).await;
+        let close = running.connection.call(None, "Browser.close", json!({}));
+        let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, running.child.wait()).await;
     }
-    if !matches!(running.browser.try_wait(), Ok(Some(_))) {
+    if !matches!(running.child.try_wait(), Ok(Some(_))) {
         // Kills (SIGKILL) and waits for the exit.
-        let _ = running.browser.kill().await;
+        let _ = running.child.kill().await;
     }
-    running.handler.abort();
     let Running {
-        browser, profile, ..
+        connection,
+        profile,
+        ..
     } = running;
-    drop(browser);
+    drop(connection);
     profile.remove().await;
 }
 
-/// A page in a fresh browser context, sized by the launch configuration.
-async fn new_tab(browser: &Browser) -> Result<Tab, CdpError> {
-    let context = browser
-        .create_browser_context(CreateBrowserContextParams::default())
-        .await?;
-    let mut params = CreateTargetParams::new("about:blank");
-    params.browser_context_id = Some(context.clone());
-    match browser.new_page(params).await {
+/// A page in a fresh browser context, sized by the settings.
+async fn new_tab(connection: &Connection, settings: &BrowserSettings) -> Result<Tab, CdpError> {
+    let context: String = connection
+        .call(None, "Target.createBrowserContext", json!({}))
+        .await?["browserContextId"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CdpError::Decode {
+            method: "Target.createBrowserContext".into(),
+            why: "no browserContextId".into(),
+        })?;
+    let opened = async {
+        let target = connection
+            .call(
+                None,
+                "Target.createTarget",
+                json!({ "url": "about:blank", "browserContextId": &context }),
+            )
+            .await?;
+        let target = target["targetId"]
+            .as_str()
+            .ok_or_else(|| CdpError::Decode {
+                method: "Target.createTarget".into(),
+                why: "no targetId".into(),
+            })?;
+        Page::attach(connection, target, settings.width, settings.height).await
+    };
+    match opened.await {
         Ok(page) => Ok(Tab { page, context }),
         Err(e) => {
-            let _ = browser.dispose_browser_context(context).await;
+            let _ = dispose(connection, &context).await;
             Err(e)
         }
     }
@@ -370,9 +436,19 @@ async fn new_tab(browser: &Browser) -> Result<Tab, CdpError> {
 
 /// Closes a page by disposing of its context (which closes the page even
 /// when it hangs), within a short grace.
-async fn close_tab(browser: &Browser, tab: Tab) {
-    let closing = browser.dispose_browser_context(tab.context);
-    if let Ok(Err(e)) = tokio::time::timeout(CLOSE_GRACE, closing).await {
+async fn close_tab(connection: &Connection, tab: Tab) {
+    if let Ok(Err(e)) = tokio::time::timeout(CLOSE_GRACE, dispose(connection, &tab.context)).await {
         tracing::debug!("closing a browser page: {e}");
     }
+}
+
+async fn dispose(connection: &Connection, context: &str) -> Result<(), CdpError> {
+    connection
+        .call(
+            None,
+            "Target.disposeBrowserContext",
+            json!({ "browserContextId": context }),
+        )
+        .await
+        .map(drop)
 }

@@ -3,6 +3,7 @@
 //! a silently ignored option), their descriptions, and the deadline and
 //! error handling every call shares.
 
+use super::cdp::CdpError;
 use super::ops::{self, Fail, Target};
 use super::pool::BrowserPool;
 use super::{CLICK, NAVIGATE, SCREENSHOT, TEXT, TYPE};
@@ -11,7 +12,6 @@ use crate::native::settings::BrowserSettings;
 use crate::runtime::CallContext;
 use crate::runtime::bindings::{ToolResult, ToolSpec, WitError};
 use crate::tools::NativeTool;
-use chromiumoxide::error::CdpError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -440,18 +440,13 @@ impl NativeTool for BrowserTool {
 /// A protocol error from a browser that is still alive.
 fn protocol_error(tool: &str, error: CdpError, limit: Duration) -> WitError {
     match error {
-        CdpError::Timeout => WitError::Timeout(format!(
-            "{tool}: no answer from the browser after {} s",
-            secs(limit)
-        )),
-        CdpError::JavascriptException(details) => {
-            let why = details
-                .exception
-                .as_ref()
-                .and_then(|e| e.description.clone())
-                .unwrap_or_else(|| details.text.clone());
+        CdpError::Script(why) => {
             WitError::Internal(format!("{tool}: a script in the page failed: {why}"))
         }
+        CdpError::Closed => WitError::Unavailable(format!(
+            "{tool}: the page was closed while the call ran (within {} s); call browser.navigate again",
+            secs(limit)
+        )),
         other => WitError::Internal(format!("{tool}: the browser failed: {other}")),
     }
 }
