@@ -40,12 +40,21 @@ const MAIN: &str = r##"<!doctype html>
        onclick="document.getElementById('status').textContent = 'the spot was clicked'"></div>
 </body></html>"##;
 
+/// Buttons that open each kind of JavaScript dialog and write down how it
+/// was answered.
+const DIALOGS: &str = r#"<!doctype html>
+<html><head><title>Dialogs</title></head><body>
+<button id="alert" onclick="alert('hello'); document.getElementById('out').textContent = 'alert closed'">alert</button>
+<button id="confirm" onclick="document.getElementById('out').textContent = 'confirmed: ' + confirm('delete everything?')">confirm</button>
+<p id="out">nothing yet</p>
+</body></html>"#;
+
 const SECOND: &str = r#"<!doctype html>
 <html><head><title>Second page</title></head>
 <body><p>This is the second page.</p></body></html>"#;
 
-/// The test's web server: `/`, `/second`, `/long` (20,000 characters of
-/// text), and `/hang`, whose answer never comes.
+/// The test's web server: `/`, `/second`, `/dialogs`, `/long` (20,000
+/// characters of text), and `/hang`, whose answer never comes.
 async fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -77,6 +86,7 @@ async fn serve() -> String {
                     }
                     "/" => ("200 OK", MAIN),
                     "/second" => ("200 OK", SECOND),
+                    "/dialogs" => ("200 OK", DIALOGS),
                     "/long" => {
                         // 20,000 characters of wrapping text.
                         long = format!(
@@ -364,6 +374,25 @@ async fn missing_elements_and_pages_are_clear_errors() {
         .ok("s", "browser.navigate", json!({"url": b.url("/missing")}))
         .await;
     assert!(missing.contains("HTTP status: 404"), "{missing}");
+    b.pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogs_do_not_stop_the_page_and_are_never_confirmed() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    b.ok("s", "browser.navigate", json!({"url": b.url("/dialogs")}))
+        .await;
+    // Without an answer the page would stop at the dialog, and the click
+    // and everything after it would run into the deadline.
+    b.ok("s", "browser.click", json!({"selector": "#alert"}))
+        .await;
+    assert!(b.text("s").await.contains("alert closed"));
+    b.ok("s", "browser.click", json!({"selector": "#confirm"}))
+        .await;
+    let text = b.text("s").await;
+    assert!(text.contains("confirmed: false"), "{text}");
     b.pool.shutdown().await;
 }
 

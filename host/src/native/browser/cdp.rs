@@ -14,7 +14,14 @@
 //! A pipe rather than a WebSocket on a port: nothing else on the machine
 //! can connect to it, and no port has to be found or read from Chromium's
 //! output. When the pipe closes the browser is gone; every command still
-//! waiting fails with [`CdpError::Closed`].
+//! waiting fails with [`CdpError::Closed`], and every wait for an event
+//! ends. When a page goes away (closed, or its renderer crashed) the
+//! commands still waiting on it fail the same way.
+//!
+//! A JavaScript dialog would stop its page until someone answered it, so
+//! the connection answers each at once: `alert` and `beforeunload` are
+//! accepted, `confirm` and `prompt` dismissed (a page's "are you sure?"
+//! is never confirmed on the model's behalf).
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -82,6 +89,14 @@ pub struct Event {
 
 type Reply = oneshot::Sender<Result<Value, CdpError>>;
 
+/// A command waiting for its answer.
+struct Waiting {
+    method: String,
+    /// The page it was sent to; `None` for the browser.
+    session: Option<String>,
+    reply: Reply,
+}
+
 /// The connection: cheap to clone, shared by the pool and every page.
 #[derive(Clone)]
 pub struct Connection {
@@ -91,11 +106,13 @@ pub struct Connection {
 struct Shared {
     next_id: AtomicU64,
     /// Commands sent and not yet answered, by id.
-    pending: Mutex<HashMap<u64, (String, Reply)>>,
+    pending: Mutex<HashMap<u64, Waiting>>,
     /// Messages for the writer task, which ends each with a NUL.
     outgoing: mpsc::UnboundedSender<Vec<u8>>,
-    events: broadcast::Sender<Arc<Event>>,
-    /// Sessions whose page went away (closed, crashed, detached).
+    /// Taken when the connection closes, which ends every subscription.
+    events: Mutex<Option<broadcast::Sender<Arc<Event>>>>,
+    /// Sessions whose page went away (closed, crashed, detached) and that
+    /// the pool has not forgotten yet.
     detached: Mutex<HashSet<String>>,
     closed: AtomicBool,
 }
@@ -112,7 +129,7 @@ impl Connection {
             next_id: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             outgoing,
-            events,
+            events: Mutex::new(Some(events)),
             detached: Mutex::new(HashSet::new()),
             closed: AtomicBool::new(false),
         });
@@ -134,7 +151,16 @@ impl Connection {
     /// Events from now on. Subscribe before the command whose events are
     /// awaited, so none is missed.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.shared.events.subscribe()
+        match &*lock(&self.shared.events) {
+            Some(events) => events.subscribe(),
+            // Closed already: a receiver that says so at once.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// Forgets a page the pool has closed: its session id is not reused.
+    pub fn forget(&self, session: &str) {
+        lock(&self.shared.detached).remove(session);
     }
 
     /// Sends `method` with `params` to the browser (`session` `None`) or to
@@ -154,7 +180,18 @@ impl Connection {
             message["sessionId"] = Value::String(session.to_owned());
         }
         let (reply, answer) = oneshot::channel();
-        lock(&self.shared.pending).insert(id, (method.to_owned(), reply));
+        let waiting = Waiting {
+            method: method.to_owned(),
+            session: session.map(str::to_owned),
+            reply,
+        };
+        lock(&self.shared.pending).insert(id, waiting);
+        // A page that is gone answers nothing; the detach event that said
+        // so may have come before this command was registered.
+        if session.is_some_and(|s| lock(&self.shared.detached).contains(s)) {
+            lock(&self.shared.pending).remove(&id);
+            return Err(CdpError::Closed);
+        }
         let bytes = serde_json::to_vec(&message).expect("a JSON value serialises");
         if self.shared.outgoing.send(bytes).is_err() || self.is_closed() {
             lock(&self.shared.pending).remove(&id);
@@ -232,9 +269,11 @@ async fn read_loop(mut reader: pipe::Receiver, shared: std::sync::Weak<Shared>) 
     }
     if let Some(shared) = shared.upgrade() {
         shared.closed.store(true, Ordering::SeqCst);
-        for (_, (_, reply)) in lock(&shared.pending).drain() {
-            let _ = reply.send(Err(CdpError::Closed));
+        for (_, waiting) in lock(&shared.pending).drain() {
+            let _ = waiting.reply.send(Err(CdpError::Closed));
         }
+        // Dropping the sender ends every subscriber's wait.
+        lock(&shared.events).take();
     }
 }
 
@@ -248,7 +287,7 @@ fn dispatch(shared: &Shared, bytes: &[u8]) {
         }
     };
     if let Some(id) = message.get("id").and_then(Value::as_u64) {
-        let Some((method, reply)) = lock(&shared.pending).remove(&id) else {
+        let Some(Waiting { method, reply, .. }) = lock(&shared.pending).remove(&id) else {
             return;
         };
         let answer = match message.get_mut("error") {
@@ -289,13 +328,67 @@ fn dispatch(shared: &Shared, bytes: &[u8]) {
             .map(Value::take)
             .unwrap_or_default(),
     };
-    if event.method == "Target.detachedFromTarget"
-        && let Some(session) = event.params.get("sessionId").and_then(Value::as_str)
-    {
-        lock(&shared.detached).insert(session.to_owned());
+    let gone = match event.method.as_str() {
+        "Target.detachedFromTarget" => event.params.get("sessionId").and_then(Value::as_str),
+        // The page's renderer died: nothing it is asked will be answered.
+        "Inspector.targetCrashed" => event.session.as_deref(),
+        _ => None,
+    };
+    if let Some(session) = gone {
+        page_gone(shared, session);
+    }
+    if event.method == "Page.javascriptDialogOpening" {
+        answer_dialog(shared, &event);
     }
     // No subscriber is fine: most events are not awaited.
-    let _ = shared.events.send(Arc::new(event));
+    if let Some(events) = &*lock(&shared.events) {
+        let _ = events.send(Arc::new(event));
+    }
+}
+
+/// Marks `session` gone and fails the commands still waiting on it.
+fn page_gone(shared: &Shared, session: &str) {
+    lock(&shared.detached).insert(session.to_owned());
+    let mut pending = lock(&shared.pending);
+    let ids: Vec<u64> = pending
+        .iter()
+        .filter(|(_, w)| w.session.as_deref() == Some(session))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in ids {
+        if let Some(waiting) = pending.remove(&id) {
+            let _ = waiting.reply.send(Err(CdpError::Closed));
+        }
+    }
+}
+
+/// Answers a JavaScript dialog so its page goes on: accepts `alert` and
+/// `beforeunload`, dismisses `confirm` and `prompt`. The answer to this
+/// command is not awaited.
+fn answer_dialog(shared: &Shared, event: &Event) {
+    let Some(session) = &event.session else {
+        return;
+    };
+    let accept = matches!(
+        event.params.get("type").and_then(Value::as_str),
+        Some("alert" | "beforeunload")
+    );
+    tracing::debug!(
+        "answering a {} dialog ({}): {:?}",
+        event.params["type"],
+        if accept { "accepted" } else { "dismissed" },
+        event.params["message"]
+    );
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let message = json!({
+        "id": id,
+        "sessionId": session,
+        "method": "Page.handleJavaScriptDialog",
+        "params": { "accept": accept },
+    });
+    let _ = shared
+        .outgoing
+        .send(serde_json::to_vec(&message).expect("a JSON value serialises"));
 }
 
 /// The two pipes of `--remote-debugging-pipe`: the child's ends, to be put
@@ -503,6 +596,79 @@ mod tests {
         match call.await.unwrap() {
             Err(CdpError::Decode { method, .. }) => assert_eq!(method, "Target.createTarget"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_pipe_ends_every_wait_for_an_event() {
+        let (connection, _commands, answers) = pair();
+        let mut early = connection.subscribe();
+        drop(answers);
+        assert_eq!(
+            early.recv().await.unwrap_err(),
+            broadcast::error::RecvError::Closed
+        );
+        // A subscription made afterwards says so at once too.
+        assert_eq!(
+            connection.subscribe().recv().await.unwrap_err(),
+            broadcast::error::RecvError::Closed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_that_goes_away_fails_its_own_commands_only() {
+        let (connection, mut commands, mut answers) = pair();
+        let c = connection.clone();
+        let on_page =
+            tokio::spawn(async move { c.call(Some("S1"), "Runtime.evaluate", json!({})).await });
+        let c = connection.clone();
+        let on_browser =
+            tokio::spawn(async move { c.call(None, "Target.getTargets", json!({})).await });
+        let first = next_command(&mut commands).await;
+        let second = next_command(&mut commands).await;
+        let browser_id = if first["method"] == "Target.getTargets" {
+            &first["id"]
+        } else {
+            &second["id"]
+        };
+        // The renderer crashed: its session is gone.
+        send(
+            &mut answers,
+            json!({ "method": "Inspector.targetCrashed", "sessionId": "S1", "params": {} }),
+        )
+        .await;
+        assert_eq!(on_page.await.unwrap(), Err(CdpError::Closed));
+        assert!(connection.is_detached("S1"));
+        // Later commands to it fail at once; the browser's still get answers.
+        assert_eq!(
+            connection.call(Some("S1"), "Page.enable", json!({})).await,
+            Err(CdpError::Closed)
+        );
+        send(&mut answers, json!({ "id": browser_id, "result": {} })).await;
+        assert_eq!(on_browser.await.unwrap(), Ok(json!({})));
+        connection.forget("S1");
+        assert!(!connection.is_detached("S1"));
+    }
+
+    #[tokio::test]
+    async fn dialogs_are_answered_and_confirmations_never_accepted() {
+        let (_connection, mut commands, mut answers) = pair();
+        for (kind, accept) in [
+            ("alert", true),
+            ("confirm", false),
+            ("prompt", false),
+            ("beforeunload", true),
+        ] {
+            send(
+                &mut answers,
+                json!({ "method": "Page.javascriptDialogOpening", "sessionId": "S1",
+                        "params": { "type": kind, "message": "sure?" } }),
+            )
+            .await;
+            let answer = next_command(&mut commands).await;
+            assert_eq!(answer["method"], "Page.handleJavaScriptDialog", "{kind}");
+            assert_eq!(answer["sessionId"], "S1");
+            assert_eq!(answer["params"]["accept"], accept, "{kind}");
         }
     }
 

@@ -79,6 +79,11 @@ impl Page {
         &self.target
     }
 
+    /// The session the tab is attached under.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
     /// Whether the tab went away (closed by a script, crashed) or the
     /// browser did.
     pub fn is_gone(&self) -> bool {
@@ -138,12 +143,14 @@ impl Page {
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return Err(CdpError::Closed),
             };
-            if event.method == "Target.detachedFromTarget"
-                && event.params["sessionId"].as_str() == Some(&*self.session)
+            let ours = event.session.as_deref() == Some(&*self.session);
+            if (event.method == "Target.detachedFromTarget"
+                && event.params["sessionId"].as_str() == Some(&*self.session))
+                || (ours && event.method == "Inspector.targetCrashed")
             {
                 return Err(CdpError::Closed);
             }
-            if event.session.as_deref() == Some(&*self.session) && matches(&event) {
+            if ours && matches(&event) {
                 return Ok(event);
             }
         }
@@ -160,7 +167,8 @@ impl Page {
     }
 
     /// Waits for the main frame's `load` event: of the document `loader`
-    /// loads, or of the next document when `None`.
+    /// loads, or of the next document when `None`. Also ends when the main
+    /// frame stops loading without a new document (a download, a 204).
     pub async fn loaded(&self, watch: &mut Watch, loader: Option<&str>) -> Result<(), CdpError> {
         let main = self.target.clone();
         // The document of `loader` has replaced the old one: the next load
@@ -182,6 +190,9 @@ impl Page {
                 false
             }
             "Page.loadEventFired" => committed,
+            "Page.frameStoppedLoading" => {
+                (committed || loader.is_none()) && e.params["frameId"].as_str() == Some(&main)
+            }
             _ => false,
         })
         .await

@@ -49,6 +49,9 @@ pub struct BrowserPool {
 /// Most of Chromium's own output kept, for the error when it fails to start.
 const STDERR_TAIL: usize = 4096;
 
+/// How long that output is waited for after a failed start.
+const STDERR_GRACE: Duration = Duration::from_secs(2);
+
 /// A started browser and the pages open in it.
 struct Running {
     connection: Connection,
@@ -255,22 +258,29 @@ impl BrowserPool {
         let Pipes {
             to_browser,
             from_browser,
-            ..
+            child_in,
+            child_out,
         } = pipes;
+        // Only Chromium may hold its ends now: the pipe closes when it exits.
+        drop((child_in, child_out));
         let pid = child.id();
         let stderr = keep_tail(child.stderr.take());
         let started = match Connection::start(to_browser, from_browser) {
             Ok(connection) => {
-                // The first answer says the browser is up; its launch is
-                // given at least 20 s, since a cold start on a loaded
-                // machine is slow.
-                let patience = Duration::from_secs(self.settings.timeout_secs.max(20));
-                let version = connection.call(None, "Browser.getVersion", json!({}));
-                match tokio::time::timeout(patience, version).await {
-                    Ok(Ok(_)) => Ok(connection),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("no answer within {} s", patience.as_secs())),
-                }
+                // The first answer says the browser is up. A browser that
+                // exits instead ends the wait at once; the tool's deadline
+                // bounds the rest.
+                let up = {
+                    let version = connection.call(None, "Browser.getVersion", json!({}));
+                    tokio::select! {
+                        answer = version => answer.map(drop).map_err(|e| e.to_string()),
+                        status = child.wait() => Err(match status {
+                            Ok(status) => format!("it exited at once ({status})"),
+                            Err(e) => format!("it could not be waited for: {e}"),
+                        }),
+                    }
+                };
+                up.map(|()| connection)
             }
             Err(e) => Err(format!("cannot use the browser's pipes: {e}")),
         };
@@ -278,9 +288,12 @@ impl BrowserPool {
             Ok(connection) => connection,
             Err(why) => {
                 let _ = child.kill().await;
-                // The reader ends with the process: what it printed is all there.
-                let output = match stderr.await {
-                    Ok(text) if !text.trim().is_empty() => format!("; it printed: {}", text.trim()),
+                // The reader ends with the process, unless a helper process
+                // of Chromium's still holds the stream.
+                let output = match tokio::time::timeout(STDERR_GRACE, stderr).await {
+                    Ok(Ok(text)) if !text.trim().is_empty() => {
+                        format!("; it printed: {}", text.trim())
+                    }
                     _ => String::new(),
                 };
                 profile.remove().await;
@@ -440,6 +453,7 @@ async fn close_tab(connection: &Connection, tab: Tab) {
     if let Ok(Err(e)) = tokio::time::timeout(CLOSE_GRACE, dispose(connection, &tab.context)).await {
         tracing::debug!("closing a browser page: {e}");
     }
+    connection.forget(tab.page.session());
 }
 
 async fn dispose(connection: &Connection, context: &str) -> Result<(), CdpError> {
@@ -451,4 +465,43 @@ async fn dispose(connection: &Connection, context: &str) -> Result<(), CdpError>
         )
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_browser_that_exits_at_once_is_reported_with_what_it_printed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("chromium");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'cannot open display: :99' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pool = BrowserPool::new(BrowserSettings {
+            executable: Some(fake.display().to_string()),
+            timeout_secs: 60,
+            ..BrowserSettings::default()
+        });
+        // Far below the 60 s deadline: the exit ends the wait, not a timer.
+        let opened = tokio::time::timeout(
+            Duration::from_secs(20),
+            pool.open_page("browser.navigate", Some("s")),
+        )
+        .await
+        .expect("the exit is noticed without waiting for the deadline");
+        match opened {
+            Err(WitError::Unavailable(m)) => {
+                assert!(m.starts_with("browser.navigate: could not start"), "{m}");
+                assert!(m.contains("cannot open display: :99"), "{m}");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("a page from a browser that exited"),
+        }
+        assert_eq!(pool.pid(), None);
+    }
 }

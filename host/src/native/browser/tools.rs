@@ -312,7 +312,7 @@ impl BrowserTool {
             Ok(Err(Fail::Wit(e))) => Err(e),
             Ok(Err(Fail::Cdp(e))) => Err(match self.pool.check_crash(tool, true).await {
                 Some(crashed) => crashed,
-                None => protocol_error(tool, e, limit),
+                None => protocol_error(tool, e),
             }),
             Err(_) => {
                 if let Some(crashed) = self.pool.check_crash(tool, false).await {
@@ -438,14 +438,13 @@ impl NativeTool for BrowserTool {
 }
 
 /// A protocol error from a browser that is still alive.
-fn protocol_error(tool: &str, error: CdpError, limit: Duration) -> WitError {
+fn protocol_error(tool: &str, error: CdpError) -> WitError {
     match error {
         CdpError::Script(why) => {
             WitError::Internal(format!("{tool}: a script in the page failed: {why}"))
         }
         CdpError::Closed => WitError::Unavailable(format!(
-            "{tool}: the page was closed while the call ran (within {} s); call browser.navigate again",
-            secs(limit)
+            "{tool}: the page was closed or crashed while the call ran; call browser.navigate again"
         )),
         other => WitError::Internal(format!("{tool}: the browser failed: {other}")),
     }
