@@ -78,6 +78,16 @@ impl std::fmt::Display for CdpError {
 
 impl std::error::Error for CdpError {}
 
+impl CdpError {
+    /// The browser's answer to `method` did not have the expected shape.
+    pub fn malformed(method: &str, why: impl std::fmt::Display) -> CdpError {
+        CdpError::Decode {
+            method: method.to_owned(),
+            why: why.to_string(),
+        }
+    }
+}
+
 /// An event from the browser: its method and parameters, and the session
 /// (page) it came from; `None` for the browser's own events.
 #[derive(Debug, Clone)]
@@ -209,10 +219,7 @@ impl Connection {
         params: Value,
     ) -> Result<T, CdpError> {
         let result = self.call(session, method, params).await?;
-        serde_json::from_value(result).map_err(|e| CdpError::Decode {
-            method: method.to_owned(),
-            why: e.to_string(),
-        })
+        serde_json::from_value(result).map_err(|e| CdpError::malformed(method, e))
     }
 }
 

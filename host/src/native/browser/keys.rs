@@ -3,6 +3,8 @@
 //! `KeyboardEvent`s. Characters without a key here are inserted as text
 //! (`Input.insertText`), the way an input method would.
 
+use serde_json::{Value, json};
+
 /// What one key press sends with `Input.dispatchKeyEvent`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
@@ -14,6 +16,33 @@ pub struct Key {
     pub key_code: u32,
     /// The text the key types, when it types any.
     pub text: Option<String>,
+}
+
+impl Key {
+    /// The two `Input.dispatchKeyEvent` parameters of one press: down, then
+    /// up. A key that types goes down as `keyDown` with its text, one that
+    /// does not (Escape) as `rawKeyDown`.
+    pub fn events(&self) -> [Value; 2] {
+        let event = |kind: &str| {
+            json!({
+                "type": kind,
+                "key": self.key,
+                "code": self.code,
+                "windowsVirtualKeyCode": self.key_code,
+                "nativeVirtualKeyCode": self.key_code,
+            })
+        };
+        let down = match &self.text {
+            Some(text) => {
+                let mut down = event("keyDown");
+                down["text"] = json!(text);
+                down["unmodifiedText"] = json!(text);
+                down
+            }
+            None => event("rawKeyDown"),
+        };
+        [down, event("keyUp")]
+    }
 }
 
 /// Punctuation of a US keyboard: the key's code, its virtual key code, and
@@ -110,6 +139,25 @@ mod tests {
         assert_eq!((enter.code.as_str(), enter.key_code), ("Enter", 13));
         assert_eq!(enter.text.as_deref(), Some("\r"));
         assert_eq!(key("Escape").unwrap().text, None);
+    }
+
+    #[test]
+    fn a_press_is_a_key_down_with_its_text_then_a_key_up() {
+        let [down, up] = key("Enter").unwrap().events();
+        assert_eq!(
+            down,
+            json!({ "type": "keyDown", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13,
+                    "nativeVirtualKeyCode": 13, "text": "\r", "unmodifiedText": "\r" })
+        );
+        assert_eq!(
+            up,
+            json!({ "type": "keyUp", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13,
+                    "nativeVirtualKeyCode": 13 })
+        );
+        let [down, up] = key("Escape").unwrap().events();
+        assert_eq!(down["type"], "rawKeyDown");
+        assert!(down.get("text").is_none());
+        assert_eq!(up["type"], "keyUp");
     }
 
     #[test]

@@ -212,10 +212,7 @@ impl Page {
         info["targetInfo"]["url"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| CdpError::Decode {
-                method: "Target.getTargetInfo".into(),
-                why: "no targetInfo.url".into(),
-            })
+            .ok_or_else(|| CdpError::malformed("Target.getTargetInfo", "no targetInfo.url"))
     }
 
     /// Evaluates `expression` in the main frame, awaiting a promise, and
@@ -238,10 +235,7 @@ impl Page {
             .get_mut("value")
             .map(Value::take)
             .unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|e| CdpError::Decode {
-            method: "Runtime.evaluate".into(),
-            why: e.to_string(),
-        })
+        serde_json::from_value(value).map_err(|e| CdpError::malformed("Runtime.evaluate", e))
     }
 
     /// A left click at (`x`, `y`) in viewport coordinates: the pointer
@@ -270,31 +264,9 @@ impl Page {
                 .await?;
             return Ok(());
         };
-        let mut event = json!({
-            "key": key.key,
-            "code": key.code,
-            "windowsVirtualKeyCode": key.key_code,
-            "nativeVirtualKeyCode": key.key_code,
-        });
-        // A key that types sends `keyDown` with its text; one that does not
-        // (Escape) a `rawKeyDown`.
-        event["type"] = match &key.text {
-            Some(text) => {
-                event["text"] = json!(text);
-                event["unmodifiedText"] = json!(text);
-                json!("keyDown")
-            }
-            None => json!("rawKeyDown"),
-        };
-        self.call("Input.dispatchKeyEvent", event.clone()).await?;
-        let up = json!({
-            "type": "keyUp",
-            "key": key.key,
-            "code": key.code,
-            "windowsVirtualKeyCode": key.key_code,
-            "nativeVirtualKeyCode": key.key_code,
-        });
-        self.call("Input.dispatchKeyEvent", up).await?;
+        for event in key.events() {
+            self.call("Input.dispatchKeyEvent", event).await?;
+        }
         Ok(())
     }
 
@@ -304,10 +276,10 @@ impl Page {
         let size = &metrics["cssContentSize"];
         match (size["width"].as_f64(), size["height"].as_f64()) {
             (Some(width), Some(height)) => Ok((width, height)),
-            _ => Err(CdpError::Decode {
-                method: "Page.getLayoutMetrics".into(),
-                why: "no cssContentSize".into(),
-            }),
+            _ => Err(CdpError::malformed(
+                "Page.getLayoutMetrics",
+                "no cssContentSize",
+            )),
         }
     }
 
@@ -320,15 +292,12 @@ impl Page {
             params["captureBeyondViewport"] = json!(true);
         }
         let answer = self.call("Page.captureScreenshot", params).await?;
-        let decode = |why: String| CdpError::Decode {
-            method: "Page.captureScreenshot".into(),
-            why,
-        };
+        let method = "Page.captureScreenshot";
         let data = answer["data"]
             .as_str()
-            .ok_or_else(|| decode("no data".into()))?;
+            .ok_or_else(|| CdpError::malformed(method, "no data"))?;
         base64::engine::general_purpose::STANDARD
             .decode(data)
-            .map_err(|e| decode(e.to_string()))
+            .map_err(|e| CdpError::malformed(method, e))
     }
 }

@@ -418,10 +418,7 @@ async fn new_tab(connection: &Connection, settings: &BrowserSettings) -> Result<
         .await?["browserContextId"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| CdpError::Decode {
-            method: "Target.createBrowserContext".into(),
-            why: "no browserContextId".into(),
-        })?;
+        .ok_or_else(|| CdpError::malformed("Target.createBrowserContext", "no browserContextId"))?;
     let opened = async {
         let target = connection
             .call(
@@ -432,10 +429,7 @@ async fn new_tab(connection: &Connection, settings: &BrowserSettings) -> Result<
             .await?;
         let target = target["targetId"]
             .as_str()
-            .ok_or_else(|| CdpError::Decode {
-                method: "Target.createTarget".into(),
-                why: "no targetId".into(),
-            })?;
+            .ok_or_else(|| CdpError::malformed("Target.createTarget", "no targetId"))?;
         Page::attach(connection, target, settings.width, settings.height).await
     };
     match opened.await {
