@@ -11,6 +11,7 @@ pub mod credentials;
 mod doctor;
 mod mcp_cmds;
 pub mod model_cmds;
+mod residency;
 pub mod serve;
 mod skill_cmds;
 mod tui_cmd;

@@ -527,6 +527,17 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
     for dir in runtime.plugin_dirs() {
         println!("watching {} for components", dir.display());
     }
+    // Start-up is over: most of the code it ran will not run again, and
+    // most of what it allocated is freed.
+    super::residency::trim_heap();
+    match super::residency::release_startup_pages() {
+        Ok(released) => tracing::debug!(
+            "released {} KiB of start-up pages in {} segment(s)",
+            released.bytes / 1024,
+            released.segments
+        ),
+        Err(e) => tracing::debug!("could not release start-up pages: {e}"),
+    }
     wait_for_shutdown().await;
     println!("openpista stopping");
     running.stop().await;

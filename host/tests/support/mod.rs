@@ -19,6 +19,8 @@ pub fn openpista(home: &Path) -> Command {
 /// `openpista serve` on `home`: the running child and its first line (the
 /// ready line). The rest of stdout is drained, so the server never blocks
 /// on a full pipe.
+// Each test binary compiles this module anew and not every one uses it.
+#[allow(dead_code)]
 pub fn serve(home: &Path) -> (Child, String) {
     let mut child = openpista(home)
         .arg("serve")
