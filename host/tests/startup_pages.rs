@@ -76,12 +76,7 @@ fn serve_releases_its_start_up_pages_and_keeps_serving() {
     for _ in 0..2 {
         let page = get(&addr, "/");
         assert!(page.starts_with("HTTP/1.1 200"), "{page:.200}");
-        assert!(
-            page.contains("<html")
-                || page.contains("<!doctype html")
-                || page.contains("<!DOCTYPE html"),
-            "{page:.400}"
-        );
+        assert!(page.contains("<html"), "{page:.400}");
     }
     let _ = child.kill();
     let _ = child.wait();

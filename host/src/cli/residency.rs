@@ -62,15 +62,27 @@ pub fn release_startup_pages() -> std::io::Result<Released> {
     Ok(Released::default())
 }
 
+/// The size of a page.
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// One loadable segment of the main program, as mapped.
+#[cfg(target_os = "linux")]
+struct Segment {
+    start: usize,
+    end: usize,
+    writable: bool,
+}
+
 /// Page-aligned `[start, end)` ranges of the main program's loadable
 /// segments that are not writable, rounded inwards so no page shared
 /// with a writable segment is included.
 #[cfg(target_os = "linux")]
 fn executable_read_only_ranges() -> Vec<(usize, usize)> {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
-    unsafe extern "C" fn first_object(
+    unsafe extern "C" fn main_program(
         info: *mut libc::dl_phdr_info,
         _size: libc::size_t,
         data: *mut libc::c_void,
@@ -79,58 +91,49 @@ fn executable_read_only_ranges() -> Vec<(usize, usize)> {
         // call; `data` is the `Vec` handed to dl_iterate_phdr below.
         unsafe {
             let info = &*info;
-            let out = &mut *(data as *mut Vec<(usize, u64, u64, u32)>);
+            let out = &mut *(data as *mut Vec<Segment>);
             for i in 0..info.dlpi_phnum as usize {
                 let ph = &*info.dlpi_phdr.add(i);
-                out.push((
-                    info.dlpi_addr as usize,
-                    ph.p_vaddr,
-                    ph.p_memsz,
-                    ph.p_type
-                        | if ph.p_flags & libc::PF_W != 0 {
-                            WRITABLE
-                        } else {
-                            0
-                        },
-                ));
+                if ph.p_type == libc::PT_LOAD {
+                    let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
+                    out.push(Segment {
+                        start,
+                        end: start + ph.p_memsz as usize,
+                        writable: ph.p_flags & libc::PF_W != 0,
+                    });
+                }
             }
         }
         // The first object is the main program: stop there.
         1
     }
-    let mut headers: Vec<(usize, u64, u64, u32)> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
     // SAFETY: the callback only reads the headers the loader passes and
-    // writes to `headers`, which outlives the call.
+    // writes to `segments`, which outlives the call.
     unsafe {
         libc::dl_iterate_phdr(
-            Some(first_object),
-            &mut headers as *mut _ as *mut libc::c_void,
+            Some(main_program),
+            &mut segments as *mut _ as *mut libc::c_void,
         );
     }
-    let mut writable: Vec<(usize, usize)> = Vec::new();
-    for &(base, vaddr, memsz, kind) in &headers {
-        if kind & !WRITABLE != libc::PT_LOAD {
-            continue;
-        }
-        let start = base + vaddr as usize;
-        let end = start + memsz as usize;
-        if kind & WRITABLE != 0 {
-            writable.push((start & !(page - 1), (end + page - 1) & !(page - 1)));
-        } else {
-            let (start, end) = ((start + page - 1) & !(page - 1), end & !(page - 1));
-            if start < end {
-                ranges.push((start, end));
-            }
-        }
-    }
-    // Never a page a writable segment also covers.
-    ranges.retain(|&(s, e)| !writable.iter().any(|&(ws, we)| s < we && ws < e));
-    ranges
+    let page = page_size();
+    let (down, up) = (
+        |a: usize| a & !(page - 1),
+        |a: usize| (a + page - 1) & !(page - 1),
+    );
+    let writable: Vec<(usize, usize)> = segments
+        .iter()
+        .filter(|s| s.writable)
+        .map(|s| (down(s.start), up(s.end)))
+        .collect();
+    segments
+        .iter()
+        .filter(|s| !s.writable)
+        .map(|s| (up(s.start), down(s.end)))
+        // Never an empty range, nor a page a writable segment also covers.
+        .filter(|&(s, e)| s < e && !writable.iter().any(|&(ws, we)| s < we && ws < e))
+        .collect()
 }
-
-/// Marks a writable program header in the packed `p_type` above.
-#[cfg(target_os = "linux")]
-const WRITABLE: u32 = 1 << 31;
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -179,8 +182,7 @@ mod tests {
     /// (`/proc/self/pagemap`, bit 63), whatever the page cache holds.
     fn mapped(addr: usize) -> bool {
         use std::os::unix::fs::FileExt;
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let page = page_size();
         let file = std::fs::File::open("/proc/self/pagemap").unwrap();
         let mut entry = [0u8; 8];
         file.read_exact_at(&mut entry, (addr / page * 8) as u64)
