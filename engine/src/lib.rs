@@ -10,8 +10,8 @@
 //! CPU) is refused by wasmtime's own check at load, and compiled instead.
 
 use anyhow::Result;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -149,34 +149,184 @@ pub fn build(settings: &EngineSettings) -> Result<(Engine, Allocator)> {
     Ok((Engine::new(&config)?, Allocator::OnDemand))
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+/// How many guest calls are running now, over every store of the process
+/// (a guest suspended at a yield or inside a host call still counts). The
+/// epoch ticker runs while it is above zero and for [`IDLE_GRACE`] after:
+/// an idle host wakes no thread 200 times a second for deadlines nobody
+/// has, and a busy one never waits for its ticker to wake.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Set by the ticker, under [`WAKE_LOCK`], while it waits for a guest.
+static SLEEPING: AtomicBool = AtomicBool::new(false);
+static WAKE_LOCK: Mutex<()> = Mutex::new(());
+static WAKE: Condvar = Condvar::new();
+
+/// How long the ticker goes on after the last guest call ended before it
+/// sleeps. Calls that follow one another closely (a turn's tools, a busy
+/// channel) then cost two atomic operations each, not a thread's wake.
+pub const IDLE_GRACE: Duration = Duration::from_millis(50);
+
+/// One component call under way, from the moment its deadline is armed
+/// until it is dropped: the epoch ticker runs while any exists (and for
+/// [`IDLE_GRACE`] after). Counting whole calls, not each entry into guest
+/// code, costs two atomic operations a call and no hook on the
+/// host–guest boundary; a call suspended in a host function (an HTTP
+/// request) still counts, as its deadline still runs.
+#[derive(Debug)]
+pub struct GuestCall(());
+
+impl GuestCall {
+    pub fn begin() -> GuestCall {
+        // `SeqCst` on both sides: either this sees the ticker asleep, or
+        // the ticker, about to sleep, sees this call.
+        if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 && SLEEPING.load(Ordering::SeqCst) {
+            // Taken so the ticker cannot miss the wake between its check
+            // and its wait.
+            let _held = WAKE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            WAKE.notify_all();
+        }
+        GuestCall(())
+    }
+}
+
+impl Drop for GuestCall {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Component calls under way now; see [`GuestCall`].
+pub fn guests_running() -> usize {
+    RUNNING.load(Ordering::SeqCst)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] while any guest code
+/// runs ([`GuestCall`]) and for [`IDLE_GRACE`] after, and sleeps
+/// otherwise, until dropped.
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
+    ticks: Arc<AtomicU64>,
 }
 
 impl EpochTicker {
     pub fn start(engine: &Engine) -> EpochTicker {
         let stop = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicU64::new(0));
         let weak = engine.weak();
-        let flag = stop.clone();
+        let (flag, count) = (stop.clone(), ticks.clone());
+        let grace = (IDLE_GRACE.as_nanos() / EPOCH_TICK.as_nanos()) as u32;
         std::thread::Builder::new()
             .name("openpista-epoch".into())
             .spawn(move || {
+                // Starts asleep: nothing runs before the first call.
+                let mut idle = grace;
                 while !flag.load(Ordering::Relaxed) {
+                    if RUNNING.load(Ordering::SeqCst) > 0 {
+                        idle = 0;
+                    } else if idle >= grace {
+                        if !sleep_until_a_guest(&flag, &weak) {
+                            return;
+                        }
+                        idle = 0;
+                    } else {
+                        idle += 1;
+                    }
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
                         Some(engine) => engine.increment_epoch(),
                         None => break,
                     }
+                    count.fetch_add(1, Ordering::Relaxed);
                 }
             })
             .expect("spawn epoch thread");
-        EpochTicker { stop }
+        EpochTicker { stop, ticks }
     }
+
+    /// Epoch increments so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+}
+
+/// Waits until a guest call is counted; `false` when the ticker should end
+/// instead (stopped, or its engine dropped).
+fn sleep_until_a_guest(stop: &AtomicBool, engine: &wasmtime::EngineWeak) -> bool {
+    let mut held = WAKE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    SLEEPING.store(true, Ordering::SeqCst);
+    while RUNNING.load(Ordering::SeqCst) == 0 && !stop.load(Ordering::Relaxed) {
+        // Woken by the first guest call; the timeout only notices an
+        // engine dropped while idle.
+        held = WAKE
+            .wait_timeout(held, Duration::from_secs(1))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+        if engine.upgrade().is_none() {
+            break;
+        }
+    }
+    SLEEPING.store(false, Ordering::SeqCst);
+    drop(held);
+    !stop.load(Ordering::Relaxed) && engine.upgrade().is_some()
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _held = WAKE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        WAKE.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting: {what}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The ticker runs while a guest call is counted, and stops once the
+    /// grace period after it has passed.
+    /// (The only test in this crate that counts guests: nothing else in
+    /// this process enters guest code.)
+    #[test]
+    fn the_epoch_advances_only_while_a_guest_runs() {
+        let (engine, _) = build(&EngineSettings {
+            pooling: false,
+            ..EngineSettings::default()
+        })
+        .unwrap();
+        let ticker = EpochTicker::start(&engine);
+        std::thread::sleep(EPOCH_TICK * 10);
+        assert_eq!(ticker.ticks(), 0, "ticked with no guest running");
+
+        let call = GuestCall::begin();
+        until("ticks while a guest runs", || ticker.ticks() >= 3);
+        drop(call);
+        assert_eq!(guests_running(), 0);
+        // It goes on for the grace period, so a next call finds it awake…
+        let left = ticker.ticks();
+        until("ticks on in the grace period", || ticker.ticks() > left + 3);
+        // …and then sleeps.
+        until("sleeps after the grace period", || {
+            let seen = ticker.ticks();
+            std::thread::sleep(EPOCH_TICK * 20);
+            ticker.ticks() == seen
+        });
+        let asleep = ticker.ticks();
+        std::thread::sleep(EPOCH_TICK * 20);
+        assert_eq!(ticker.ticks(), asleep, "ticked while asleep");
+
+        let call = GuestCall::begin();
+        let before = ticker.ticks();
+        until("woken again by the next guest", || ticker.ticks() > before);
+        drop(call);
     }
 }

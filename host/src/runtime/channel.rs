@@ -139,6 +139,7 @@ impl LoadedComponent {
                 )));
             }
         };
+        call::settle(&mut store);
         Ok(ChannelInstance {
             store,
             bindings,
@@ -198,6 +199,7 @@ impl ChannelInstance {
             )),
             Err(_) => Err(call::backstop_timeout(&self.name, self.timeout_ms)),
         };
+        call::settle(&mut self.store);
         if result.is_err() {
             self.poisoned = true;
         }

@@ -411,6 +411,7 @@ impl LoadedComponent {
             }
             Err(e) => return Err(classify(e, &store)),
         };
+        call::settle(&mut store);
         Ok(ChatStream {
             store,
             instance,
@@ -444,6 +445,7 @@ impl LoadedComponent {
                 self.ctx.grants.memory_mb,
             )
         })?;
+        call::settle(&mut store);
         Ok(ReusableTool {
             store,
             instance,
@@ -476,12 +478,13 @@ impl ReusableTool {
         context: &CallContext,
     ) -> Result<ToolResult, CallError> {
         call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
-        match self
+        let outcome = self
             .instance
             .openpista_plugin_tools()
             .call_invoke(&mut self.store, name, arguments, context)
-            .await
-        {
+            .await;
+        call::settle(&mut self.store);
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(CallError::Guest(e)),
             Err(e) => Err(call::classify(
@@ -591,6 +594,7 @@ impl ChatStream {
                 let _ = h.resource_drop_async(&mut self.store).await;
             }
         }
+        call::settle(&mut self.store);
         result
     }
 }

@@ -35,6 +35,10 @@ pub struct CallState {
     pub limits: StoreLimits,
     pub stderr: TailBuffer,
     pub denials: Denials,
+    /// The call under way on this store, from its arming to its end
+    /// ([`super::call::arm`], [`super::call::settle`]); it keeps the epoch
+    /// ticker running, and a store dropped mid-call gives it back.
+    pub(crate) call: Option<super::engine::GuestCall>,
 }
 
 impl CallState {
@@ -75,6 +79,7 @@ impl CallState {
             limits,
             stderr,
             denials,
+            call: None,
         })
     }
 }
