@@ -4,7 +4,7 @@
 //! id, foreign origin), a streamed conversation, malformed frames that
 //! leave the connection open, two tabs of one client, answers kept for a
 //! client that went away, the heartbeat timeout, the frame size limit,
-//! and WSS over rustls.
+//! ticks only while a connection is open, and WSS over rustls.
 
 use futures::{SinkExt, StreamExt};
 use openpista::cli::serve::{Running, start};
@@ -440,6 +440,46 @@ async fn silent_connections_time_out_and_oversized_frames_close() {
     let code = close_code(&mut quiet, 15).await;
     assert_eq!(code, Some(4408), "after {:?}", started.elapsed());
     assert!(started.elapsed() >= Duration::from_secs(1));
+    running.stop().await;
+}
+
+/// Waits up to 20 s for `done`.
+async fn until_true(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `live.tick` is for the connections a channel holds: with none open the
+/// host does not call it (an idle host runs no guest code), with one open
+/// it does, and once that one has closed it stops again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_is_ticked_only_while_it_holds_a_connection() {
+    let root = tempfile::tempdir().unwrap();
+    let running = host(root.path(), "", "").await;
+    let driver = running.channel_driver("channel-web").expect("web serves");
+    // A fast ticker besides the host's own (once a second): 30 chances
+    // in the window below.
+    let fast = driver.spawn_ticker_every(Duration::from_millis(10));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!driver.tick_wanted());
+    assert_eq!(driver.ticks(), 0, "ticked with no connection open");
+
+    let mut ws = open(&running, "client-ticked-1").await;
+    send(&mut ws, json!({"type": "ping", "t": 1})).await;
+    assert_eq!(next(&mut ws).await["type"], "ready");
+    assert!(driver.tick_wanted());
+    until_true("ticks while a connection is open", || driver.ticks() >= 3).await;
+
+    ws.close(None).await.unwrap();
+    until_true("the connection is let go", || !driver.tick_wanted()).await;
+    // At most a tick already under way follows.
+    let settled = driver.ticks() + 1;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(driver.ticks() <= settled, "ticked on after the close");
+    fast.abort();
     running.stop().await;
 }
 

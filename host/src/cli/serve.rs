@@ -251,6 +251,14 @@ pub struct Running {
 }
 
 impl Running {
+    /// The driver of channel component `component`, if it serves.
+    pub fn channel_driver(&self, component: &str) -> Option<Arc<ChannelDriver>> {
+        self.drivers
+            .iter()
+            .find(|d| d.component() == component)
+            .cloned()
+    }
+
     /// Starts reloading the skills when their files change.
     pub fn watch_skills(&self) -> Result<Option<crate::skills::watch::SkillWatch>> {
         self.natives

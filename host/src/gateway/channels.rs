@@ -106,6 +106,8 @@ pub struct ChannelDriver {
     info: RwLock<Option<Started>>,
     /// Set by `shutdown`: no new instance is started after it.
     stopped: std::sync::atomic::AtomicBool,
+    /// `live.tick` calls made.
+    ticks: std::sync::atomic::AtomicU64,
 }
 
 impl ChannelDriver {
@@ -117,6 +119,7 @@ impl ChannelDriver {
             poll_slot: tokio::sync::Mutex::new(None),
             info: RwLock::new(None),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            ticks: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -230,17 +233,47 @@ impl ChannelDriver {
 
     /// Calls `tick` about once a second while the returned task runs.
     pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_ticker_every(Duration::from_secs(1))
+    }
+
+    /// Calls `tick` every `period` while the returned task runs and
+    /// [`ChannelDriver::tick_wanted`] holds.
+    pub fn spawn_ticker_every(self: &Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
         let driver = self.clone();
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
+                if !driver.tick_wanted() {
+                    continue;
+                }
+                driver
+                    .ticks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = driver.tick(super::now_ms()).await {
                     tracing::warn!(component = %driver.component, "tick failed: {e}");
                 }
             }
         })
+    }
+
+    /// Whether `live.tick` has anything to look after: connections the
+    /// channel holds (heartbeats, idle timeouts), or ones it may open
+    /// itself (`websockets` in its manifest: it reconnects and heartbeats
+    /// from `tick`, with or without a connection up). An idle host then
+    /// runs no guest code once a second for nothing, and the code and
+    /// memory that call would touch stay out of its resident set.
+    pub fn tick_wanted(&self) -> bool {
+        let Some(current) = self.runtime.get(&self.component) else {
+            return false;
+        };
+        current.grants().websockets > 0 || self.runtime.connections().holds_any(&self.component)
+    }
+
+    /// `live.tick` calls made so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

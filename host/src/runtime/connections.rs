@@ -203,6 +203,15 @@ impl ConnectionHub {
         ids
     }
 
+    /// Whether component `owner` holds any open connection.
+    pub fn holds_any(&self, owner: &str) -> bool {
+        self.conns
+            .lock()
+            .unwrap()
+            .values()
+            .any(|c| c.owner == owner)
+    }
+
     /// Open connections.
     pub fn len(&self) -> usize {
         self.conns.lock().unwrap().len()
