@@ -155,8 +155,9 @@ pub fn build(settings: &EngineSettings) -> Result<(Engine, Allocator)> {
 /// an idle host wakes no thread 200 times a second for deadlines nobody
 /// has, and a busy one never waits for its ticker to wake.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
-/// Set by the ticker, under [`WAKE_LOCK`], while it waits for a guest.
-static SLEEPING: AtomicBool = AtomicBool::new(false);
+/// Tickers waiting for a guest (one per engine; tests make several), counted
+/// under [`WAKE_LOCK`].
+static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 static WAKE_LOCK: Mutex<()> = Mutex::new(());
 static WAKE: Condvar = Condvar::new();
 
@@ -178,7 +179,7 @@ impl GuestCall {
     pub fn begin() -> GuestCall {
         // `SeqCst` on both sides: either this sees the ticker asleep, or
         // the ticker, about to sleep, sees this call.
-        if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 && SLEEPING.load(Ordering::SeqCst) {
+        if RUNNING.fetch_add(1, Ordering::SeqCst) == 0 && SLEEPERS.load(Ordering::SeqCst) > 0 {
             // Taken so the ticker cannot miss the wake between its check
             // and its wait.
             let _held = WAKE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
@@ -252,7 +253,7 @@ impl EpochTicker {
 /// instead (stopped, or its engine dropped).
 fn sleep_until_a_guest(stop: &AtomicBool, engine: &wasmtime::EngineWeak) -> bool {
     let mut held = WAKE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    SLEEPING.store(true, Ordering::SeqCst);
+    SLEEPERS.fetch_add(1, Ordering::SeqCst);
     while RUNNING.load(Ordering::SeqCst) == 0 && !stop.load(Ordering::Relaxed) {
         // Woken by the first guest call; the timeout only notices an
         // engine dropped while idle.
@@ -264,7 +265,7 @@ fn sleep_until_a_guest(stop: &AtomicBool, engine: &wasmtime::EngineWeak) -> bool
             break;
         }
     }
-    SLEEPING.store(false, Ordering::SeqCst);
+    SLEEPERS.fetch_sub(1, Ordering::SeqCst);
     drop(held);
     !stop.load(Ordering::Relaxed) && engine.upgrade().is_some()
 }
@@ -309,10 +310,12 @@ mod tests {
 
         let call = GuestCall::begin();
         until("ticks while a guest runs", || ticker.ticks() >= 3);
+        // Read before the drop: the grace period may be over by the time
+        // a loaded machine runs the next line.
+        let left = ticker.ticks();
         drop(call);
         assert_eq!(guests_running(), 0);
         // It goes on for the grace period, so a next call finds it awake…
-        let left = ticker.ticks();
         until("ticks on in the grace period", || ticker.ticks() > left + 3);
         // …and then sleeps.
         until("sleeps after the grace period", || {

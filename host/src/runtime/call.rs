@@ -64,13 +64,17 @@ impl std::error::Error for CallError {}
 
 /// Arms a store's deadline: the guest yields to the executor every epoch
 /// tick and traps once `timeout` has passed. Fuel, when metered, is set too.
-/// The call counts as under way (the epoch ticker runs) until
-/// [`settle`] or until the store is dropped.
-pub fn arm(store: &mut Store<CallState>, timeout: Duration, fuel: u64, metered: bool) {
-    let state = store.data_mut();
-    if state.call.is_none() {
-        state.call = Some(super::engine::GuestCall::begin());
-    }
+/// The call counts as under way (the epoch ticker runs) while the returned
+/// guard lives: hold it across the call, so a call abandoned at an await
+/// (its future dropped) gives it back too.
+#[must_use = "the epoch ticker runs only while the guard lives"]
+pub fn arm(
+    store: &mut Store<CallState>,
+    timeout: Duration,
+    fuel: u64,
+    metered: bool,
+) -> super::engine::GuestCall {
+    let running = super::engine::GuestCall::begin();
     let deadline = Instant::now() + timeout;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
@@ -83,10 +87,12 @@ pub fn arm(store: &mut Store<CallState>, timeout: Duration, fuel: u64, metered: 
     if metered {
         let _ = store.set_fuel(if fuel == 0 { u64::MAX } else { fuel });
     }
+    running
 }
 
-/// The call armed on a store that outlives it (a channel's instance, a
-/// stream, a reused tool) has ended.
+/// A store made for more than one call (a channel's instance, a stream, a
+/// reused tool) has been instantiated: the guard it was made with, which
+/// covered the instantiation, ends. Each later call arms its own.
 pub fn settle(store: &mut Store<CallState>) {
     store.data_mut().call = None;
 }

@@ -183,7 +183,7 @@ impl ChannelInstance {
                 message: "the channel instance failed earlier and is being replaced".into(),
             });
         }
-        call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
+        let _running = call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
         let outcome = tokio::time::timeout(
             self.timeout + Duration::from_millis(250),
             body(&self.bindings, &mut self.store),
@@ -199,7 +199,6 @@ impl ChannelInstance {
             )),
             Err(_) => Err(call::backstop_timeout(&self.name, self.timeout_ms)),
         };
-        call::settle(&mut self.store);
         if result.is_err() {
             self.poisoned = true;
         }

@@ -99,12 +99,14 @@ impl LoadedComponent {
         let mut store = Store::new(&self.engine, state);
         crate::telemetry::metrics::instance(self.name());
         store.limiter(|s| &mut s.limits);
-        call::arm(
+        // The store's own guard: a one-call store holds it until dropped.
+        let running = call::arm(
             &mut store,
             self.timeout(),
             self.ctx.grants.fuel,
             self.metered,
         );
+        store.data_mut().call = Some(running);
         Ok(store)
     }
 
@@ -477,14 +479,13 @@ impl ReusableTool {
         arguments: &str,
         context: &CallContext,
     ) -> Result<ToolResult, CallError> {
-        call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
-        let outcome = self
+        let _running = call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
+        match self
             .instance
             .openpista_plugin_tools()
             .call_invoke(&mut self.store, name, arguments, context)
-            .await;
-        call::settle(&mut self.store);
-        match outcome {
+            .await
+        {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(CallError::Guest(e)),
             Err(e) => Err(call::classify(
@@ -571,7 +572,7 @@ impl ChatStream {
         let Some(handle) = self.handle else {
             return Ok(None);
         };
-        call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
+        let _running = call::arm(&mut self.store, self.timeout, self.fuel, self.metered);
         let outcome = tokio::time::timeout(
             self.timeout + Duration::from_millis(250),
             self.instance.next(&mut self.store, handle),
@@ -594,7 +595,6 @@ impl ChatStream {
                 let _ = h.resource_drop_async(&mut self.store).await;
             }
         }
-        call::settle(&mut self.store);
         result
     }
 }

@@ -35,9 +35,9 @@ pub struct CallState {
     pub limits: StoreLimits,
     pub stderr: TailBuffer,
     pub denials: Denials,
-    /// The call under way on this store, from its arming to its end
-    /// ([`super::call::arm`], [`super::call::settle`]); it keeps the epoch
-    /// ticker running, and a store dropped mid-call gives it back.
+    /// The guard the store was made with ([`super::call::arm`]): it keeps
+    /// the epoch ticker running for a one-call store's whole life, and for
+    /// a longer-lived one's instantiation ([`super::call::settle`]).
     pub(crate) call: Option<super::engine::GuestCall>,
 }
 
