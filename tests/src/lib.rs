@@ -126,6 +126,19 @@ impl Listener {
     }
 }
 
+/// Waits until `ready` holds, checking every 10 ms, and fails the test
+/// naming `what` once `within` has passed.
+pub async fn until(what: &str, within: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what} after {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// A runtime over one plugin folder (no embedded components), with a
 /// compile cache and a memory database inside `root`.
 pub fn runtime(

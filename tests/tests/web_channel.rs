@@ -9,6 +9,7 @@
 use futures::{SinkExt, StreamExt};
 use openpista::cli::serve::{Running, start};
 use openpista::config::Config;
+use openpista_tests::until;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -18,6 +19,7 @@ use tokio_tungstenite::{WebSocketStream, client_async};
 
 const TOKEN: &str = "web-channel-test-token-0123456789";
 const TOKEN_ENV: &str = "OPENPISTA_TEST_WEB_CHANNEL_TOKEN";
+const WAIT: Duration = Duration::from_secs(20);
 
 async fn host(root: &std::path::Path, server: &str, extra: &str) -> Running {
     // SAFETY: every test sets the same value before starting its host.
@@ -401,20 +403,12 @@ async fn two_tabs_both_hear_and_a_client_that_left_gets_its_answer_later() {
 /// Waits until the web channel keeps an undelivered answer (`kept`) or
 /// keeps none (`!kept`).
 async fn until_kept(running: &Running, kept: bool, what: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let listed = running
-            .gateway
-            .agent()
-            .memory
-            .kv_list("channel-web", "pending/", 10)
-            .unwrap();
-        if listed.is_empty() != kept {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "waited for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let memory = &running.gateway.agent().memory;
+    until(what, WAIT, || {
+        let listed = memory.kv_list("channel-web", "pending/", 10).unwrap();
+        listed.is_empty() != kept
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,15 +437,6 @@ async fn silent_connections_time_out_and_oversized_frames_close() {
     running.stop().await;
 }
 
-/// Waits up to 20 s for `done`.
-async fn until_true(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// `live.tick` is for the connections a channel holds: with none open the
 /// host does not call it (an idle host runs no guest code), with one open
 /// it does, and once that one has closed it stops again.
@@ -471,10 +456,16 @@ async fn the_channel_is_ticked_only_while_it_holds_a_connection() {
     send(&mut ws, json!({"type": "ping", "t": 1})).await;
     assert_eq!(next(&mut ws).await["type"], "ready");
     assert!(driver.tick_wanted());
-    until_true("ticks while a connection is open", || driver.ticks() >= 3).await;
+    until("ticks while a connection is open", WAIT, || {
+        driver.ticks() >= 3
+    })
+    .await;
 
     ws.close(None).await.unwrap();
-    until_true("the connection is let go", || !driver.tick_wanted()).await;
+    until("the connection to be let go", WAIT, || {
+        !driver.tick_wanted()
+    })
+    .await;
     // At most a tick already under way follows.
     let settled = driver.ticks() + 1;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -87,13 +87,9 @@ async fn await_event<T>(
     }
 }
 
-/// Waits until `ready` holds, checking every 50 ms for up to 60 s.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until `ready` holds, for up to 60 s.
+async fn until(what: &str, ready: impl FnMut() -> bool) {
+    openpista_tests::until(what, Duration::from_secs(60), ready).await
 }
 
 fn queued(dir: &Path) -> Vec<PathBuf> {
