@@ -12,12 +12,14 @@
 //! - [`config`]: the operator's configuration file
 //! - [`auth`]: signing in to providers, the credential store, refresh
 //! - [`server`]: the HTTP listener: web page, health, channel routes, WebSockets
+//! - [`cluster`]: cluster mode on NATS JetStream: leases, heartbeats
 //! - [`cli`]: the `openpista` command line
 
 pub mod agent;
 pub mod approvals;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod gateway;
 pub mod mcp;

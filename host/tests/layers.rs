@@ -9,6 +9,7 @@
 //!  config     the config file: aggregates each module's settings type
 //!  server     HTTP listener, web page, WebSockets, webhooks
 //!  tui        the terminal UI: state, update, view, its back ends
+//!  cluster    several nodes on NATS JetStream: leases, heartbeats
 //!  gateway    channels → sessions → the agent → answers; cron; bridges
 //!  agent      the ReAct loop
 //!  approvals  tool-call approval: policy, requests, who may answer
@@ -40,6 +41,7 @@ const LAYERS: &[&str] = &[
     "approvals",
     "agent",
     "gateway",
+    "cluster",
     "server",
     "tui",
     "config",

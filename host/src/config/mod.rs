@@ -80,6 +80,10 @@ pub struct Config {
     /// `[telemetry]`: OpenTelemetry traces.
     #[serde(default)]
     pub telemetry: crate::telemetry::traces::TelemetrySection,
+    /// `[cluster]`: share work with other nodes through NATS JetStream.
+    /// Absent: one process on its own (the default).
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// `[agent]`: the ReAct loop.
@@ -277,6 +281,11 @@ impl Config {
             .slack
             .resolve()
             .with_context(|| format!("{origin}: [channels.slack]"))?;
+        if let Some(cluster) = &config.cluster {
+            cluster
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        }
         config
             .approvals
             .validate()

@@ -1,0 +1,140 @@
+//! Each node's heartbeat in the [`NODES_BUCKET`](super::NODES_BUCKET) KV
+//! bucket, and what `openpista cluster status` reads back: nodes, what
+//! they serve, and who holds each lease.
+
+use super::{Cluster, LEASES_BUCKET, NODES_BUCKET};
+use anyhow::Result;
+use async_nats::jetstream::kv::Operation;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a node says of itself in its heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeInfo {
+    pub node: String,
+    /// The host's version.
+    pub version: String,
+    /// The channels it serves, by id.
+    pub channels: Vec<String>,
+    /// The HTTP listener's address, when it has one.
+    pub listen: Option<String>,
+    /// When it started and when it last beat, in ms since the Unix epoch
+    /// (its own clock: shown, never compared).
+    pub started_ms: u64,
+    pub beat_ms: u64,
+}
+
+/// One lease and its holder.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LeaseInfo {
+    pub name: String,
+    pub holder: String,
+    pub revision: u64,
+}
+
+/// `openpista cluster status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub nodes: Vec<NodeInfo>,
+    pub leases: Vec<LeaseInfo>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes `info` every third of a lease time until the task is aborted;
+/// the key is deleted when [`Heartbeat::stop`] is called.
+pub struct Heartbeat {
+    task: tokio::task::JoinHandle<()>,
+    cluster: Cluster,
+}
+
+impl Heartbeat {
+    pub async fn start(cluster: &Cluster, mut info: NodeInfo) -> Result<Heartbeat> {
+        let store = cluster.bucket(NODES_BUCKET).await?;
+        info.node = cluster.node.clone();
+        info.started_ms = now_ms();
+        let every = cluster.lease_ttl / 3;
+        let task = tokio::spawn(async move {
+            loop {
+                info.beat_ms = now_ms();
+                if let Ok(value) = serde_json::to_vec(&info)
+                    && let Err(e) = store.put(&info.node, value.into()).await
+                {
+                    tracing::debug!("cluster: heartbeat not written: {e}");
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Ok(Heartbeat {
+            task,
+            cluster: cluster.clone(),
+        })
+    }
+
+    /// Stops beating and removes this node from the status.
+    pub async fn stop(self) {
+        self.task.abort();
+        if let Ok(store) = self.cluster.bucket(NODES_BUCKET).await {
+            let _ = tokio::time::timeout(Duration::from_secs(2), store.delete(&self.cluster.node))
+                .await;
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads the cluster's status. A node whose last beat is older than three
+/// lease times is left out: it has stopped.
+pub async fn status(cluster: &Cluster) -> Result<Status> {
+    let nodes_store = cluster.bucket(NODES_BUCKET).await?;
+    let stale = cluster.lease_ttl * 3;
+    let mut nodes = Vec::new();
+    let mut keys = nodes_store.keys().await?;
+    while let Some(key) = keys.next().await {
+        let key = key?;
+        let Some(entry) = nodes_store.entry(&key).await? else {
+            continue;
+        };
+        if entry.operation != Operation::Put {
+            continue;
+        }
+        // The server stamped the entry; machines in a cluster keep their
+        // clocks in step to well under three lease times.
+        let written_ms = (entry.created.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        if now_ms().saturating_sub(written_ms) > stale.as_millis() as u64 {
+            continue;
+        }
+        match serde_json::from_slice::<NodeInfo>(&entry.value) {
+            Ok(info) => nodes.push(info),
+            Err(e) => tracing::warn!(node = %key, "cluster: unreadable heartbeat: {e}"),
+        }
+    }
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    let leases_store = cluster.bucket(LEASES_BUCKET).await?;
+    let mut leases = Vec::new();
+    let mut keys = leases_store.keys().await?;
+    while let Some(key) = keys.next().await {
+        let key = key?;
+        if let Some(entry) = leases_store.entry(&key).await?
+            && entry.operation == Operation::Put
+        {
+            leases.push(LeaseInfo {
+                name: key,
+                holder: String::from_utf8_lossy(&entry.value).into_owned(),
+                revision: entry.revision,
+            });
+        }
+    }
+    leases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Status { nodes, leases })
+}
