@@ -341,7 +341,7 @@ async fn cron_messages_take_the_same_path() {
         channel: None,
         message: "scheduled hello".into(),
     }];
-    let tasks = openpista::gateway::cron::start(gateway.clone(), &entries);
+    let tasks = openpista::gateway::cron::start(gateway.clone(), &entries, None);
     let a = recorder.wait_for(2, "test:cron").await;
     for t in &tasks {
         t.abort();

@@ -5,6 +5,7 @@ mod ask;
 mod audit;
 mod auth_cmds;
 mod channel_cmds;
+pub mod cluster_cmds;
 mod component;
 mod control;
 pub mod credentials;
@@ -169,6 +170,9 @@ pub enum Command {
     /// What an attacker would look for in this set-up.
     #[command(subcommand)]
     Security(SecurityCommand),
+    /// Cluster mode (`[cluster]`): nodes, leases.
+    #[command(subcommand)]
+    Cluster(cluster_cmds::ClusterCommand),
     /// Worker tasks: their reports (`list`, `show`), and, inside a task,
     /// sending one (`report`, `flush`).
     #[command(subcommand)]
@@ -242,6 +246,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Whatsapp(cmd) => whatsapp_cmds::run(config, cmd).await,
         Command::Auth(cmd) => auth_cmds::run(config, cmd).await,
         Command::Mcp(cmd) => mcp_cmds::run(config, cmd).await,
+        Command::Cluster(cmd) => cluster_cmds::run(config, cmd).await,
         Command::Worker(cmd) => worker_cmds::run(config, cmd).await,
         Command::Doctor { .. } | Command::Security(_) => unreachable!("handled above"),
     }

@@ -49,6 +49,7 @@ async fn start_channels(
     gateway: &Arc<Gateway>,
     server: &Arc<ServerState>,
     webhooks: &Arc<ServerState>,
+    mut cluster: Option<&mut super::cluster_cmds::Joined>,
 ) -> (
     Vec<Arc<ChannelDriver>>,
     Vec<tokio::task::JoinHandle<()>>,
@@ -139,7 +140,23 @@ async fn start_channels(
         tasks.push(pump);
         tasks.push(driver.spawn_ticker());
         if started.info.polls {
-            tasks.push(spawn_poller(driver.clone(), gateway.clone(), id.clone()));
+            // In a cluster one node at a time polls: the lease's holder.
+            let gate = match cluster.as_deref_mut() {
+                Some(joined) => match joined.want(&super::cluster_cmds::poll_lease(&id)).await {
+                    Ok(held) => Ok(Some(held)),
+                    Err(e) => Err(e),
+                },
+                None => Ok(None),
+            };
+            match gate {
+                Ok(gate) => tasks.push(spawn_poller(
+                    driver.clone(),
+                    gateway.clone(),
+                    id.clone(),
+                    gate,
+                )),
+                Err(e) => notes.push(format!("channel {id}: not polling: {e:#}")),
+            }
         }
         if let Some(settings) = &bridge_settings {
             match start_whatsapp_bridge(settings, &driver, gateway, runtime) {
@@ -193,16 +210,39 @@ fn start_whatsapp_bridge(
     ))
 }
 
-/// Calls `poll` in a loop, backing off after failures.
+/// Calls `poll` in a loop, backing off after failures; with a `gate`
+/// (a cluster lease), only while it is true: a poll under way when it
+/// turns false is abandoned, with its instance.
 fn spawn_poller(
     driver: Arc<ChannelDriver>,
     gateway: Arc<Gateway>,
     channel: String,
+    mut gate: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
         loop {
-            match driver.poll().await {
+            let polled = match &mut gate {
+                None => driver.poll().await,
+                Some(gate) => {
+                    if !*gate.borrow_and_update() {
+                        tracing::info!(%channel, "waiting for the poll lease");
+                        if gate.wait_for(|held| *held).await.is_err() {
+                            return;
+                        }
+                        tracing::info!(%channel, "polling: this node holds the lease");
+                    }
+                    tokio::select! {
+                        polled = driver.poll() => polled,
+                        _ = gate.wait_for(|held| !*held) => {
+                            driver.abandon_poll();
+                            tracing::warn!(%channel, "poll lease lost: polling stopped");
+                            continue;
+                        }
+                    }
+                }
+            };
+            match polled {
                 Ok(events) => {
                     backoff = Duration::from_millis(500);
                     for event in events {
@@ -248,6 +288,8 @@ pub struct Running {
     natives: super::Toolbox,
     /// Worker reports, when container tasks are on.
     pub reports: Option<Arc<crate::native::container::reports::Reports>>,
+    /// This node in the cluster, with `[cluster]`.
+    pub cluster: Option<super::cluster_cmds::Joined>,
 }
 
 impl Running {
@@ -282,6 +324,11 @@ impl Running {
         self.gateway.close();
         for task in &self.tasks {
             task.abort();
+        }
+        // The pollers and cron are stopped: their leases can go to the
+        // next node now.
+        if let Some(cluster) = self.cluster.take() {
+            cluster.leave().await;
         }
         for bridge in self.bridges.drain(..) {
             bridge.stop().await;
@@ -345,6 +392,12 @@ pub async fn start(config: &Config) -> Result<Running> {
         crate::telemetry::metrics::install()?;
     }
     let (runtime, memory, provider) = build(config)?;
+    let mut cluster = match &config.cluster {
+        Some(settings) => {
+            Some(super::cluster_cmds::Joined::join(settings, runtime.secrets()).await?)
+        }
+        None => None,
+    };
     let web_token = if config.channels.web.enabled {
         let (token, new) = web_token(config)?;
         runtime.secrets().insert(WEB_TOKEN_SECRET, token.clone());
@@ -416,8 +469,15 @@ pub async fn start(config: &Config) -> Result<Running> {
         None
     };
     let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
-    let (drivers, mut tasks, mut channel_notes, bridges) =
-        start_channels(config, &runtime, &gateway, &server_state, &webhook_state).await;
+    let (drivers, mut tasks, mut channel_notes, bridges) = start_channels(
+        config,
+        &runtime,
+        &gateway,
+        &server_state,
+        &webhook_state,
+        cluster.as_mut(),
+    )
+    .await;
     let server = if config.server.enabled {
         Some(crate::server::start(&config.server, server_state.clone()).await?)
     } else {
@@ -434,7 +494,20 @@ pub async fn start(config: &Config) -> Result<Running> {
     } else {
         None
     };
-    tasks.extend(crate::gateway::cron::start(gateway.clone(), &config.cron));
+    let cron_gate = match (&mut cluster, config.cron.is_empty()) {
+        (Some(joined), false) => Some(joined.want(super::cluster_cmds::CRON_LEASE).await?),
+        _ => None,
+    };
+    tasks.extend(crate::gateway::cron::start(
+        gateway.clone(),
+        &config.cron,
+        cron_gate,
+    ));
+    if let Some(joined) = &mut cluster {
+        let channels = drivers.iter().map(|d| d.component().to_string()).collect();
+        let listen = server.as_ref().map(|s| s.local_addr.to_string());
+        joined.beat(channels, listen).await?;
+    }
     Ok(Running {
         runtime,
         gateway,
@@ -450,6 +523,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         tasks,
         natives,
         reports,
+        cluster,
     })
 }
 
@@ -472,6 +546,9 @@ pub async fn run(mut config: Config, exit_when_ready: bool) -> Result<i32> {
         names.join(", "),
         runtime.allocator()
     );
+    if let (Some(joined), Some(settings)) = (&running.cluster, &config.cluster) {
+        println!("cluster: node {} on {}", joined.cluster.node, settings.nats);
+    }
     for note in &running.channel_notes {
         println!("{note}");
     }

@@ -213,6 +213,15 @@ impl ChannelDriver {
             .await
     }
 
+    /// Drops the poll instance after its call was abandoned mid-way (its
+    /// future dropped): it is never called again; the next poll starts a
+    /// fresh one.
+    pub fn abandon_poll(&self) {
+        if let Ok(mut poll) = self.poll_slot.try_lock() {
+            poll.take();
+        }
+    }
+
     /// Calls `shutdown` on the running instance, if any. A poll in
     /// progress is the caller's to abort (its task); its instance is
     /// dropped without `shutdown`, which the main instance has done.

@@ -69,7 +69,13 @@ pub fn event(entry: &CronEntry) -> Incoming {
 }
 
 /// Runs every entry until the returned handles are dropped or aborted.
-pub fn start(gateway: Arc<Gateway>, entries: &[CronEntry]) -> Vec<tokio::task::JoinHandle<()>> {
+/// With a `gate` (a cluster lease) an entry fires only while it is true,
+/// so in a cluster each occurrence fires on one node.
+pub fn start(
+    gateway: Arc<Gateway>,
+    entries: &[CronEntry],
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     entries
         .iter()
         .filter_map(|entry| {
@@ -82,6 +88,7 @@ pub fn start(gateway: Arc<Gateway>, entries: &[CronEntry]) -> Vec<tokio::task::J
             };
             let entry = entry.clone();
             let gateway = gateway.clone();
+            let gate = gate.clone();
             Some(tokio::spawn(async move {
                 loop {
                     let now = Local::now();
@@ -91,6 +98,12 @@ pub fn start(gateway: Arc<Gateway>, entries: &[CronEntry]) -> Vec<tokio::task::J
                     };
                     let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
                     tokio::time::sleep(wait).await;
+                    if let Some(gate) = &gate
+                        && !*gate.borrow()
+                    {
+                        tracing::debug!(session = %entry.session, "cron: another node holds the lease");
+                        continue;
+                    }
                     tracing::info!(session = %entry.session, schedule = %entry.schedule, "cron message");
                     gateway.dispatch(Origin::operator(entry.channel()), event(&entry));
                 }

@@ -1,0 +1,162 @@
+//! `[cluster]` in `serve` (joining, the leases its singletons run under,
+//! the heartbeat) and `openpista cluster status`.
+
+use crate::cluster::lease::Lease;
+use crate::cluster::nodes::{Heartbeat, NodeInfo};
+use crate::cluster::{Cluster, ClusterSettings, Credentials};
+use crate::config::Config;
+use crate::runtime::secrets::SecretStore;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long the first connection to the NATS server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `openpista cluster …`.
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Nodes, what they serve, and who holds each lease.
+    Status {
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The name of the lease channel `channel`'s long poll runs under.
+pub fn poll_lease(channel: &str) -> String {
+    format!("poll.{channel}")
+}
+
+/// The lease `[[cron]]` runs under.
+pub const CRON_LEASE: &str = "cron";
+
+/// This node in the cluster, while `serve` runs.
+pub struct Joined {
+    pub cluster: Cluster,
+    leases: Vec<Lease>,
+    heartbeat: Option<Heartbeat>,
+}
+
+impl Joined {
+    /// Connects as `[cluster]` says, with the token and credentials taken
+    /// from the secret store.
+    pub async fn join(settings: &ClusterSettings, secrets: &SecretStore) -> Result<Joined> {
+        let cluster = Cluster::connect(
+            settings,
+            credentials(settings, secrets).await?,
+            CONNECT_TIMEOUT,
+        )
+        .await?;
+        Ok(Joined {
+            cluster,
+            leases: Vec::new(),
+            heartbeat: None,
+        })
+    }
+
+    /// Starts wanting lease `name`; the receiver is true while it is held.
+    pub async fn want(&mut self, name: &str) -> Result<watch::Receiver<bool>> {
+        let lease = Lease::want(&self.cluster, name).await?;
+        let held = lease.held();
+        self.leases.push(lease);
+        Ok(held)
+    }
+
+    /// Starts beating, so `cluster status` lists this node.
+    pub async fn beat(&mut self, channels: Vec<String>, listen: Option<String>) -> Result<()> {
+        let info = NodeInfo {
+            node: self.cluster.node.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            channels,
+            listen,
+            started_ms: 0,
+            beat_ms: 0,
+        };
+        self.heartbeat = Some(Heartbeat::start(&self.cluster, info).await?);
+        Ok(())
+    }
+
+    /// Lets the leases go (the next node takes them at once) and leaves
+    /// the status.
+    pub async fn leave(self) {
+        for lease in self.leases {
+            lease.release().await;
+        }
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.stop().await;
+        }
+    }
+}
+
+/// The token and `.creds` text `[cluster]` names, from the secret store.
+async fn credentials(settings: &ClusterSettings, secrets: &SecretStore) -> Result<Credentials> {
+    let mut resolved = Credentials::default();
+    for (field, value, slot) in [
+        ("token", &settings.token, &mut resolved.token),
+        ("credentials", &settings.credentials, &mut resolved.creds),
+    ] {
+        if let Some(value) = value {
+            let text = crate::mcp::client::transport::substitute(secrets, value)
+                .await
+                .map_err(|e| anyhow::anyhow!("[cluster] {field}: {e}"))?;
+            *slot = Some(text);
+        }
+    }
+    Ok(resolved)
+}
+
+/// `openpista cluster …`.
+pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
+    let Some(settings) = &config.cluster else {
+        anyhow::bail!("no [cluster] section in the configuration: this host runs on its own");
+    };
+    let secrets = config.secret_store()?;
+    let mut settings = settings.clone();
+    // Looking is not joining: a name of its own, never a node's.
+    settings.node = Some(format!("status-{}", std::process::id()));
+    let cluster = Cluster::connect(
+        &settings,
+        credentials(&settings, &secrets).await?,
+        CONNECT_TIMEOUT,
+    )
+    .await
+    .context("cluster status")?;
+    let ClusterCommand::Status { json } = command;
+    let status = crate::cluster::nodes::status(&cluster).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(0);
+    }
+    println!(
+        "{} node(s) on {}",
+        status.nodes.len(),
+        config
+            .cluster
+            .as_ref()
+            .map(|c| c.nats.as_str())
+            .unwrap_or_default()
+    );
+    for node in &status.nodes {
+        println!(
+            "  {}  v{}  channels [{}]{}",
+            node.node,
+            node.version,
+            node.channels.join(", "),
+            node.listen
+                .as_deref()
+                .map(|l| format!("  listening on {l}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("{} lease(s)", status.leases.len());
+    for lease in &status.leases {
+        println!(
+            "  {}  held by {}  (revision {})",
+            lease.name, lease.holder, lease.revision
+        );
+    }
+    Ok(0)
+}
