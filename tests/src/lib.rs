@@ -4,6 +4,7 @@
 pub mod chrome;
 pub mod doubles;
 pub mod native;
+pub mod nats;
 pub mod release;
 pub mod tmux;
 
