@@ -30,6 +30,12 @@ pub fn poll_lease(channel: &str) -> String {
     format!("poll.{channel}")
 }
 
+/// The name of the lease under which channel `channel` holds its own
+/// connection.
+pub fn socket_lease(channel: &str) -> String {
+    format!("socket.{channel}")
+}
+
 /// The lease `[[cron]]` runs under.
 pub const CRON_LEASE: &str = "cron";
 
@@ -63,6 +69,40 @@ impl Joined {
         let held = lease.held();
         self.leases.push(lease);
         Ok(held)
+    }
+
+    /// Lets channel `id` hold its own connection (Discord's Gateway,
+    /// Slack's Socket Mode) only while this node holds lease
+    /// `socket.ID`: on taking it the channel restarts, so it connects at
+    /// once; on losing it the connection is closed. The returned task
+    /// follows the lease.
+    pub async fn hold_socket(
+        &mut self,
+        id: &str,
+        driver: &std::sync::Arc<crate::gateway::channels::ChannelDriver>,
+        runtime: &std::sync::Arc<crate::runtime::Runtime>,
+    ) -> Result<tokio::task::JoinHandle<()>> {
+        let mut held = self.want(&socket_lease(id)).await?;
+        let driver = driver.clone();
+        let runtime = runtime.clone();
+        let channel = id.to_string();
+        Ok(tokio::spawn(async move {
+            loop {
+                let holds = *held.borrow_and_update();
+                runtime
+                    .connections()
+                    .set_outbound_allowed(driver.component(), holds);
+                if holds {
+                    tracing::info!(%channel, "this node holds the channel's connection");
+                    driver.restart().await;
+                } else {
+                    tracing::info!(%channel, "another node holds the channel's connection");
+                }
+                if held.changed().await.is_err() {
+                    return;
+                }
+            }
+        }))
     }
 
     /// Starts beating, so `cluster status` lists this node.

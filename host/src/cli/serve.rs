@@ -88,6 +88,15 @@ async fn start_channels(
         let driver = ChannelDriver::new(runtime.clone(), component.name());
         // The host, not the component, says who the channel is.
         let id = identity::channel_id(component.name()).to_string();
+        // In a cluster a connection of the channel's own (Discord's
+        // Gateway, Slack's Socket Mode) is held by one node: none opens
+        // before its lease is taken.
+        let own_socket = cluster.is_some() && component.grants().websockets > 0;
+        if own_socket {
+            runtime
+                .connections()
+                .set_outbound_allowed(component.name(), false);
+        }
         // Before `start`, which may open the channel's sockets.
         let pump = crate::gateway::sockets::spawn_socket_pump(
             runtime.connections(),
@@ -139,6 +148,14 @@ async fn start_channels(
         drivers.push(driver.clone());
         tasks.push(pump);
         tasks.push(driver.spawn_ticker());
+        if let Some(joined) = cluster.as_deref_mut()
+            && own_socket
+        {
+            match joined.hold_socket(&id, &driver, runtime).await {
+                Ok(task) => tasks.push(task),
+                Err(e) => notes.push(format!("channel {id}: no connection: {e:#}")),
+            }
+        }
         if started.info.polls {
             // In a cluster one node at a time polls: the lease's holder.
             let gate = match cluster.as_deref_mut() {

@@ -231,13 +231,7 @@ impl ChannelDriver {
         if let Ok(mut poll) = self.poll_slot.try_lock() {
             poll.take();
         }
-        let mut slot = self.slot.lock().await;
-        if let Some(mut instance) = slot.take()
-            && !instance.is_poisoned()
-            && let Err(e) = instance.shutdown().await
-        {
-            tracing::warn!(component = %self.component, "channel shutdown failed: {e}");
-        }
+        self.restart().await;
     }
 
     /// Calls `tick` about once a second while the returned task runs.
@@ -277,7 +271,23 @@ impl ChannelDriver {
         let Some(current) = self.runtime.get(&self.component) else {
             return false;
         };
-        current.grants().websockets > 0 || self.runtime.connections().holds_any(&self.component)
+        let hub = self.runtime.connections();
+        (current.grants().websockets > 0 && hub.outbound_allowed(&self.component))
+            || hub.holds_any(&self.component)
+    }
+
+    /// Ends the running instance (`shutdown`, unless it failed), so the
+    /// next call starts a fresh one, whose `start` connects anew: what a
+    /// node does when it takes over a channel's connection, instead of
+    /// waiting out the backoff the old instance's refused attempts built.
+    pub async fn restart(&self) {
+        let mut slot = self.slot.lock().await;
+        if let Some(mut instance) = slot.take()
+            && !instance.is_poisoned()
+            && let Err(e) = instance.shutdown().await
+        {
+            tracing::warn!(component = %self.component, "channel shutdown failed: {e}");
+        }
     }
 
     /// `live.tick` calls made so far.

@@ -61,6 +61,9 @@ pub struct ConnectionHub {
     listeners: Mutex<HashMap<String, mpsc::Sender<SocketEvent>>>,
     /// Why outbound connections ended, until their owner has been told.
     closed: Mutex<HashMap<u64, (String, u16, String)>>,
+    /// Components that may not open connections now: in a cluster, a
+    /// channel whose connection another node holds (its lease).
+    held_elsewhere: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for ConnectionHub {
@@ -112,6 +115,11 @@ impl ConnectionHub {
         if limit == 0 {
             return Err(WitError::Denied(
                 "the manifest allows no WebSockets: declare [capabilities] websockets = N".into(),
+            ));
+        }
+        if !self.outbound_allowed(owner) {
+            return Err(WitError::Unavailable(
+                "another node of the cluster holds this channel's connection".into(),
             ));
         }
         let events = self
@@ -201,6 +209,34 @@ impl ConnectionHub {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// Lets component `owner` open connections, or not; forbidding closes
+    /// the ones it opened (code 1000), so it is told through `ws-closed`.
+    /// In a cluster a channel with a connection of its own (Discord's
+    /// Gateway, Slack's Socket Mode) may hold it only on the node that
+    /// holds its lease.
+    pub fn set_outbound_allowed(&self, owner: &str, allowed: bool) {
+        let mut held = self.held_elsewhere.lock().unwrap();
+        if allowed {
+            held.remove(owner);
+            return;
+        }
+        held.insert(owner.to_string());
+        drop(held);
+        for conn in self.conns.lock().unwrap().values() {
+            if conn.outbound && conn.owner == owner {
+                let _ = conn.tx.try_send(Outgoing::Close {
+                    code: 1000,
+                    reason: "another node took this connection over".into(),
+                });
+            }
+        }
+    }
+
+    /// Whether component `owner` may open connections now.
+    pub fn outbound_allowed(&self, owner: &str) -> bool {
+        !self.held_elsewhere.lock().unwrap().contains(owner)
     }
 
     /// Whether component `owner` holds any open connection.
