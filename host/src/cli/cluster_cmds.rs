@@ -49,13 +49,27 @@ pub struct Joined {
 impl Joined {
     /// Connects as `[cluster]` says, with the token and credentials taken
     /// from the secret store.
-    pub async fn join(settings: &ClusterSettings, secrets: &SecretStore) -> Result<Joined> {
+    /// With `shared_memory` (the default), `memory`'s conversations move
+    /// to the cluster's store from here on.
+    pub async fn join(
+        settings: &ClusterSettings,
+        secrets: &SecretStore,
+        memory: &crate::memory::MemoryStore,
+    ) -> Result<Joined> {
         let cluster = Cluster::connect(
             settings,
             credentials(settings, secrets).await?,
             CONNECT_TIMEOUT,
         )
         .await?;
+        if settings.shared_memory {
+            let (settings, credentials) = (settings.clone(), credentials(settings, secrets).await?);
+            let shared = tokio::task::spawn_blocking(move || {
+                crate::cluster::memory::JetStreamConversations::start(&settings, credentials)
+            })
+            .await??;
+            memory.share(std::sync::Arc::new(shared))?;
+        }
         Ok(Joined {
             cluster,
             leases: Vec::new(),

@@ -411,7 +411,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     let (runtime, memory, provider) = build(config)?;
     let mut cluster = match &config.cluster {
         Some(settings) => {
-            Some(super::cluster_cmds::Joined::join(settings, runtime.secrets()).await?)
+            Some(super::cluster_cmds::Joined::join(settings, runtime.secrets(), &memory).await?)
         }
         None => None,
     };

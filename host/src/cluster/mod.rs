@@ -7,12 +7,14 @@
 //!   ever, and the JetStream buckets the nodes share;
 //! - [`lease`]: work that must run once in the cluster (a channel's long
 //!   poll, cron) runs on the one node that holds its lease;
-//! - [`nodes`]: each node's heartbeat, and `openpista cluster status`.
+//! - [`nodes`]: each node's heartbeat, and `openpista cluster status`;
+//! - [`memory`]: the conversations every node shares.
 //!
 //! Without `[cluster]` none of this runs: one process with its redb file
 //! is the default and stays unchanged.
 
 pub mod lease;
+pub mod memory;
 pub mod nodes;
 
 use anyhow::{Context, Result};
@@ -45,6 +47,15 @@ pub struct ClusterSettings {
     /// and a half of these.
     #[serde(default = "default_lease_secs")]
     pub lease_secs: f64,
+    /// Conversations (and the host's own records, such as each chat's
+    /// active session) in JetStream, the same on every node (default);
+    /// false keeps them in each node's file.
+    #[serde(default = "yes")]
+    pub shared_memory: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_lease_secs() -> f64 {

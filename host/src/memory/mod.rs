@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 mod commit;
 pub mod sessions;
+pub mod shared;
 pub mod workers;
 
 pub use commit::CommitStats;
@@ -44,6 +45,9 @@ pub struct MemoryStore {
     path: PathBuf,
     /// Conversation appends go through one queue and share commits.
     committer: commit::Committer,
+    /// Set in cluster mode: conversations and the host's namespaces live
+    /// there instead of in the file ([`shared`]).
+    shared: std::sync::OnceLock<Arc<dyn shared::SharedConversations>>,
 }
 
 impl MemoryStore {
@@ -77,6 +81,7 @@ impl MemoryStore {
             committer: commit::Committer::start(db.clone()),
             db,
             path: path.to_path_buf(),
+            shared: std::sync::OnceLock::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -84,6 +89,26 @@ impl MemoryStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// From now on, conversations and the host's own namespaces go to
+    /// `store` (cluster mode); the components' key-value memory and the
+    /// worker records stay in the file. Set once, before the first turn.
+    pub fn share(&self, store: Arc<dyn shared::SharedConversations>) -> Result<()> {
+        self.shared
+            .set(store)
+            .map_err(|_| anyhow::anyhow!("the memory store is already shared"))
+    }
+
+    /// The shared store, in cluster mode.
+    pub(crate) fn shared(&self) -> Option<&Arc<dyn shared::SharedConversations>> {
+        self.shared.get()
+    }
+
+    /// The shared store when `namespace` is the host's and one is set.
+    fn shared_for(&self, namespace: &str) -> Option<&Arc<dyn shared::SharedConversations>> {
+        self.shared()
+            .filter(|_| shared::is_host_namespace(namespace))
     }
 
     /// How many transactions the appends have taken so far.
@@ -128,6 +153,9 @@ impl MemoryStore {
 
     /// The value of `component`'s `key`.
     pub fn kv_get(&self, component: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(shared) = self.shared_for(component) {
+            return shared.kv_get(component, key);
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(COMPONENT_KV)?;
         Ok(table.get((component, key))?.map(|v| v.value().to_vec()))
@@ -142,6 +170,9 @@ impl MemoryStore {
                 value.len()
             );
         }
+        if let Some(shared) = self.shared_for(component) {
+            return shared.kv_set(component, key, value);
+        }
         let txn = self.db.begin_write()?;
         txn.open_table(COMPONENT_KV)?
             .insert((component, key), value)?;
@@ -151,6 +182,9 @@ impl MemoryStore {
 
     /// Removes `component`'s `key`; true when it existed.
     pub fn kv_delete(&self, component: &str, key: &str) -> Result<bool> {
+        if let Some(shared) = self.shared_for(component) {
+            return shared.kv_delete(component, key);
+        }
         let txn = self.db.begin_write()?;
         let existed = txn
             .open_table(COMPONENT_KV)?
@@ -162,6 +196,9 @@ impl MemoryStore {
 
     /// Up to `limit` of `component`'s keys starting with `prefix`, in order.
     pub fn kv_list(&self, component: &str, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        if let Some(shared) = self.shared_for(component) {
+            return shared.kv_list(component, prefix, limit);
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(COMPONENT_KV)?;
         let mut keys = Vec::new();

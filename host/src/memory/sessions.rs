@@ -69,6 +69,9 @@ impl MemoryStore {
     /// The session, created if new.
     pub fn create_session(&self, id: &str) -> Result<Session> {
         check_id(id)?;
+        if let Some(shared) = self.shared() {
+            return shared.create_session(id);
+        }
         let txn = self.db.begin_write()?;
         let session = {
             let mut table = txn.open_table(SESSIONS)?;
@@ -97,6 +100,9 @@ impl MemoryStore {
 
     /// The session, if it exists.
     pub fn session(&self, id: &str) -> Result<Option<Session>> {
+        if let Some(shared) = self.shared() {
+            return shared.session(id);
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SESSIONS)?;
         Ok(table
@@ -107,6 +113,9 @@ impl MemoryStore {
 
     /// Every session, most recently active first.
     pub fn sessions(&self) -> Result<Vec<Session>> {
+        if let Some(shared) = self.shared() {
+            return shared.sessions();
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SESSIONS)?;
         let mut all = Vec::new();
@@ -131,6 +140,10 @@ impl MemoryStore {
     /// durable. Blocks the calling thread until the commit; async callers
     /// use [`append_async`](Self::append_async).
     pub fn append_with(&self, id: &str, message: &StoredMessage, durable: bool) -> Result<u64> {
+        if let Some(shared) = self.shared() {
+            check_id(id)?;
+            return shared.append(id, serde_json::to_vec(message)?);
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.committer
             .submit(prepare(id, message, durable, Reply::Blocking(tx))?);
@@ -147,6 +160,13 @@ impl MemoryStore {
         message: &StoredMessage,
         durable: bool,
     ) -> Result<u64> {
+        if let Some(shared) = self.shared() {
+            check_id(id)?;
+            let (shared, id, json) = (shared.clone(), id.to_string(), serde_json::to_vec(message)?);
+            return tokio::task::spawn_blocking(move || shared.append(&id, json))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot store the message: {e}"))?;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.committer
             .submit(prepare(id, message, durable, Reply::Async(tx))?);
@@ -159,6 +179,10 @@ impl MemoryStore {
     /// turn dropped mid-append leaves its append queued; whoever reads the
     /// conversation next to repair it must see it).
     pub fn flush(&self) -> Result<()> {
+        // A shared store's appends are stored before they return.
+        if self.shared().is_some() {
+            return Ok(());
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.committer.submit(Append {
             session: String::new(),
@@ -180,6 +204,9 @@ impl MemoryStore {
     /// The last `limit` messages of a session (all with `usize::MAX`),
     /// oldest first.
     pub fn messages(&self, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+        if let Some(shared) = self.shared() {
+            return shared.messages(id, limit);
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(MESSAGES)?;
         let mut out = Vec::new();
@@ -199,6 +226,9 @@ impl MemoryStore {
 
     /// Deletes a session and its messages; true when it existed.
     pub fn delete_session(&self, id: &str) -> Result<bool> {
+        if let Some(shared) = self.shared() {
+            return shared.delete_session(id);
+        }
         let txn = self.db.begin_write()?;
         let existed = {
             let existed = txn.open_table(SESSIONS)?.remove(id)?.is_some();

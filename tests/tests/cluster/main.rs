@@ -4,6 +4,7 @@
 //! poll and cron through them (`singletons.rs`).
 
 mod leases;
+mod memory;
 mod singletons;
 mod sockets;
 
@@ -159,4 +160,25 @@ pub async fn server_and_watcher(
     .await
     .unwrap();
     Some((server, watcher))
+}
+
+/// A memory store in `dir` whose conversations are on the server at `url`
+/// (as a node's are), connecting as `node` with `token`.
+pub fn shared_store(
+    dir: &Path,
+    url: &str,
+    node: &str,
+    token: Option<&str>,
+) -> openpista::memory::MemoryStore {
+    let store = openpista::memory::MemoryStore::open(&dir.join(format!("{node}.redb"))).unwrap();
+    let settings: ClusterSettings =
+        toml::from_str(&format!("nats = \"{url}\"\nnode = \"{node}\"")).unwrap();
+    let credentials = Credentials {
+        token: token.map(str::to_string),
+        creds: None,
+    };
+    let shared =
+        openpista::cluster::memory::JetStreamConversations::start(&settings, credentials).unwrap();
+    store.share(std::sync::Arc::new(shared)).unwrap();
+    store
 }

@@ -165,6 +165,34 @@ async fn the_poll_and_cron_move_to_another_node_when_their_holder_is_killed() {
     for text in ["echo: first", "echo: second", "echo: third"] {
         assert_eq!(count(&double, text), 1, "{text}");
     }
+    // One conversation, the same on both nodes: its turns from before the
+    // kill and after it, in order, in the cluster's memory.
+    let view = tokio::task::spawn_blocking({
+        let (dir, url) = (root.path().to_path_buf(), server.url());
+        move || super::shared_store(&dir, &url, "test-view", Some(super::NATS_TOKEN))
+    })
+    .await
+    .unwrap();
+    let turns: Vec<String> = view
+        .sessions()
+        .unwrap()
+        .iter()
+        .flat_map(|s| view.messages(&s.id, usize::MAX).unwrap())
+        .map(|m| m.content)
+        .filter(|c| !c.contains("tick"))
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            "first",
+            "echo: first",
+            "second",
+            "echo: second",
+            "third",
+            "echo: third"
+        ]
+    );
+
     // The killed node leaves the status after three lease times without a
     // beat; the survivor holds both leases.
     let deadline = Instant::now() + DEADLINE;

@@ -1,0 +1,397 @@
+//! The conversation store shared by the nodes of a cluster, on JetStream
+//! ([`crate::memory::shared::SharedConversations`]):
+//! - messages: stream `OPENPISTA_MESSAGES`, one subject per session
+//!   (`openpista.msg.HEX(SESSION)`), in the order the server stored them;
+//! - sessions: KV bucket `openpista_sessions` (HEX(SESSION) → JSON);
+//! - the host's namespaces: KV bucket `openpista_host_kv`
+//!   (HEX(NAMESPACE).HEX(KEY) → bytes).
+//!
+//! Hex keeps any session id or key a valid subject token, and keeps the
+//! keys' byte order for listing. The store's calls are synchronous (the
+//! memory store's callers are), so it runs its own NATS connection on a
+//! thread and runtime of its own: a caller blocks only its own thread,
+//! and never a runtime the connection needs to make progress. A call the
+//! server does not answer within [`TIMEOUT`] fails with an error that
+//! says so; a stored message is never half-acknowledged.
+
+use super::{ClusterSettings, Credentials};
+use crate::memory::sessions::{Session, StoredMessage};
+use crate::memory::shared::SharedConversations;
+use anyhow::{Context, Result, anyhow};
+use async_nats::jetstream::{self, kv, stream};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a call waits for the server.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+const MESSAGES_STREAM: &str = "OPENPISTA_MESSAGES";
+const SESSIONS_BUCKET: &str = "openpista_sessions";
+const HOST_KV_BUCKET: &str = "openpista_host_kv";
+
+/// What the store's thread works with.
+struct Ctx {
+    jetstream: jetstream::Context,
+    messages: stream::Stream,
+    sessions: kv::Store,
+    host_kv: kv::Store,
+}
+
+type Job = Box<dyn FnOnce(Arc<Ctx>) -> BoxFuture<'static, ()> + Send>;
+
+/// The JetStream conversation store.
+pub struct JetStreamConversations {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// The server, for errors.
+    nats: String,
+}
+
+impl JetStreamConversations {
+    /// Connects (on the store's own thread) and makes the stream and
+    /// buckets if they are missing.
+    pub fn start(settings: &ClusterSettings, credentials: Credentials) -> Result<Self> {
+        let nats = settings.nats.clone();
+        let settings = settings.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<()>>(1);
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        std::thread::Builder::new()
+            .name("openpista-cluster-memory".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let ctx = match open(&settings, credentials).await {
+                        Ok(ctx) => ctx,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    // Calls run side by side: each caller waits for its
+                    // own, so one caller's calls stay in its order.
+                    let ctx = Arc::new(ctx);
+                    while let Some(job) = queue.recv().await {
+                        tokio::spawn(job(ctx.clone()));
+                    }
+                });
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| anyhow!("cluster memory: the store's thread ended"))??;
+        Ok(JetStreamConversations { jobs, nats })
+    }
+
+    /// Runs `work` on the store's thread and waits for its answer.
+    fn call<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl FnOnce(Arc<Ctx>) -> BoxFuture<'static, Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: Job = Box::new(move |ctx| {
+            Box::pin(async move {
+                let answer = tokio::time::timeout(TIMEOUT, work(ctx))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow!("no answer from NATS within {TIMEOUT:?}")));
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow!("cluster memory: the store's thread ended"))?;
+        rx.recv()
+            .map_err(|_| anyhow!("cluster memory: the store's thread ended"))?
+            .with_context(|| format!("cluster memory: {what} (NATS at {})", self.nats))
+    }
+}
+
+async fn open(settings: &ClusterSettings, credentials: Credentials) -> Result<Ctx> {
+    let mut settings = settings.clone();
+    // Its own connection, named apart from the node's.
+    settings.node = Some(format!("{}-memory", settings.node_name()));
+    let cluster = super::Cluster::connect(&settings, credentials, TIMEOUT).await?;
+    let messages = cluster
+        .jetstream
+        .get_or_create_stream(stream::Config {
+            name: MESSAGES_STREAM.into(),
+            subjects: vec!["openpista.msg.*".into()],
+            storage: stream::StorageType::File,
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!("cannot open stream {MESSAGES_STREAM}: {e}"))?;
+    Ok(Ctx {
+        jetstream: cluster.jetstream.clone(),
+        messages,
+        sessions: cluster.bucket(SESSIONS_BUCKET).await?,
+        host_kv: cluster.bucket(HOST_KV_BUCKET).await?,
+    })
+}
+
+fn subject(session: &str) -> String {
+    format!("openpista.msg.{}", hex::encode(session))
+}
+
+fn kv_key(namespace: &str, key: &str) -> String {
+    format!("{}.{}", hex::encode(namespace), hex::encode(key))
+}
+
+fn now_ms() -> u64 {
+    crate::memory::now_ms()
+}
+
+/// The session's record and its revision, if it exists.
+async fn session_entry(ctx: &Ctx, id: &str) -> Result<Option<(Session, u64)>> {
+    match ctx.sessions.entry(hex::encode(id)).await? {
+        Some(entry) if entry.operation == kv::Operation::Put => {
+            let session = serde_json::from_slice(&entry.value)
+                .with_context(|| format!("the record of session {id} is unreadable"))?;
+            Ok(Some((session, entry.revision)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Applies `change` to the session's record (made when missing) with a
+/// compare-and-set, retrying when another node changed it meanwhile.
+async fn update_session(ctx: &Ctx, id: &str, change: impl Fn(&mut Session)) -> Result<Session> {
+    let key = hex::encode(id);
+    for _ in 0..32 {
+        let current = session_entry(ctx, id).await?;
+        let mut session = match &current {
+            Some((s, _)) => s.clone(),
+            None => {
+                let now = now_ms();
+                Session {
+                    id: id.to_string(),
+                    created_ms: now,
+                    last_active_ms: now,
+                    messages: 0,
+                }
+            }
+        };
+        change(&mut session);
+        let value = serde_json::to_vec(&session)?.into();
+        let written = match current {
+            Some((_, revision)) => ctx.sessions.update(&key, value, revision).await.is_ok(),
+            None => ctx.sessions.create(&key, value).await.is_ok(),
+        };
+        if written {
+            return Ok(session);
+        }
+    }
+    Err(anyhow!("session {id}: too many concurrent changes"))
+}
+
+impl SharedConversations for JetStreamConversations {
+    fn create_session(&self, id: &str) -> Result<Session> {
+        let id = id.to_string();
+        self.call("create a session", move |ctx| {
+            Box::pin(async move {
+                if let Some((session, _)) = session_entry(&ctx, &id).await? {
+                    return Ok(session);
+                }
+                update_session(&ctx, &id, |_| {}).await
+            })
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Session>> {
+        let id = id.to_string();
+        self.call("read a session", move |ctx| {
+            Box::pin(async move { Ok(session_entry(&ctx, &id).await?.map(|(s, _)| s)) })
+        })
+    }
+
+    fn sessions(&self) -> Result<Vec<Session>> {
+        self.call("list the sessions", move |ctx| {
+            Box::pin(async move {
+                let mut all = Vec::new();
+                let mut keys = match ctx.sessions.keys().await {
+                    Ok(keys) => keys,
+                    Err(e) => return Err(anyhow!("{e}")),
+                };
+                while let Some(key) = keys.next().await {
+                    let key = key?;
+                    let Ok(id) = hex::decode(&key).map(String::from_utf8) else {
+                        continue;
+                    };
+                    if let Some((session, _)) = session_entry(&ctx, &id?).await? {
+                        all.push(session);
+                    }
+                }
+                all.sort_by_key(|s: &Session| std::cmp::Reverse(s.last_active_ms));
+                Ok(all)
+            })
+        })
+    }
+
+    fn append(&self, id: &str, message_json: Vec<u8>) -> Result<u64> {
+        let id = id.to_string();
+        self.call("store a message", move |ctx| {
+            Box::pin(async move {
+                // Stored (the server's ack) before the session's count
+                // moves: a count behind by one after a crash is harmless,
+                // a count ahead of a lost message would not be.
+                ctx.jetstream
+                    .publish(subject(&id), message_json.into())
+                    .await?
+                    .await?;
+                let session = update_session(&ctx, &id, |s| {
+                    s.messages += 1;
+                    s.last_active_ms = now_ms();
+                })
+                .await?;
+                Ok(session.messages - 1)
+            })
+        })
+    }
+
+    fn messages(&self, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+        let id = id.to_string();
+        self.call("read messages", move |ctx| {
+            Box::pin(async move { read_messages(&ctx, &id, limit).await })
+        })
+    }
+
+    fn delete_session(&self, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.call("delete a session", move |ctx| {
+            Box::pin(async move {
+                let existed = session_entry(&ctx, &id).await?.is_some();
+                ctx.messages.purge().filter(subject(&id)).await?;
+                if existed {
+                    ctx.sessions.delete(hex::encode(&id)).await?;
+                }
+                Ok(existed)
+            })
+        })
+    }
+
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = kv_key(namespace, key);
+        self.call("read a value", move |ctx| {
+            Box::pin(async move { Ok(ctx.host_kv.get(key).await?.map(|v| v.to_vec())) })
+        })
+    }
+
+    fn kv_set(&self, namespace: &str, key: &str, value: &[u8]) -> Result<()> {
+        let (key, value) = (kv_key(namespace, key), value.to_vec());
+        self.call("store a value", move |ctx| {
+            Box::pin(async move {
+                ctx.host_kv.put(key, value.into()).await?;
+                Ok(())
+            })
+        })
+    }
+
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        let key = kv_key(namespace, key);
+        self.call("delete a value", move |ctx| {
+            Box::pin(async move {
+                let existed = ctx.host_kv.get(key.clone()).await?.is_some();
+                if existed {
+                    ctx.host_kv.delete(key).await?;
+                }
+                Ok(existed)
+            })
+        })
+    }
+
+    fn kv_list(&self, namespace: &str, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let (namespace, prefix) = (namespace.to_string(), prefix.to_string());
+        self.call("list keys", move |ctx| {
+            Box::pin(async move {
+                let start = format!("{}.", hex::encode(&namespace));
+                let mut found = Vec::new();
+                let mut keys = match ctx.host_kv.keys().await {
+                    Ok(keys) => keys,
+                    Err(e) => return Err(anyhow!("{e}")),
+                };
+                while let Some(key) = keys.next().await {
+                    let key = key?;
+                    if let Some(hexed) = key.strip_prefix(&start)
+                        && let Ok(Ok(key)) = hex::decode(hexed).map(String::from_utf8)
+                        && key.starts_with(&prefix)
+                    {
+                        found.push(key);
+                    }
+                }
+                found.sort();
+                found.truncate(limit);
+                Ok(found)
+            })
+        })
+    }
+}
+
+/// The last `limit` messages of session `id`, oldest first: read through
+/// a consumer of the session's subject, up to the last one stored when
+/// the read began.
+async fn read_messages(ctx: &Ctx, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+    use jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    let subject = subject(id);
+    let last = match ctx.messages.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => message.sequence,
+        Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(anyhow!("{e}")),
+    };
+    let consumer = ctx
+        .messages
+        .create_consumer(pull::Config {
+            filter_subject: subject,
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut kept = std::collections::VecDeque::new();
+    let mut seen = 0u64;
+    'read: while seen < last {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(512)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        let mut got = false;
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| anyhow!("{e}"))?;
+            got = true;
+            seen = message.info().map_err(|e| anyhow!("{e}"))?.stream_sequence;
+            let stored: StoredMessage = serde_json::from_slice(&message.payload)
+                .with_context(|| format!("message {seen} of session {id} is unreadable"))?;
+            kept.push_back(stored);
+            if kept.len() > limit {
+                kept.pop_front();
+            }
+            if seen >= last {
+                break 'read;
+            }
+        }
+        if !got {
+            // Purged meanwhile: what there was has been read.
+            break;
+        }
+    }
+    let name = consumer.cached_info().name.clone();
+    let _ = ctx.messages.delete_consumer(&name).await;
+    Ok(kept.into())
+}
