@@ -25,15 +25,29 @@ async fn answer(rt: &Arc<Runtime>) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// legacy-tool at "v0" in `root/components`, loaded and watched: the
+/// folder, the original WebAssembly, the runtime and the watch.
+async fn watched(
+    root: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    Vec<u8>,
+    Arc<Runtime>,
+    watch::WatchHandle,
+) {
+    let dir = root.join("components");
+    let original = std::fs::read(wasm("legacy-tool")).unwrap();
+    install(&dir, "legacy-tool", &original, &manifest_with("v0"));
+    let rt = runtime(root, &[]);
+    assert!(rt.load_all().await.is_empty());
+    let handle = watch::watch(rt.clone()).unwrap();
+    (dir, original, rt, handle)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_swaps_under_load_lose_no_call() {
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("components");
-    let original = std::fs::read(wasm("legacy-tool")).unwrap();
-    install(&dir, "legacy-tool", &original, &manifest_with("v0"));
-    let rt = runtime(root.path(), &[]);
-    assert!(rt.load_all().await.is_empty());
-    let _watch = watch::watch(rt.clone()).unwrap();
+    let (dir, original, rt, _watch) = watched(root.path()).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicUsize::new(0));
@@ -147,4 +161,31 @@ async fn broken_component_leaves_the_previous_version_serving() {
     rt.reload("legacy-tool").await.unwrap();
     assert!(rt.get("legacy-tool").is_none());
     assert!(answer(&rt).await.unwrap_err().contains("not loaded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_components_files_does_not_reload_it() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, original, rt, _watch) = watched(root.path()).await;
+    let before = rt.generation();
+    // What a backup or the cluster's publisher does: read, many times.
+    for _ in 0..20 {
+        for ext in ["wasm", "toml"] {
+            std::fs::read(dir.join(format!("legacy-tool.{ext}"))).unwrap();
+        }
+    }
+    tokio::time::sleep(watch::DEBOUNCE * 6).await;
+    assert_eq!(rt.generation(), before, "a read reloaded the component");
+    // A write does reload it (the watcher is alive).
+    install(
+        &dir,
+        "legacy-tool",
+        &with_custom_section(&original, "w"),
+        &manifest_with("v1"),
+    );
+    let mut changes = rt.changes();
+    tokio::time::timeout(Duration::from_secs(10), changes.wait_for(|g| *g > before))
+        .await
+        .expect("the write reloaded it")
+        .unwrap();
 }

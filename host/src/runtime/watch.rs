@@ -40,6 +40,10 @@ pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            // Reading a component's files (a backup, the cluster's
+            // publisher) changes nothing: only writes, creations,
+            // renames and removals reload.
+            Ok(event) if matches!(event.kind, notify::EventKind::Access(_)) => {}
             Ok(event) => {
                 for path in &event.paths {
                     if let Some(name) = component_of(path) {
