@@ -44,6 +44,7 @@ pub struct Joined {
     pub cluster: Cluster,
     leases: Vec<Lease>,
     heartbeat: Option<Heartbeat>,
+    components: Option<crate::cluster::components::ComponentSync>,
 }
 
 impl Joined {
@@ -74,6 +75,7 @@ impl Joined {
             cluster,
             leases: Vec::new(),
             heartbeat: None,
+            components: None,
         })
     }
 
@@ -119,8 +121,15 @@ impl Joined {
         }))
     }
 
-    /// Starts beating, so `cluster status` lists this node.
-    pub async fn beat(&mut self, channels: Vec<String>, listen: Option<String>) -> Result<()> {
+    /// Starts beating, so `cluster status` lists this node and the
+    /// components it serves, and starts keeping the components in step
+    /// with the other nodes'.
+    pub async fn beat(
+        &mut self,
+        runtime: &std::sync::Arc<crate::runtime::Runtime>,
+        channels: Vec<String>,
+        listen: Option<String>,
+    ) -> Result<()> {
         let info = NodeInfo {
             node: self.cluster.node.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -128,8 +137,10 @@ impl Joined {
             listen,
             started_ms: 0,
             beat_ms: 0,
+            components: Vec::new(),
         };
-        self.heartbeat = Some(Heartbeat::start(&self.cluster, info).await?);
+        self.heartbeat = Some(Heartbeat::start(&self.cluster, info, Some(runtime.clone())).await?);
+        self.components = crate::cluster::components::start(&self.cluster, runtime.clone()).await?;
         Ok(())
     }
 
@@ -162,14 +173,14 @@ async fn credentials(settings: &ClusterSettings, secrets: &SecretStore) -> Resul
     Ok(resolved)
 }
 
-/// `openpista cluster …`.
-pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
+/// The cluster's status as `config`'s `[cluster]` reaches it, read by a
+/// client of its own (looking is not joining: it takes no node's name).
+pub async fn read_status(config: &Config) -> Result<crate::cluster::nodes::Status> {
     let Some(settings) = &config.cluster else {
         anyhow::bail!("no [cluster] section in the configuration: this host runs on its own");
     };
     let secrets = config.secret_store()?;
     let mut settings = settings.clone();
-    // Looking is not joining: a name of its own, never a node's.
     settings.node = Some(format!("status-{}", std::process::id()));
     let cluster = Cluster::connect(
         &settings,
@@ -178,8 +189,13 @@ pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
     )
     .await
     .context("cluster status")?;
+    crate::cluster::nodes::status(&cluster).await
+}
+
+/// `openpista cluster …`.
+pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
     let ClusterCommand::Status { json } = command;
-    let status = crate::cluster::nodes::status(&cluster).await?;
+    let status = read_status(&config).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(0);
@@ -205,6 +221,7 @@ pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
                 .unwrap_or_default()
         );
     }
+    print_components(&status, "  ");
     println!("{} lease(s)", status.leases.len());
     for lease in &status.leases {
         println!(
@@ -213,4 +230,19 @@ pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// A line per node and component it serves: node, name, version, hash.
+pub fn print_components(status: &crate::cluster::nodes::Status, indent: &str) {
+    for node in &status.nodes {
+        for c in &node.components {
+            println!(
+                "{indent}node {:<16} {:<20} {:<8} {}",
+                node.node,
+                c.name,
+                c.version.as_deref().unwrap_or("-"),
+                &c.hash[..c.hash.len().min(12)]
+            );
+        }
+    }
 }

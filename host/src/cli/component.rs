@@ -83,10 +83,18 @@ async fn statuses(config: Config) -> Result<(Vec<StatusRow>, bool)> {
 }
 
 async fn list(config: Config, json: bool) -> Result<i32> {
+    let cluster = config.cluster.is_some().then(|| config.clone());
     let (rows, live) = statuses(config).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
+    }
+    if let Some(config) = cluster {
+        // In a cluster, what each node serves (from its heartbeat).
+        match super::cluster_cmds::read_status(&config).await {
+            Ok(status) => super::cluster_cmds::print_components(&status, ""),
+            Err(e) => println!("(the cluster's nodes could not be read: {e:#})"),
+        }
     }
     if !live {
         println!("(no running server; loaded the components here to check them)");

@@ -523,7 +523,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     if let Some(joined) = &mut cluster {
         let channels = drivers.iter().map(|d| d.component().to_string()).collect();
         let listen = server.as_ref().map(|s| s.local_addr.to_string());
-        joined.beat(channels, listen).await?;
+        joined.beat(&runtime, channels, listen).await?;
     }
     Ok(Running {
         runtime,

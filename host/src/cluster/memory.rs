@@ -219,12 +219,7 @@ impl SharedConversations for JetStreamConversations {
         self.call("list the sessions", move |ctx| {
             Box::pin(async move {
                 let mut all = Vec::new();
-                let mut keys = match ctx.sessions.keys().await {
-                    Ok(keys) => keys,
-                    Err(e) => return Err(anyhow!("{e}")),
-                };
-                while let Some(key) = keys.next().await {
-                    let key = key?;
+                for key in super::nodes::keys_of(&ctx.sessions).await? {
                     let Ok(id) = hex::decode(&key).map(String::from_utf8) else {
                         continue;
                     };
@@ -316,12 +311,7 @@ impl SharedConversations for JetStreamConversations {
             Box::pin(async move {
                 let start = format!("{}.", hex::encode(&namespace));
                 let mut found = Vec::new();
-                let mut keys = match ctx.host_kv.keys().await {
-                    Ok(keys) => keys,
-                    Err(e) => return Err(anyhow!("{e}")),
-                };
-                while let Some(key) = keys.next().await {
-                    let key = key?;
+                for key in super::nodes::keys_of(&ctx.host_kv).await? {
                     if let Some(hexed) = key.strip_prefix(&start)
                         && let Ok(Ok(key)) = hex::decode(hexed).map(String::from_utf8)
                         && key.starts_with(&prefix)

@@ -8,11 +8,13 @@
 //! - [`lease`]: work that must run once in the cluster (a channel's long
 //!   poll, cron) runs on the one node that holds its lease;
 //! - [`nodes`]: each node's heartbeat, and `openpista cluster status`;
-//! - [`memory`]: the conversations every node shares.
+//! - [`memory`]: the conversations every node shares;
+//! - [`components`]: a component installed on one node, on all.
 //!
 //! Without `[cluster]` none of this runs: one process with its redb file
 //! is the default and stays unchanged.
 
+pub mod components;
 pub mod lease;
 pub mod memory;
 pub mod nodes;

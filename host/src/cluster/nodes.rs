@@ -23,6 +23,34 @@ pub struct NodeInfo {
     /// (its own clock: shown, never compared).
     pub started_ms: u64,
     pub beat_ms: u64,
+    /// The components it serves, as of its last beat.
+    #[serde(default)]
+    pub components: Vec<ComponentVersion>,
+}
+
+/// One component a node serves.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComponentVersion {
+    pub name: String,
+    pub version: Option<String>,
+    /// The content hash the runtime reports.
+    pub hash: String,
+}
+
+/// The components `runtime` serves now.
+pub fn components_of(runtime: &crate::runtime::Runtime) -> Vec<ComponentVersion> {
+    runtime
+        .status()
+        .into_iter()
+        .filter(|s| s.state == crate::runtime::SlotState::Active)
+        .filter_map(|s| {
+            Some(ComponentVersion {
+                hash: s.hash?,
+                version: s.version,
+                name: s.name,
+            })
+        })
+        .collect()
 }
 
 /// One lease and its holder.
@@ -55,20 +83,35 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub async fn start(cluster: &Cluster, mut info: NodeInfo) -> Result<Heartbeat> {
+    /// Beats `info`, with the components `runtime` serves at each beat
+    /// (a beat comes at once after a component changed).
+    pub async fn start(
+        cluster: &Cluster,
+        mut info: NodeInfo,
+        runtime: Option<std::sync::Arc<crate::runtime::Runtime>>,
+    ) -> Result<Heartbeat> {
         let store = cluster.bucket(NODES_BUCKET).await?;
         info.node = cluster.node.clone();
         info.started_ms = now_ms();
         let every = cluster.lease_ttl / 3;
         let task = tokio::spawn(async move {
+            let mut changes = runtime.as_ref().map(|r| r.changes());
             loop {
                 info.beat_ms = now_ms();
+                if let Some(runtime) = &runtime {
+                    info.components = components_of(runtime);
+                }
                 if let Ok(value) = serde_json::to_vec(&info)
                     && let Err(e) = store.put(&info.node, value.into()).await
                 {
                     tracing::debug!("cluster: heartbeat not written: {e}");
                 }
-                tokio::time::sleep(every).await;
+                match &mut changes {
+                    Some(changes) => {
+                        let _ = tokio::time::timeout(every, changes.changed()).await;
+                    }
+                    None => tokio::time::sleep(every).await,
+                }
             }
         });
         Ok(Heartbeat {
@@ -99,9 +142,7 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
     let nodes_store = cluster.bucket(NODES_BUCKET).await?;
     let stale = cluster.lease_ttl * 3;
     let mut nodes = Vec::new();
-    let mut keys = nodes_store.keys().await?;
-    while let Some(key) = keys.next().await {
-        let key = key?;
+    for key in keys_of(&nodes_store).await? {
         let Some(entry) = nodes_store.entry(&key).await? else {
             continue;
         };
@@ -122,9 +163,7 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
     nodes.sort_by(|a, b| a.node.cmp(&b.node));
     let leases_store = cluster.bucket(LEASES_BUCKET).await?;
     let mut leases = Vec::new();
-    let mut keys = leases_store.keys().await?;
-    while let Some(key) = keys.next().await {
-        let key = key?;
+    for key in keys_of(&leases_store).await? {
         if let Some(entry) = leases_store.entry(&key).await?
             && entry.operation == Operation::Put
         {
@@ -137,4 +176,17 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
     }
     leases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Status { nodes, leases })
+}
+
+/// The bucket's keys, each once: a key written while the listing runs
+/// comes through the client's listing again.
+pub(crate) async fn keys_of(
+    store: &async_nats::jetstream::kv::Store,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut keys = store.keys().await?;
+    let mut all = std::collections::BTreeSet::new();
+    while let Some(key) = keys.next().await {
+        all.insert(key?);
+    }
+    Ok(all)
 }

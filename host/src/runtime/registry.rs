@@ -184,6 +184,8 @@ pub struct Runtime {
     permits: Arc<tokio::sync::Semaphore>,
     slots: RwLock<BTreeMap<String, Slot>>,
     generation: AtomicU64,
+    /// The generation, for those who wait for a change ([`Runtime::changes`]).
+    changed: tokio::sync::watch::Sender<u64>,
     reload_lock: tokio::sync::Mutex<()>,
     /// Tool names the host's own (native) tools hold: no component may
     /// list them.
@@ -234,6 +236,7 @@ impl Runtime {
             bounds,
             slots: RwLock::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
+            changed: tokio::sync::watch::Sender::new(0),
             reload_lock: tokio::sync::Mutex::new(()),
             reserved_tools: RwLock::new(Default::default()),
         }))
@@ -284,6 +287,18 @@ impl Runtime {
     /// Bumped on every change of what serves; registries rebuild on change.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever a component is loaded, swapped, refused or
+    /// removed (the new generation).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// A component's slot changed: a new generation.
+    pub(crate) fn bump_generation(&self) {
+        let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.changed.send_replace(next);
     }
 
     /// The version of `name` that serves new calls.

@@ -3,6 +3,7 @@
 //! `openpista serve` nodes as separate processes sharing the Telegram
 //! poll and cron through them (`singletons.rs`).
 
+mod components;
 mod leases;
 mod memory;
 mod singletons;
@@ -52,7 +53,7 @@ pub struct Node {
     pub name: String,
     child: Child,
     config: std::path::PathBuf,
-    dir: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
 }
 
 impl Node {
@@ -96,6 +97,20 @@ impl Node {
             config,
             dir,
         }
+    }
+
+    /// `openpista ARGS…` with this node's config: its stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = command(&self.dir, &self.config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// `openpista cluster status --json` with this node's config.

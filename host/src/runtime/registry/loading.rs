@@ -7,7 +7,6 @@ use super::{Runtime, Slot};
 use crate::runtime::component::LoadedComponent;
 use anyhow::Result;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 impl Runtime {
     /// Loads (or reloads) `name` from its current candidate. On failure the
@@ -50,7 +49,7 @@ impl Runtime {
                     ..Slot::empty()
                 },
             );
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.bump_generation();
             return Ok(());
         }
         let result = match prepared {
@@ -76,14 +75,14 @@ impl Runtime {
                         ..Slot::empty()
                     },
                 );
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                self.bump_generation();
                 Ok(())
             }
             Ok(None) => {
                 // Its files are gone: stop serving it.
                 if slots.remove(name).is_some() {
                     tracing::info!(component = name, "component removed");
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                    self.bump_generation();
                 }
                 Ok(())
             }

@@ -7,7 +7,6 @@
 use super::{Runtime, Slot};
 use crate::runtime::component::LoadedComponent;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 impl Runtime {
     /// Why `loaded` (to serve as `name`) may not: a tool name the host
@@ -75,6 +74,6 @@ impl Runtime {
         slot.active = None;
         slot.refused = true;
         slot.last_error = Some(format!("refused: {why}"));
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.bump_generation();
     }
 }
