@@ -241,7 +241,7 @@ pub fn print_components(status: &crate::cluster::nodes::Status, indent: &str) {
                 node.node,
                 c.name,
                 c.version.as_deref().unwrap_or("-"),
-                &c.hash[..c.hash.len().min(12)]
+                c.hash.get(..12).unwrap_or(&c.hash)
             );
         }
     }

@@ -342,16 +342,17 @@ impl Running {
         for task in &self.tasks {
             task.abort();
         }
-        // The pollers and cron are stopped: their leases can go to the
-        // next node now.
-        if let Some(cluster) = self.cluster.take() {
-            cluster.leave().await;
-        }
+
         for bridge in self.bridges.drain(..) {
             bridge.stop().await;
         }
         for driver in &self.drivers {
             driver.shutdown().await;
+        }
+        // Pollers, cron and the channels' own connections have stopped:
+        // their leases can go to the next node now, not before.
+        if let Some(cluster) = self.cluster.take() {
+            cluster.leave().await;
         }
         if let Some(reports) = &self.reports {
             reports.stop();

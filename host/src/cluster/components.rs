@@ -183,6 +183,7 @@ pub async fn start(cluster: &Cluster, runtime: Arc<Runtime>) -> Result<Option<Co
         })
     };
     let subscriber = {
+        let runtime = runtime.clone();
         let mut watch = store
             .watch_with_history()
             .await
@@ -199,10 +200,13 @@ pub async fn start(cluster: &Cluster, runtime: Arc<Runtime>) -> Result<Option<Co
                 if info.deleted {
                     continue;
                 }
-                if let Err(e) = fetch(&store, &info, &dir).await {
+                if let Err(e) = fetch(&store, &info, &dir, &runtime).await {
                     tracing::warn!(component = %info.name, "cluster: cannot install from the cluster: {e:#}");
                 }
             }
+            tracing::warn!(
+                "cluster: the watch of {BUCKET} ended; components installed elsewhere no longer arrive"
+            );
         })
     };
     Ok(Some(ComponentSync {
@@ -210,7 +214,9 @@ pub async fn start(cluster: &Cluster, runtime: Arc<Runtime>) -> Result<Option<Co
     }))
 }
 
-/// The loaded components whose files are in `dir`, with those files.
+/// The loaded components whose files are in `dir`, with those files,
+/// when the WebAssembly on disk is the one the runtime runs (files caught
+/// mid-write, or written but not yet loaded, wait for their own swap).
 fn local_bundles(runtime: &Runtime, dir: &Path) -> Vec<(String, Bundle)> {
     runtime
         .status()
@@ -223,7 +229,12 @@ fn local_bundles(runtime: &Runtime, dir: &Path) -> Vec<(String, Bundle)> {
                 .and_then(Path::parent)
                 .is_some_and(|p| p == dir)
         })
-        .filter_map(|s| Bundle::read(dir, &s.name).map(|b| (s.name, b)))
+        .filter_map(|s| {
+            let bundle = Bundle::read(dir, &s.name)?;
+            let running = s.hash.as_deref()?;
+            (crate::runtime::cache::content_hash(&bundle.wasm) == running)
+                .then_some((s.name, bundle))
+        })
         .collect()
 }
 
@@ -249,8 +260,15 @@ async fn publish(store: &ObjectStore, name: &str, bundle: &Bundle, digest: &str)
     Ok(true)
 }
 
-/// Writes the cluster's version of `info` into `dir` unless it is there.
-async fn fetch(store: &ObjectStore, info: &object_store::ObjectInfo, dir: &Path) -> Result<()> {
+/// Writes the cluster's version of `info` into `dir` unless it is there,
+/// and swaps it in (the folder's watcher may not run yet: `serve` starts
+/// it after start-up, when the cluster's versions are already arriving).
+async fn fetch(
+    store: &ObjectStore,
+    info: &object_store::ObjectInfo,
+    dir: &Path,
+    runtime: &Arc<Runtime>,
+) -> Result<()> {
     let name = &info.name;
     crate::runtime::manifest::validate_name(name)
         .with_context(|| format!("object {name:?} is not a component name"))?;
@@ -267,6 +285,10 @@ async fn fetch(store: &ObjectStore, info: &object_store::ObjectInfo, dir: &Path)
     }
     bundle.write(dir, name)?;
     tracing::info!(component = %name, "cluster: component written from the cluster");
+    for name in std::iter::once(name.clone()).chain(runtime.aliases_of(name)) {
+        let swapped = runtime.reload(&name).await;
+        crate::telemetry::metrics::hot_swap(&name, swapped.is_ok());
+    }
     Ok(())
 }
 

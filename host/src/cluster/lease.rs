@@ -2,7 +2,8 @@
 //! holds its lease.
 //!
 //! A lease is a key in the [`LEASES_BUCKET`](super::LEASES_BUCKET) KV
-//! bucket whose value is the holder's node name. The holder renews it
+//! bucket whose value is the holder's node name and a nonce new for each
+//! acquisition (`NODE/NONCE`). The holder renews it
 //! (a compare-and-set on the key's revision) several times per time to
 //! live. Nobody compares clocks across machines:
 //! - a **contender** takes the key over (compare-and-set on the revision
@@ -107,21 +108,21 @@ struct Keeper {
 impl Keeper {
     async fn run(self, mut stopped: tokio::sync::oneshot::Receiver<()>) {
         loop {
-            let revision = tokio::select! {
-                revision = self.acquire() => revision,
+            let (value, revision, sent) = tokio::select! {
+                taken = self.acquire() => taken,
                 _ = &mut stopped => return,
             };
             tracing::info!(lease = %self.key, node = %self.node, "cluster: lease taken");
             self.held.send_replace(true);
             let (revision, clean) = tokio::select! {
-                revision = self.keep(revision) => (revision, false),
+                revision = self.keep(&value, revision, sent) => (revision, false),
                 _ = &mut stopped => (None, true),
             };
             self.held.send_replace(false);
             if clean {
                 // Let the next holder start at once; only this node's own
                 // value is deleted.
-                if let Some(revision) = self.current_revision().await {
+                if let Some(revision) = self.current_revision(&value).await {
                     let _ = tokio::time::timeout(
                         self.ttl,
                         self.store.delete_expect_revision(&self.key, Some(revision)),
@@ -135,64 +136,70 @@ impl Keeper {
         }
     }
 
-    /// The revision of the key now, when this node holds it.
-    async fn current_revision(&self) -> Option<u64> {
+    /// The revision of the key now, when this node holds it with `value`.
+    async fn current_revision(&self, value: &str) -> Option<u64> {
         match self.store.entry(&self.key).await {
-            Ok(Some(entry)) if entry.operation == Operation::Put && entry.value == self.node => {
+            Ok(Some(entry)) if entry.operation == Operation::Put && entry.value == value => {
                 Some(entry.revision)
             }
             _ => None,
         }
     }
 
-    /// Waits until this node holds the key; returns its revision.
-    async fn acquire(&self) -> u64 {
+    /// Waits until this node holds the key; returns the value written
+    /// (`NODE/NONCE`, new for each acquisition), its revision and when the
+    /// write was sent.
+    async fn acquire(&self) -> (String, u64, Instant) {
         let look = self.ttl / 4;
-        // The revision seen, and since when (this node's clock).
-        let mut seen: Option<(u64, Instant)> = None;
+        // The entry seen (revision and value: a server whose store was
+        // wiped counts revisions again), and since when (this node's clock).
+        let mut seen: Option<(u64, bytes::Bytes, Instant)> = None;
         loop {
+            let value = format!("{}/{:016x}", self.node, rand::random::<u64>());
+            let sent = Instant::now();
             match self.store.entry(&self.key).await {
                 Ok(None) => {
-                    if let Ok(revision) =
-                        self.store.create(&self.key, self.node.clone().into()).await
-                    {
-                        return revision;
+                    if let Ok(revision) = self.store.create(&self.key, value.clone().into()).await {
+                        return (value, revision, sent);
                     }
                 }
                 Ok(Some(entry)) if entry.operation != Operation::Put => {
                     // Deleted by a holder that stopped: free now.
                     if let Ok(revision) = self
                         .store
-                        .update(&self.key, self.node.clone().into(), entry.revision)
+                        .update(&self.key, value.clone().into(), entry.revision)
                         .await
                     {
-                        return revision;
+                        return (value, revision, sent);
                     }
                 }
-                Ok(Some(entry)) => match seen {
-                    Some((revision, since))
-                        if revision == entry.revision && since.elapsed() >= self.ttl =>
+                Ok(Some(entry)) => match &seen {
+                    Some((revision, held_as, since))
+                        if *revision == entry.revision
+                            && *held_as == entry.value
+                            && since.elapsed() >= self.ttl =>
                     {
                         tracing::info!(
                             lease = %self.key,
-                            holder = %String::from_utf8_lossy(&entry.value),
+                            holder = %holder_of(&entry.value),
                             "cluster: the lease's holder stopped renewing; taking it over"
                         );
                         if let Ok(revision) = self
                             .store
-                            .update(&self.key, self.node.clone().into(), entry.revision)
+                            .update(&self.key, value.clone().into(), entry.revision)
                             .await
                         {
-                            return revision;
+                            return (value, revision, sent);
                         }
                         seen = None;
                     }
-                    Some((revision, _)) if revision == entry.revision => {}
-                    _ => seen = Some((entry.revision, Instant::now())),
+                    Some((revision, held_as, _))
+                        if *revision == entry.revision && *held_as == entry.value => {}
+                    _ => seen = Some((entry.revision, entry.value, Instant::now())),
                 },
                 Err(e) => {
                     // Unreachable server: whatever was seen may be stale.
-                    tracing::debug!(lease = %self.key, "cluster: cannot read lease: {e}");
+                    tracing::warn!(lease = %self.key, "cluster: cannot read lease: {e}");
                     seen = None;
                 }
             }
@@ -201,23 +208,23 @@ impl Keeper {
     }
 
     /// Renews the key until that fails for good; returns the last revision
-    /// written (None when the key was taken by another node).
-    async fn keep(&self, mut revision: u64) -> Option<u64> {
+    /// written (None when the key was taken by another node). `sent_ok` is
+    /// when the write that took it was sent.
+    async fn keep(&self, value: &str, mut revision: u64, mut sent_ok: Instant) -> Option<u64> {
         let every = self.ttl / 4;
-        // When the last successful renewal was sent.
-        let mut sent_ok = Instant::now();
         loop {
-            tokio::time::sleep(every).await;
             // Stop before a contender could start (see the module's doc),
-            // with a margin for this task's own scheduling.
+            // with a margin for this task's own scheduling: the deadline is
+            // checked on waking, however the last renewals went.
             let deadline = sent_ok + self.ttl - self.ttl / 8;
+            tokio::time::sleep_until(deadline.min(Instant::now() + every)).await;
             let sent = Instant::now();
             if sent >= deadline {
                 return Some(revision);
             }
             let renewal = self
                 .store
-                .update(&self.key, self.node.clone().into(), revision);
+                .update(&self.key, value.to_string().into(), revision);
             match tokio::time::timeout_at(deadline, renewal).await {
                 Ok(Ok(next)) => {
                     revision = next;
@@ -230,10 +237,16 @@ impl Keeper {
                     return None;
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(lease = %self.key, "cluster: renewal failed: {e}");
+                    tracing::warn!(lease = %self.key, "cluster: renewal failed: {e}");
                 }
                 Err(_) => return Some(revision),
             }
         }
     }
+}
+
+/// The node named in a lease's value (`NODE/NONCE`).
+pub fn holder_of(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    text.split('/').next().unwrap_or_default().to_string()
 }

@@ -12,7 +12,9 @@
 //! thread and runtime of its own: a caller blocks only its own thread,
 //! and never a runtime the connection needs to make progress. A call the
 //! server does not answer within [`TIMEOUT`] fails with an error that
-//! says so; a stored message is never half-acknowledged.
+//! says so. An append that fails after the server stored the message (the
+//! answer lost on the way back) leaves it stored: the caller sees an
+//! error, the conversation has the message.
 
 use super::{ClusterSettings, Credentials};
 use crate::memory::sessions::{Session, StoredMessage};
@@ -110,7 +112,17 @@ impl JetStreamConversations {
         self.jobs
             .send(job)
             .map_err(|_| anyhow!("cluster memory: the store's thread ended"))?;
-        rx.recv()
+        // Called from a runtime's worker (the gateway, the agent), the wait
+        // hands the worker's other tasks to another thread first, so a slow
+        // server stalls only this caller, not the leases' keepers.
+        let wait = || rx.recv();
+        let answer = match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        answer
             .map_err(|_| anyhow!("cluster memory: the store's thread ended"))?
             .with_context(|| format!("cluster memory: {what} (NATS at {})", self.nats))
     }
@@ -184,9 +196,19 @@ async fn update_session(ctx: &Ctx, id: &str, change: impl Fn(&mut Session)) -> R
         };
         change(&mut session);
         let value = serde_json::to_vec(&session)?.into();
+        // Another node's change in between is retried; anything else is
+        // the caller's error.
         let written = match current {
-            Some((_, revision)) => ctx.sessions.update(&key, value, revision).await.is_ok(),
-            None => ctx.sessions.create(&key, value).await.is_ok(),
+            Some((_, revision)) => match ctx.sessions.update(&key, value, revision).await {
+                Ok(_) => true,
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                Err(e) => return Err(anyhow!("{e}")),
+            },
+            None => match ctx.sessions.create(&key, value).await {
+                Ok(_) => true,
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                Err(e) => return Err(anyhow!("{e}")),
+            },
         };
         if written {
             return Ok(session);
@@ -313,10 +335,12 @@ impl SharedConversations for JetStreamConversations {
                 let mut found = Vec::new();
                 for key in super::nodes::keys_of(&ctx.host_kv).await? {
                     if let Some(hexed) = key.strip_prefix(&start)
-                        && let Ok(Ok(key)) = hex::decode(hexed).map(String::from_utf8)
-                        && key.starts_with(&prefix)
+                        && let Ok(Ok(name)) = hex::decode(hexed).map(String::from_utf8)
+                        && name.starts_with(&prefix)
+                        // Deleted keys are listed too (their tombstones).
+                        && ctx.host_kv.get(key.clone()).await?.is_some()
                     {
-                        found.push(key);
+                        found.push(name);
                     }
                 }
                 found.sort();

@@ -34,7 +34,8 @@ pub const NODES_BUCKET: &str = "openpista_nodes";
 pub struct ClusterSettings {
     /// The server(s): `nats://host:4222`, several comma-separated.
     pub nats: String,
-    /// This node's name, unique in the cluster; letters, digits, `-`, `_`.
+    /// This node's name, unique in the cluster: 1 to 56 letters, digits,
+    /// `-`, `_`.
     /// Default: the host name and the process id.
     #[serde(default)]
     pub node: Option<String>,
@@ -74,7 +75,7 @@ impl ClusterSettings {
             && !valid_node_name(node)
         {
             anyhow::bail!(
-                "[cluster] node = {node:?}: use 1 to 64 letters, digits, '-' or '_' (it is a key in the cluster's buckets)"
+                "[cluster] node = {node:?}: use 1 to 56 letters, digits, '-' or '_' (it is a key in the cluster's buckets)"
             );
         }
         if !(self.lease_secs.is_finite() && (0.3..=3600.0).contains(&self.lease_secs)) {
@@ -113,7 +114,7 @@ impl ClusterSettings {
                 let host: String = host
                     .chars()
                     .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                    .take(48)
+                    .take(40)
                     .collect();
                 format!("{host}-{}", std::process::id())
             }
@@ -122,7 +123,8 @@ impl ClusterSettings {
 }
 
 fn valid_node_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    // 56: room for the suffixes of the node's own connections.
+    (1..=56).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

@@ -104,7 +104,7 @@ impl Heartbeat {
                 if let Ok(value) = serde_json::to_vec(&info)
                     && let Err(e) = store.put(&info.node, value.into()).await
                 {
-                    tracing::debug!("cluster: heartbeat not written: {e}");
+                    tracing::warn!("cluster: heartbeat not written: {e}");
                 }
                 match &mut changes {
                     Some(changes) => {
@@ -169,7 +169,7 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
         {
             leases.push(LeaseInfo {
                 name: key,
-                holder: String::from_utf8_lossy(&entry.value).into_owned(),
+                holder: super::lease::holder_of(&entry.value),
                 revision: entry.revision,
             });
         }
@@ -178,15 +178,23 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
     Ok(Status { nodes, leases })
 }
 
-/// The bucket's keys, each once: a key written while the listing runs
-/// comes through the client's listing again.
+/// The bucket's keys (deleted ones too: their tombstones), from the
+/// stream's per-subject counts. The client's `keys()` listing runs a
+/// consumer until it has seen everything, which under steady writes (the
+/// heartbeats, the leases' renewals) was seen never to end.
 pub(crate) async fn keys_of(
     store: &async_nats::jetstream::kv::Store,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let mut keys = store.keys().await?;
+    let mut subjects = store
+        .stream
+        .info_with_subjects(format!("{}>", store.prefix))
+        .await?;
     let mut all = std::collections::BTreeSet::new();
-    while let Some(key) = keys.next().await {
-        all.insert(key?);
+    while let Some(subject) = subjects.next().await {
+        let (subject, _) = subject?;
+        if let Some(key) = subject.strip_prefix(store.prefix.as_str()) {
+            all.insert(key.to_string());
+        }
     }
     Ok(all)
 }

@@ -117,11 +117,6 @@ impl ConnectionHub {
                 "the manifest allows no WebSockets: declare [capabilities] websockets = N".into(),
             ));
         }
-        if !self.outbound_allowed(owner) {
-            return Err(WitError::Unavailable(
-                "another node of the cluster holds this channel's connection".into(),
-            ));
-        }
         let events = self
             .listeners
             .lock()
@@ -135,6 +130,13 @@ impl ConnectionHub {
                 )
             })?;
         let mut conns = self.conns.lock().unwrap();
+        // Checked under the lock `set_outbound_allowed` takes first, so a
+        // connection is never registered after its owner lost the right.
+        if !self.outbound_allowed(owner) {
+            return Err(WitError::Unavailable(
+                "another node of the cluster holds this channel's connection".into(),
+            ));
+        }
         let held = conns
             .values()
             .filter(|c| c.outbound && c.owner == owner)
@@ -217,20 +219,32 @@ impl ConnectionHub {
     /// Gateway, Slack's Socket Mode) may hold it only on the node that
     /// holds its lease.
     pub fn set_outbound_allowed(&self, owner: &str, allowed: bool) {
-        let mut held = self.held_elsewhere.lock().unwrap();
+        // Lock order: `conns`, then `held_elsewhere` (as `open_outbound`).
+        let mut conns = self.conns.lock().unwrap();
         if allowed {
-            held.remove(owner);
+            self.held_elsewhere.lock().unwrap().remove(owner);
             return;
         }
-        held.insert(owner.to_string());
-        drop(held);
-        for conn in self.conns.lock().unwrap().values() {
+        self.held_elsewhere
+            .lock()
+            .unwrap()
+            .insert(owner.to_string());
+        let mut dropped = Vec::new();
+        for (id, conn) in conns.iter() {
             if conn.outbound && conn.owner == owner {
-                let _ = conn.tx.try_send(Outgoing::Close {
+                let close = Outgoing::Close {
                     code: 1000,
                     reason: "another node took this connection over".into(),
-                });
+                };
+                if conn.tx.try_send(close).is_err() {
+                    // A full queue: dropping the writer's sender closes
+                    // the socket all the same.
+                    dropped.push(*id);
+                }
             }
+        }
+        for id in dropped {
+            conns.remove(&id);
         }
     }
 

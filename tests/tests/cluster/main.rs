@@ -18,7 +18,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_openpista-cli");
 /// Short leases, so a takeover is seconds; generous deadlines, for five
 /// processes on two cores.
-pub const LEASE_SECS: f64 = 1.0;
+pub const LEASE_SECS: f64 = 2.0;
 pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The server's token: the nodes read it from the secret store (here its
 /// environment fallback), the config names it only.

@@ -78,6 +78,14 @@ async fn the_poll_and_cron_move_to_another_node_when_their_holder_is_killed() {
         &server.url(),
         telegram_node(&double),
     ));
+    // The first node takes both leases before the second starts.
+    let deadline = Instant::now() + DEADLINE;
+    while holder(&watcher, "poll.telegram").await.as_deref() != Some("edge-a")
+        || holder(&watcher, "cron").await.as_deref() != Some("edge-a")
+    {
+        assert!(Instant::now() < deadline, "edge-a took no leases");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut b = Some(Node::start(
         root.path(),
         "edge-b",
@@ -120,6 +128,8 @@ async fn the_poll_and_cron_move_to_another_node_when_their_holder_is_killed() {
         (ticks as f64) <= window + 2.5,
         "{ticks} cron answers in {window:.1} s: more than one node fired"
     );
+
+    assert_eq!(first, "edge-a");
 
     // SIGKILL the holder: it neither answers nor lets its leases go.
     let (killed, survivor) = if first == "edge-a" {
