@@ -152,6 +152,21 @@ async fn open(settings: &ClusterSettings, credentials: Credentials) -> Result<Ct
     })
 }
 
+/// How many of a session's latest messages its record indexes by stream
+/// sequence: a read of up to this many fetches them directly, one request
+/// each and all at once, instead of scanning the session's subject.
+const RECENT: usize = 256;
+
+/// A session's record in the sessions bucket: the session, and the stream
+/// sequences of its latest messages, oldest first.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record {
+    #[serde(flatten)]
+    session: Session,
+    #[serde(default)]
+    recent: Vec<u64>,
+}
+
 fn subject(session: &str) -> String {
     format!("openpista.msg.{}", hex::encode(session))
 }
@@ -165,41 +180,53 @@ fn now_ms() -> u64 {
 }
 
 /// The session's record and its revision, if it exists.
-async fn session_entry(ctx: &Ctx, id: &str) -> Result<Option<(Session, u64)>> {
+async fn record_entry(ctx: &Ctx, id: &str) -> Result<Option<(Record, u64)>> {
     match ctx.sessions.entry(hex::encode(id)).await? {
         Some(entry) if entry.operation == kv::Operation::Put => {
-            let session = serde_json::from_slice(&entry.value)
+            let record = serde_json::from_slice(&entry.value)
                 .with_context(|| format!("the record of session {id} is unreadable"))?;
-            Ok(Some((session, entry.revision)))
+            Ok(Some((record, entry.revision)))
         }
         _ => Ok(None),
     }
 }
 
+/// The session and its record's revision, if it exists.
+async fn session_entry(ctx: &Ctx, id: &str) -> Result<Option<(Session, u64)>> {
+    Ok(record_entry(ctx, id)
+        .await?
+        .map(|(r, revision)| (r.session, revision)))
+}
+
 /// Applies `change` to the session's record (made when missing) with a
 /// compare-and-set, retrying when another node changed it meanwhile.
-async fn update_session(ctx: &Ctx, id: &str, change: impl Fn(&mut Session)) -> Result<Session> {
+async fn update_session(ctx: &Ctx, id: &str, change: impl Fn(&mut Record)) -> Result<Session> {
     let key = hex::encode(id);
     for _ in 0..32 {
-        let current = session_entry(ctx, id).await?;
-        let mut session = match &current {
-            Some((s, _)) => s.clone(),
+        let current = record_entry(ctx, id).await?;
+        let revision = current.as_ref().map(|(_, r)| *r);
+        let mut record = match current {
+            Some((record, _)) => record,
             None => {
                 let now = now_ms();
-                Session {
-                    id: id.to_string(),
-                    created_ms: now,
-                    last_active_ms: now,
-                    messages: 0,
+                Record {
+                    session: Session {
+                        id: id.to_string(),
+                        created_ms: now,
+                        last_active_ms: now,
+                        messages: 0,
+                    },
+                    recent: Vec::new(),
                 }
             }
         };
-        change(&mut session);
-        let value = serde_json::to_vec(&session)?.into();
+        change(&mut record);
+        let value = serde_json::to_vec(&record)?.into();
+        let session = record.session;
         // Another node's change in between is retried; anything else is
         // the caller's error.
-        let written = match current {
-            Some((_, revision)) => match ctx.sessions.update(&key, value, revision).await {
+        let written = match revision {
+            Some(revision) => match ctx.sessions.update(&key, value, revision).await {
                 Ok(_) => true,
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
                 Err(e) => return Err(anyhow!("{e}")),
@@ -262,13 +289,17 @@ impl SharedConversations for JetStreamConversations {
                 // Stored (the server's ack) before the session's count
                 // moves: a count behind by one after a crash is harmless,
                 // a count ahead of a lost message would not be.
-                ctx.jetstream
+                let stored = ctx
+                    .jetstream
                     .publish(subject(&id), message_json.into())
                     .await?
                     .await?;
-                let session = update_session(&ctx, &id, |s| {
-                    s.messages += 1;
-                    s.last_active_ms = now_ms();
+                let session = update_session(&ctx, &id, |r| {
+                    r.session.messages += 1;
+                    r.session.last_active_ms = now_ms();
+                    r.recent.push(stored.sequence);
+                    let over = r.recent.len().saturating_sub(RECENT);
+                    r.recent.drain(..over);
                 })
                 .await?;
                 Ok(session.messages - 1)
@@ -351,10 +382,42 @@ impl SharedConversations for JetStreamConversations {
     }
 }
 
-/// The last `limit` messages of session `id`, oldest first: read through
-/// a consumer of the session's subject, up to the last one stored when
-/// the read began.
+/// The last `limit` messages of session `id`, oldest first.
 async fn read_messages(ctx: &Ctx, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+    let Some((record, _)) = record_entry(ctx, id).await? else {
+        return Ok(Vec::new());
+    };
+    let wanted = limit.min(record.session.messages as usize);
+    if wanted <= record.recent.len() {
+        // The common case (a turn's history): each by its sequence, at once.
+        let sequences = &record.recent[record.recent.len() - wanted..];
+        let fetched = futures::future::join_all(
+            sequences
+                .iter()
+                .map(|seq| ctx.messages.get_raw_message(*seq)),
+        )
+        .await;
+        let mut out = Vec::with_capacity(wanted);
+        for (seq, message) in sequences.iter().zip(fetched) {
+            let message = match message {
+                Ok(message) => message,
+                // Purged meanwhile (the session deleted): not there.
+                Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => continue,
+                Err(e) => return Err(anyhow!("{e}")),
+            };
+            out.push(
+                serde_json::from_slice(&message.payload)
+                    .with_context(|| format!("message {seq} of session {id} is unreadable"))?,
+            );
+        }
+        return Ok(out);
+    }
+    scan_messages(ctx, id, limit).await
+}
+
+/// [`read_messages`] past the record's index: through a consumer of the
+/// session's subject, up to the last message stored when the read began.
+async fn scan_messages(ctx: &Ctx, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
     use jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
     let subject = subject(id);
     let last = match ctx.messages.get_last_raw_message_by_subject(&subject).await {

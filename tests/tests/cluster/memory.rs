@@ -104,6 +104,19 @@ fn two_nodes_share_conversations_through_jetstream() {
     let a = shared_store(dir.path(), &server.url(), "mem-a");
     let b = shared_store(dir.path(), &server.url(), "mem-b");
     conformance(&a, &b);
+    // A long conversation: the latest messages are read by their index,
+    // older ones through a scan of the session's subject; both in order.
+    for i in 0..300 {
+        a.append("web:long", &text("user", &format!("m{i}")))
+            .unwrap();
+    }
+    let want = |from: usize| (from..300).map(|i| format!("m{i}")).collect::<Vec<_>>();
+    assert_eq!(contents(&b.messages("web:long", 10).unwrap()), want(290));
+    assert_eq!(contents(&b.messages("web:long", 280).unwrap()), want(20));
+    assert_eq!(
+        contents(&b.messages("web:long", usize::MAX).unwrap()),
+        want(0)
+    );
     // A component's own memory stays with its node.
     a.kv_set("channel-telegram", "offset", b"7").unwrap();
     assert_eq!(b.kv_get("channel-telegram", "offset").unwrap(), None);
