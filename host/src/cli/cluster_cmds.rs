@@ -57,14 +57,10 @@ impl Joined {
         secrets: &SecretStore,
         memory: &crate::memory::MemoryStore,
     ) -> Result<Joined> {
-        let cluster = Cluster::connect(
-            settings,
-            credentials(settings, secrets).await?,
-            CONNECT_TIMEOUT,
-        )
-        .await?;
+        let resolved = credentials(settings, secrets).await?;
+        let cluster = Cluster::connect(settings, resolved.clone(), CONNECT_TIMEOUT).await?;
         if settings.shared_memory {
-            let (settings, credentials) = (settings.clone(), credentials(settings, secrets).await?);
+            let (settings, credentials) = (settings.clone(), resolved);
             let shared = tokio::task::spawn_blocking(move || {
                 crate::cluster::memory::JetStreamConversations::start(&settings, credentials)
             })

@@ -285,10 +285,7 @@ async fn fetch(
     }
     bundle.write(dir, name)?;
     tracing::info!(component = %name, "cluster: component written from the cluster");
-    for name in std::iter::once(name.clone()).chain(runtime.aliases_of(name)) {
-        let swapped = runtime.reload(&name).await;
-        crate::telemetry::metrics::hot_swap(&name, swapped.is_ok());
-    }
+    crate::runtime::watch::swap(runtime, name).await;
     Ok(())
 }
 

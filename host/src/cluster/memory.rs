@@ -17,6 +17,7 @@
 //! error, the conversation has the message.
 
 use super::{ClusterSettings, Credentials};
+use crate::memory::now_ms;
 use crate::memory::sessions::{Session, StoredMessage};
 use crate::memory::shared::SharedConversations;
 use anyhow::{Context, Result, anyhow};
@@ -173,10 +174,6 @@ fn subject(session: &str) -> String {
 
 fn kv_key(namespace: &str, key: &str) -> String {
     format!("{}.{}", hex::encode(namespace), hex::encode(key))
-}
-
-fn now_ms() -> u64 {
-    crate::memory::now_ms()
 }
 
 /// The session's record and its revision, if it exists.

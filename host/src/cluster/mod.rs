@@ -131,7 +131,7 @@ fn valid_node_name(name: &str) -> bool {
 }
 
 /// How the node authenticates to the server, resolved from the secrets.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Credentials {
     pub token: Option<String>,
     /// A `.creds` file's text.

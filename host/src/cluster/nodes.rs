@@ -3,11 +3,12 @@
 //! they serve, and who holds each lease.
 
 use super::{Cluster, LEASES_BUCKET, NODES_BUCKET};
+use crate::memory::now_ms;
 use anyhow::Result;
 use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// What a node says of itself in its heartbeat.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,13 +67,6 @@ pub struct LeaseInfo {
 pub struct Status {
     pub nodes: Vec<NodeInfo>,
     pub leases: Vec<LeaseInfo>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Writes `info` every third of a lease time until the task is aborted;

@@ -35,6 +35,15 @@ fn component_of(path: &std::path::Path) -> Option<String> {
     Some(stem.to_string())
 }
 
+/// Reloads component `name` and the aliases loaded from it, counting each
+/// swap; errors are recorded in the slot and logged by `reload`.
+pub async fn swap(runtime: &Arc<Runtime>, name: &str) {
+    for name in std::iter::once(name.to_string()).chain(runtime.aliases_of(name)) {
+        let swapped = runtime.reload(&name).await;
+        crate::telemetry::metrics::hot_swap(&name, swapped.is_ok());
+    }
+}
+
 /// Starts watching the runtime's plugin folders (creating missing ones).
 pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -68,13 +77,7 @@ pub fn watch(runtime: Arc<Runtime>) -> Result<WatchHandle> {
                 pending.insert(name);
             }
             for name in pending {
-                // Errors are recorded in the slot and logged by `reload`.
-                let swapped = runtime.reload(&name).await;
-                crate::telemetry::metrics::hot_swap(&name, swapped.is_ok());
-                for alias in runtime.aliases_of(&name) {
-                    let swapped = runtime.reload(&alias).await;
-                    crate::telemetry::metrics::hot_swap(&alias, swapped.is_ok());
-                }
+                swap(&runtime, &name).await;
             }
         }
     });
