@@ -42,6 +42,17 @@ pub const CRON_LEASE: &str = "cron";
 /// This node in the cluster, while `serve` runs.
 pub struct Joined {
     pub cluster: Cluster,
+    /// What this node does in the cluster.
+    pub role: crate::cluster::Role,
+    partitions_count: u32,
+    /// On a worker: the partitions it owns and consumes.
+    partitions: Option<crate::cluster::partitions::Partitions>,
+    /// On an edge: the task carrying out the workers' calls, and the
+    /// publisher (held so it keeps running).
+    edge: Option<(
+        tokio::task::JoinHandle<()>,
+        std::sync::Arc<crate::cluster::edge::Forwarder>,
+    )>,
     leases: Vec<Lease>,
     heartbeat: Option<Heartbeat>,
     components: Option<crate::cluster::components::ComponentSync>,
@@ -69,6 +80,10 @@ impl Joined {
         }
         Ok(Joined {
             cluster,
+            role: settings.role,
+            partitions_count: settings.partitions,
+            partitions: None,
+            edge: None,
             leases: Vec::new(),
             heartbeat: None,
             components: None,
@@ -128,6 +143,7 @@ impl Joined {
     ) -> Result<()> {
         let info = NodeInfo {
             node: self.cluster.node.clone(),
+            role: self.role.as_str().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             channels,
             listen,
@@ -140,9 +156,50 @@ impl Joined {
         Ok(())
     }
 
+    /// On an edge: sends `gateway`'s events to the inbound stream, and
+    /// carries out the workers' calls on `channels` (ids) here.
+    pub async fn serve_as_edge(
+        &mut self,
+        gateway: &std::sync::Arc<crate::gateway::Gateway>,
+        channels: &[String],
+    ) -> Result<()> {
+        let forwarder =
+            crate::cluster::edge::Forwarder::start(&self.cluster, self.partitions_count).await?;
+        let calls = crate::cluster::edge::serve_calls(&self.cluster, gateway, channels).await?;
+        gateway.set_forward(forwarder.clone());
+        self.edge = Some((calls, forwarder));
+        Ok(())
+    }
+
+    /// On a worker: answers the events of the partitions it owns, through
+    /// the edges they came from.
+    pub async fn serve_as_worker(
+        &mut self,
+        gateway: &std::sync::Arc<crate::gateway::Gateway>,
+    ) -> Result<()> {
+        gateway.set_routes(crate::cluster::outbound::RemoteRoutes::new(&self.cluster));
+        self.partitions = Some(
+            crate::cluster::partitions::Partitions::start(
+                &self.cluster,
+                gateway.clone(),
+                self.partitions_count,
+            )
+            .await?,
+        );
+        Ok(())
+    }
+
     /// Lets the leases go (the next node takes them at once) and leaves
-    /// the status.
+    /// the status. A worker first stops taking events and finishes those
+    /// it has (bounded).
     pub async fn leave(self) {
+        if let Some(partitions) = self.partitions {
+            partitions.stop().await;
+        }
+        if let Some((calls, forwarder)) = self.edge {
+            forwarder.drain(Duration::from_secs(10)).await;
+            calls.abort();
+        }
         for lease in self.leases {
             lease.release().await;
         }
@@ -207,8 +264,9 @@ pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
     );
     for node in &status.nodes {
         println!(
-            "  {}  v{}  channels [{}]{}",
+            "  {}  {}  v{}  channels [{}]{}",
             node.node,
+            node.role,
             node.version,
             node.channels.join(", "),
             node.listen
@@ -224,6 +282,21 @@ pub async fn run(config: Config, command: ClusterCommand) -> Result<i32> {
             "  {}  held by {}  (revision {})",
             lease.name, lease.holder, lease.revision
         );
+    }
+    if !status.partitions.is_empty() {
+        println!(
+            "{} partition(s) of the inbound stream",
+            status.partitions.len()
+        );
+        for p in &status.partitions {
+            println!(
+                "  {:>4}  owner {:<16}  waiting {:>6}  in flight {:>6}",
+                p.partition,
+                p.owner.as_deref().unwrap_or("(none)"),
+                p.pending,
+                p.in_flight
+            );
+        }
     }
     Ok(0)
 }

@@ -103,6 +103,10 @@ pub enum Command {
         /// Exit as soon as everything is loaded (for measuring start-up).
         #[arg(long, hide = true)]
         exit_when_ready: bool,
+        /// In a cluster: `edge` (channels only), `worker` (answers only)
+        /// or `all` (both; the default). Overrides `[cluster] role`.
+        #[arg(long, value_enum)]
+        role: Option<crate::cluster::Role>,
     },
     /// One turn: send TEXT, print the answer, exit (non-zero on failure).
     Run {
@@ -232,7 +236,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             session,
             standalone,
         } => tui_cmd::run(config, cli.config, session.or(cli.session), standalone).await,
-        Command::Serve { exit_when_ready } => serve::run(config, exit_when_ready).await,
+        Command::Serve {
+            exit_when_ready,
+            role,
+        } => {
+            let mut config = config;
+            if let Some(role) = role {
+                match &mut config.cluster {
+                    Some(cluster) => cluster.role = role,
+                    None if role == crate::cluster::Role::All => {}
+                    None => anyhow::bail!(
+                        "--role {}: this host is not in a cluster (no [cluster] section in the configuration)",
+                        role.as_str()
+                    ),
+                }
+            }
+            serve::run(config, exit_when_ready).await
+        }
         Command::Component(cmd) => component::run(config, cmd).await,
         Command::Run { text, session } => agent_cmds::run(config, &text, &session).await,
         Command::Chat { session } => agent_cmds::chat(config, &session).await,

@@ -487,15 +487,40 @@ pub async fn start(config: &Config) -> Result<Running> {
         None
     };
     let webhook_state = ServerState::webhooks_only(gateway.clone(), runtime.connections().clone());
-    let (drivers, mut tasks, mut channel_notes, bridges) = start_channels(
-        config,
-        &runtime,
-        &gateway,
-        &server_state,
-        &webhook_state,
-        cluster.as_mut(),
-    )
-    .await;
+    let role = cluster
+        .as_ref()
+        .map_or(crate::cluster::Role::All, |joined| joined.role);
+    // A worker runs no channel: its events come from the cluster.
+    let (drivers, mut tasks, mut channel_notes, bridges) = if role == crate::cluster::Role::Worker {
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    } else {
+        start_channels(
+            config,
+            &runtime,
+            &gateway,
+            &server_state,
+            &webhook_state,
+            cluster.as_mut(),
+        )
+        .await
+    };
+    if let Some(joined) = &mut cluster {
+        match role {
+            crate::cluster::Role::Edge => {
+                let ids: Vec<String> = drivers
+                    .iter()
+                    .map(|d| identity::channel_id(d.component()).to_string())
+                    .collect();
+                joined.serve_as_edge(&gateway, &ids).await?;
+                channel_notes.push("cluster: edge: events go to the workers".into());
+            }
+            crate::cluster::Role::Worker => {
+                joined.serve_as_worker(&gateway).await?;
+                channel_notes.push("cluster: worker: answering the partitions it owns".into());
+            }
+            crate::cluster::Role::All => {}
+        }
+    }
     let server = if config.server.enabled {
         Some(crate::server::start(&config.server, server_state.clone()).await?)
     } else {
@@ -512,15 +537,18 @@ pub async fn start(config: &Config) -> Result<Running> {
     } else {
         None
     };
-    let cron_gate = match (&mut cluster, config.cron.is_empty()) {
-        (Some(joined), false) => Some(joined.want(super::cluster_cmds::CRON_LEASE).await?),
-        _ => None,
-    };
-    tasks.extend(crate::gateway::cron::start(
-        gateway.clone(),
-        &config.cron,
-        cron_gate,
-    ));
+    // Cron is the channels' side: a worker leaves it to the edges.
+    if role != crate::cluster::Role::Worker {
+        let cron_gate = match (&mut cluster, config.cron.is_empty()) {
+            (Some(joined), false) => Some(joined.want(super::cluster_cmds::CRON_LEASE).await?),
+            _ => None,
+        };
+        tasks.extend(crate::gateway::cron::start(
+            gateway.clone(),
+            &config.cron,
+            cron_gate,
+        ));
+    }
     if let Some(joined) = &mut cluster {
         let channels = drivers.iter().map(|d| d.component().to_string()).collect();
         let listen = server.as_ref().map(|s| s.local_addr.to_string());

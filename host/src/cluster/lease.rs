@@ -22,6 +22,8 @@
 use super::Cluster;
 use anyhow::Result;
 use async_nats::jetstream::kv::{Operation, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -39,6 +41,18 @@ pub struct Lease {
 impl Lease {
     /// Starts contending for lease `name` (letters, digits, `-`, `_`, `.`).
     pub async fn want(cluster: &Cluster, name: &str) -> Result<Lease> {
+        Self::want_with(cluster, name, None).await
+    }
+
+    /// [`want`](Self::want), taking a free lease (never taken, or let go)
+    /// only while `take_free` is true; one whose holder stopped renewing
+    /// is taken over regardless, so work never waits on a dead node. The
+    /// partitions of the inbound stream spread over workers this way.
+    pub async fn want_with(
+        cluster: &Cluster,
+        name: &str,
+        take_free: Option<Arc<AtomicBool>>,
+    ) -> Result<Lease> {
         if name.is_empty()
             || !name
                 .chars()
@@ -55,6 +69,7 @@ impl Lease {
             node: cluster.node.clone(),
             ttl: cluster.lease_ttl,
             held: tx,
+            take_free,
         };
         let task = tokio::spawn(keeper.run(stopped));
         Ok(Lease {
@@ -103,6 +118,7 @@ struct Keeper {
     node: String,
     ttl: Duration,
     held: watch::Sender<bool>,
+    take_free: Option<Arc<AtomicBool>>,
 }
 
 impl Keeper {
@@ -157,7 +173,15 @@ impl Keeper {
         loop {
             let value = format!("{}/{:016x}", self.node, rand::random::<u64>());
             let sent = Instant::now();
+            let may_take_free = self
+                .take_free
+                .as_ref()
+                .is_none_or(|flag| flag.load(Ordering::Acquire));
             match self.store.entry(&self.key).await {
+                Ok(None) if !may_take_free => seen = None,
+                Ok(Some(entry)) if entry.operation != Operation::Put && !may_take_free => {
+                    seen = None;
+                }
                 Ok(None) => {
                     if let Ok(revision) = self.store.create(&self.key, value.clone().into()).await {
                         return (value, revision, sent);

@@ -9,15 +9,23 @@
 //!   poll, cron) runs on the one node that holds its lease;
 //! - [`nodes`]: each node's heartbeat, and `openpista cluster status`;
 //! - [`memory`]: the conversations every node shares;
-//! - [`components`]: a component installed on one node, on all.
+//! - [`components`]: a component installed on one node, on all;
+//! - the split into roles ([`Role`]): [`edge`] nodes hold the channels and
+//!   put their events on a stream partitioned by session; [`partitions`]
+//!   are owned by **worker** nodes, which answer through [`outbound`]
+//!   calls on the edges ([`wire`] is what travels).
 //!
 //! Without `[cluster]` none of this runs: one process with its redb file
 //! is the default and stays unchanged.
 
 pub mod components;
+pub mod edge;
 pub mod lease;
 pub mod memory;
 pub mod nodes;
+pub mod outbound;
+pub mod partitions;
+pub mod wire;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -55,6 +63,45 @@ pub struct ClusterSettings {
     /// false keeps them in each node's file.
     #[serde(default = "yes")]
     pub shared_memory: bool,
+    /// What this node does (`serve --role` overrides it): `all` (default),
+    /// `edge` or `worker`.
+    #[serde(default)]
+    pub role: Role,
+    /// Partitions of the inbound stream (default 16): the most workers
+    /// that can share the load. The same on every node.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+}
+
+/// What a node of the cluster does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Channels and answers in one process: each node answers the events
+    /// its own channels receive (the single-process behaviour, with the
+    /// leases, memory and components shared).
+    #[default]
+    All,
+    /// Channels only: events go to the inbound stream, answers come back
+    /// from workers.
+    Edge,
+    /// Answers only: owns partitions of the inbound stream, runs no
+    /// channel.
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Edge => "edge",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+fn default_partitions() -> u32 {
+    16
 }
 
 fn yes() -> bool {
@@ -82,6 +129,12 @@ impl ClusterSettings {
             anyhow::bail!(
                 "[cluster] lease_secs = {}: between 0.3 and 3600 seconds",
                 self.lease_secs
+            );
+        }
+        if !(1..=1024).contains(&self.partitions) {
+            anyhow::bail!(
+                "[cluster] partitions = {}: between 1 and 1024",
+                self.partitions
             );
         }
         for (field, value) in [("token", &self.token), ("credentials", &self.credentials)] {
@@ -210,6 +263,16 @@ impl Cluster {
     /// a shape servers before 2.10 do not send (Debian's 2.9 among them);
     /// the stream is the one a KV bucket is, by the KV conventions.
     pub async fn bucket(&self, name: &str) -> Result<async_nats::jetstream::kv::Store> {
+        self.bucket_with_age(name, Duration::ZERO).await
+    }
+
+    /// [`bucket`](Self::bucket) whose values expire after `max_age`
+    /// (zero: never).
+    pub async fn bucket_with_age(
+        &self,
+        name: &str,
+        max_age: Duration,
+    ) -> Result<async_nats::jetstream::kv::Store> {
         use async_nats::jetstream::stream::{Config, DiscardPolicy, StorageType};
         if let Ok(store) = self.jetstream.get_key_value(name).await {
             return Ok(store);
@@ -227,6 +290,7 @@ impl Cluster {
                 deny_delete: true,
                 allow_direct: true,
                 discard: DiscardPolicy::New,
+                max_age,
                 ..Default::default()
             })
             .await
@@ -258,6 +322,9 @@ mod tests {
         assert_eq!(s.lease_ttl(), Duration::from_millis(2500));
         let s = parse("nats = \"nats://127.0.0.1:4222\"").unwrap();
         assert_eq!(s.lease_ttl(), Duration::from_secs(10));
+        assert_eq!((s.role, s.partitions), (Role::All, 16));
+        let s = parse("nats = \"nats://x\"\nrole = \"worker\"\npartitions = 4").unwrap();
+        assert_eq!((s.role, s.partitions), (Role::Worker, 4));
         assert!(s.node_name().ends_with(&format!("-{}", std::process::id())));
         assert!(valid_node_name(&s.node_name()), "{}", s.node_name());
         for (text, says) in [
@@ -266,6 +333,8 @@ mod tests {
             ("nats = \"nats://x\"\nlease_secs = 0.01", "lease_secs"),
             ("nats = \"nats://x\"\ntoken = \"s3cret\"", "name a secret"),
             ("nats = \"nats://x\"\nlease = 3", "unknown field"),
+            ("nats = \"nats://x\"\npartitions = 0", "partitions = 0"),
+            ("nats = \"nats://x\"\nrole = \"boss\"", "unknown variant"),
         ] {
             let e = format!("{:#}", parse(text).unwrap_err());
             assert!(e.contains(says), "{text}: {e}");

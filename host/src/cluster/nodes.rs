@@ -14,6 +14,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeInfo {
     pub node: String,
+    /// `all`, `edge` or `worker` ([`super::Role`]).
+    #[serde(default = "all")]
+    pub role: String,
     /// The host's version.
     pub version: String,
     /// The channels it serves, by id.
@@ -27,6 +30,10 @@ pub struct NodeInfo {
     /// The components it serves, as of its last beat.
     #[serde(default)]
     pub components: Vec<ComponentVersion>,
+}
+
+fn all() -> String {
+    super::Role::All.as_str().to_string()
 }
 
 /// One component a node serves.
@@ -62,11 +69,25 @@ pub struct LeaseInfo {
     pub revision: u64,
 }
 
+/// One partition of the inbound stream: its owner and its lag.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    /// The worker holding its lease.
+    pub owner: Option<String>,
+    /// Events not yet delivered to the owner.
+    pub pending: u64,
+    /// Events delivered and not yet acknowledged (being answered).
+    pub in_flight: u64,
+}
+
 /// `openpista cluster status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub nodes: Vec<NodeInfo>,
     pub leases: Vec<LeaseInfo>,
+    /// Empty until an edge or worker made the inbound stream.
+    pub partitions: Vec<PartitionInfo>,
 }
 
 /// Writes `info` every third of a lease time until the task is aborted;
@@ -130,9 +151,21 @@ impl Drop for Heartbeat {
     }
 }
 
-/// Reads the cluster's status. A node whose last beat is older than three
-/// lease times is left out: it has stopped.
+/// Reads the cluster's status.
 pub async fn status(cluster: &Cluster) -> Result<Status> {
+    let nodes = nodes(cluster).await?;
+    let leases = leases(cluster).await?;
+    let partitions = partitions(cluster, &leases).await?;
+    Ok(Status {
+        nodes,
+        leases,
+        partitions,
+    })
+}
+
+/// The nodes alive, by name. A node whose last beat is older than three
+/// lease times is left out: it has stopped.
+pub async fn nodes(cluster: &Cluster) -> Result<Vec<NodeInfo>> {
     let nodes_store = cluster.bucket(NODES_BUCKET).await?;
     let stale = cluster.lease_ttl * 3;
     let mut nodes = Vec::new();
@@ -155,6 +188,11 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
         }
     }
     nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(nodes)
+}
+
+/// Every lease held, by name.
+pub async fn leases(cluster: &Cluster) -> Result<Vec<LeaseInfo>> {
     let leases_store = cluster.bucket(LEASES_BUCKET).await?;
     let mut leases = Vec::new();
     for key in keys_of(&leases_store).await? {
@@ -169,7 +207,56 @@ pub async fn status(cluster: &Cluster) -> Result<Status> {
         }
     }
     leases.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Status { nodes, leases })
+    Ok(leases)
+}
+
+/// The inbound stream's partitions, with owners from `leases`.
+async fn partitions(cluster: &Cluster, leases: &[LeaseInfo]) -> Result<Vec<PartitionInfo>> {
+    let Ok(mut stream) = cluster.jetstream.get_stream(super::edge::IN_STREAM).await else {
+        return Ok(Vec::new());
+    };
+    let count = stream
+        .info()
+        .await?
+        .config
+        .description
+        .as_deref()
+        .and_then(|d| d.rsplit("partitions=").next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for p in 0..count {
+        let owner = leases
+            .iter()
+            .find(|l| l.name == super::partitions::lease_name(p))
+            .map(|l| l.holder.clone());
+        let (pending, in_flight) = match stream
+            .consumer_info(super::partitions::consumer_name(p))
+            .await
+        {
+            Ok(info) => (info.num_pending, info.num_ack_pending as u64),
+            // No owner yet: everything on its subject waits.
+            Err(_) => (waiting_on(&stream, &super::edge::in_subject(p)).await, 0),
+        };
+        out.push(PartitionInfo {
+            partition: p,
+            owner,
+            pending,
+            in_flight,
+        });
+    }
+    Ok(out)
+}
+
+/// Messages stored on `subject` of `stream`.
+async fn waiting_on(stream: &async_nats::jetstream::stream::Stream, subject: &str) -> u64 {
+    let Ok(mut subjects) = stream.info_with_subjects(subject).await else {
+        return 0;
+    };
+    match subjects.next().await {
+        Some(Ok((_, count))) => count as u64,
+        _ => 0,
+    }
 }
 
 /// The bucket's keys (deleted ones too: their tombstones), from the

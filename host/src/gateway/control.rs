@@ -29,6 +29,7 @@ pub(super) struct ChannelAsker {
 /// closed, and the channel told, so its buttons do not linger.
 struct Withdraw {
     gateway: Arc<Gateway>,
+    origin: Origin,
     channel: String,
     conversation: String,
     id: Option<String>,
@@ -39,11 +40,12 @@ impl Drop for Withdraw {
         let Some(id) = self.id.take() else { return };
         self.gateway.agent().settings.approvals.close(&id);
         let gateway = self.gateway.clone();
+        let origin = self.origin.clone();
         let channel = std::mem::take(&mut self.channel);
         let conversation = std::mem::take(&mut self.conversation);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                if let Some(d) = gateway.delivery(&channel) {
+                if let Some(d) = gateway.route(&origin, &channel) {
                     d.approval_settled(&conversation, &id, Settlement::Cancelled)
                         .await;
                 }
@@ -112,12 +114,15 @@ impl ChannelAsker {
         conversation: &str,
         request: &Request,
     ) -> Result<bool, String> {
-        let d = self.gateway.delivery(&audience.channel).ok_or_else(|| {
-            format!(
-                "the channel {} that approvals go to is not running",
-                audience.channel
-            )
-        })?;
+        let d = self
+            .gateway
+            .route(&self.origin, &audience.channel)
+            .ok_or_else(|| {
+                format!(
+                    "the channel {} that approvals go to is not running",
+                    audience.channel
+                )
+            })?;
         let wit = ApprovalRequest {
             id: request.id.clone(),
             tool: request.tool.clone(),
@@ -165,6 +170,7 @@ impl Asker for ChannelAsker {
             let answer = approvals.open(request, audience.clone());
             let mut withdraw = Withdraw {
                 gateway: self.gateway.clone(),
+                origin: self.origin.clone(),
                 channel: audience.channel.clone(),
                 conversation: conversation.clone(),
                 id: Some(request.id.clone()),
@@ -180,7 +186,7 @@ impl Asker for ChannelAsker {
             };
             let outcome = approvals.wait(&self.stored, request, answer).await;
             withdraw.id = None;
-            if let Some(d) = self.gateway.delivery(&audience.channel) {
+            if let Some(d) = self.gateway.route(&self.origin, &audience.channel) {
                 d.approval_settled(&conversation, &request.id, settlement(&outcome))
                     .await;
                 if !shown {

@@ -23,6 +23,7 @@ pub mod cron;
 pub mod delivery;
 pub mod identity;
 mod model_command;
+pub mod remote;
 pub mod sessions;
 pub mod sockets;
 
@@ -84,6 +85,9 @@ pub struct Origin {
     /// True for events the operator configured (`[[cron]]`): their session
     /// is the operator's choice, not a channel's claim.
     pub operator: bool,
+    /// In a cluster, the edge the event came through (set on the worker
+    /// that answers it).
+    pub via: Option<remote::Via>,
 }
 
 impl Origin {
@@ -93,6 +97,7 @@ impl Origin {
         Origin {
             channel: id.to_string(),
             operator: false,
+            via: None,
         }
     }
 
@@ -101,6 +106,7 @@ impl Origin {
         Origin {
             channel: id.to_string(),
             operator: true,
+            via: None,
         }
     }
 }
@@ -134,6 +140,9 @@ impl Incoming {
 struct Job {
     origin: Origin,
     event: Incoming,
+    /// Told once the event is handled (answered, or refused with a word
+    /// to its sender); dropped unsent when it was not.
+    done: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Counters for status pages and tests.
@@ -169,6 +178,10 @@ pub struct Gateway {
     pub stats: GatewayStats,
     /// The MCP servers whose prompts `/prompt` offers.
     mcp: std::sync::OnceLock<Arc<crate::mcp::McpClients>>,
+    /// On an edge: where events go instead of the session workers.
+    forward: std::sync::OnceLock<Arc<dyn remote::Forward>>,
+    /// On a worker: how answers reach channels of other nodes.
+    routes: std::sync::OnceLock<Arc<dyn remote::Routes>>,
 }
 
 impl Gateway {
@@ -187,6 +200,8 @@ impl Gateway {
             closed: std::sync::atomic::AtomicBool::new(false),
             stats: GatewayStats::default(),
             mcp: std::sync::OnceLock::new(),
+            forward: std::sync::OnceLock::new(),
+            routes: std::sync::OnceLock::new(),
         })
     }
 
@@ -219,7 +234,8 @@ impl Gateway {
         self.channels.read().unwrap().contains_key(id)
     }
 
-    fn delivery(&self, channel: &str) -> Option<Arc<dyn Delivery>> {
+    /// The driver of channel `channel` on this node.
+    pub fn local_delivery(&self, channel: &str) -> Option<Arc<dyn Delivery>> {
         self.channels.read().unwrap().get(channel).cloned()
     }
 
@@ -239,7 +255,31 @@ impl Gateway {
     /// session already has `[gateway] session_queue` events waiting, the
     /// event is refused and its sender told the agent is busy: memory stays
     /// bounded whatever a sender does, and nothing accepted is lost.
+    /// On an edge ([`Gateway::set_forward`]) the event goes to the
+    /// cluster instead.
     pub fn dispatch(self: &Arc<Self>, origin: Origin, event: Incoming) -> Dispatched {
+        self.dispatch_with(origin, event, None, true)
+    }
+
+    /// [`dispatch`](Self::dispatch) here whatever the node's role, telling
+    /// `done` once the event is handled: a worker acknowledges the event
+    /// to the cluster then, and not before.
+    pub fn dispatch_tracked(
+        self: &Arc<Self>,
+        origin: Origin,
+        event: Incoming,
+        done: tokio::sync::oneshot::Sender<()>,
+    ) -> Dispatched {
+        self.dispatch_with(origin, event, Some(done), false)
+    }
+
+    fn dispatch_with(
+        self: &Arc<Self>,
+        origin: Origin,
+        event: Incoming,
+        done: Option<tokio::sync::oneshot::Sender<()>>,
+        may_forward: bool,
+    ) -> Dispatched {
         if self.closed.load(Ordering::Acquire) {
             tracing::warn!(session = %event.session, "the gateway is closed; event dropped");
             return Dispatched::Closed;
@@ -252,13 +292,30 @@ impl Gateway {
             return Dispatched::Foreign;
         }
         self.stats.events.fetch_add(1, Ordering::Relaxed);
-        metrics::channel_message(&origin.channel, metrics::Direction::In);
+        if may_forward && let Some(forward) = self.forward.get() {
+            metrics::channel_message(&origin.channel, metrics::Direction::In);
+            let limits = self
+                .local_delivery(&origin.channel)
+                .map(|d| d.limits())
+                .unwrap_or_default();
+            return forward.forward(origin, event, limits);
+        }
+        if origin.via.is_none() {
+            metrics::channel_message(&origin.channel, metrics::Direction::In);
+        }
         if self.control_now(&origin, &event) {
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
             return Dispatched::Queued;
         }
         let session = event.session.clone();
         let mut sessions = self.sessions.lock().unwrap();
-        let job = Job { origin, event };
+        let job = Job {
+            origin,
+            event,
+            done,
+        };
         let job = match sessions.get(&session) {
             Some(tx) => match tx.try_send(job) {
                 Ok(()) => return Dispatched::Queued,
@@ -280,7 +337,7 @@ impl Gateway {
 
     /// Tells the sender of `job` that their session is busy; the answer
     /// goes straight to the channel, past the full queue.
-    fn refuse_busy(self: &Arc<Self>, job: Job) {
+    fn refuse_busy(self: &Arc<Self>, mut job: Job) {
         self.stats.busy.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(session = %job.event.session, queue = self.queue, "session queue full; event refused");
         let gateway = self.clone();
@@ -292,6 +349,9 @@ impl Gateway {
             gateway
                 .deliver(&job.origin, &job.event.session, text, Vec::new(), true)
                 .await;
+            if let Some(done) = job.done.take() {
+                let _ = done.send(());
+            }
         });
     }
 
@@ -299,7 +359,13 @@ impl Gateway {
     async fn worker(self: Arc<Self>, session: String, mut rx: mpsc::Receiver<Job>) {
         loop {
             match tokio::time::timeout(self.idle, rx.recv()).await {
-                Ok(Some(job)) => self.handle(job).await,
+                Ok(Some(mut job)) => {
+                    let done = job.done.take();
+                    self.handle(job).await;
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
                 Ok(None) => return,
                 Err(_) => {
                     // Dispatch sends under this lock, so nothing can slip
@@ -326,7 +392,7 @@ impl Gateway {
         attachments: Vec<Attachment>,
         is_error: bool,
     ) {
-        let Some(d) = self.delivery(&origin.channel) else {
+        let Some(d) = self.route(origin, &origin.channel) else {
             self.stats.undelivered.fetch_add(1, Ordering::Relaxed);
             metrics::error(metrics::ErrorKind::Delivery);
             tracing::warn!(
@@ -373,7 +439,7 @@ impl Gateway {
         }
         if !reply.buttons.is_empty()
             && !reply.is_error
-            && let Some(d) = self.delivery(&origin.channel)
+            && let Some(d) = self.route(origin, &origin.channel)
         {
             let conversation = conversation_of(&origin.channel, session);
             match d.offer(conversation, &reply.text, &reply.buttons).await {
@@ -390,7 +456,7 @@ impl Gateway {
     /// conversation's sessions, where the channel shows them; true when
     /// the list was the whole answer.
     async fn show_sessions(&self, origin: &Origin, session: &str, reply: &commands::Reply) -> bool {
-        let Some(d) = self.delivery(&origin.channel) else {
+        let Some(d) = self.route(origin, &origin.channel) else {
             return false;
         };
         let conversation = conversation_of(&origin.channel, session);
@@ -420,7 +486,7 @@ impl Gateway {
     }
 
     async fn status(&self, origin: &Origin, session: &str, kind: StatusKind) {
-        if let Some(d) = self.delivery(&origin.channel)
+        if let Some(d) = self.route(origin, &origin.channel)
             && d.limits().typing
             && let Err(e) = d
                 .status(conversation_of(&origin.channel, session), kind)
@@ -432,7 +498,9 @@ impl Gateway {
 
     /// One event: a command, or a turn of the agent.
     async fn handle(self: &Arc<Self>, job: Job) {
-        let Job { origin, mut event } = job;
+        let Job {
+            origin, mut event, ..
+        } = job;
         // `session` is the conversation's (where answers go); `stored` the
         // session of it that is active (where the turn is kept).
         let session = event.session.clone();
@@ -484,7 +552,7 @@ impl Gateway {
         // Pieces of the answer go out as they come, coalesced while the
         // channel is busy with the previous one.
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        let delivery = self.delivery(&origin.channel);
+        let delivery = self.route(&origin, &origin.channel);
         let forward = async {
             while let Some(first) = rx.recv().await {
                 let mut piece = first;

@@ -6,6 +6,7 @@
 mod components;
 mod leases;
 mod memory;
+mod scale;
 mod singletons;
 mod sockets;
 
@@ -23,6 +24,9 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The server's token: the nodes read it from the secret store (here its
 /// environment fallback), the config names it only.
 pub const NATS_TOKEN: &str = "nats-cluster-token-8c1f0e5a9b27";
+
+/// The variable the nodes' model provider key is in (`api_key_env`).
+pub const PROVIDER_KEY_ENV: &str = "OPENPISTA_CLUSTER_TEST_KEY";
 
 /// A client of `url` named `node`, with leases of `ttl`.
 pub async fn connect(url: &str, node: &str, ttl: Duration) -> Cluster {
@@ -61,6 +65,17 @@ impl Node {
     /// gives for its folder, joined to `nats` with [`LEASE_SECS`] leases
     /// and the token [`NATS_TOKEN`] from its secret store.
     pub fn start(root: &Path, name: &str, nats: &str, config: impl Fn(&Path) -> String) -> Node {
+        Self::start_as(root, name, nats, &[], config)
+    }
+
+    /// [`Node::start`] with more arguments for `serve` (`--role edge`).
+    pub fn start_as(
+        root: &Path,
+        name: &str,
+        nats: &str,
+        serve_args: &[&str],
+        config: impl Fn(&Path) -> String,
+    ) -> Node {
         let dir = root.join(name);
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
         let text = format!(
@@ -72,6 +87,7 @@ impl Node {
         std::fs::write(&config, text).unwrap();
         let mut child = command(&dir, &config)
             .arg("serve")
+            .args(serve_args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("serve.stderr")).unwrap())
             .spawn()
@@ -128,6 +144,15 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Kills the process at once (SIGKILL): no lease is let go, nothing
+    /// is finished.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -143,6 +168,7 @@ fn command(dir: &Path, config: &Path) -> Command {
         .env("HOME", dir)
         .env("TMPDIR", dir.join("tmp"))
         .env("OPENPISTA_SECRET_NATS_TOKEN", NATS_TOKEN)
+        .env(PROVIDER_KEY_ENV, "sk-cluster-test-key")
         .env_remove("OPENPISTA_CONFIG")
         .env_remove("OPENPISTA_LOG")
         .stdin(Stdio::null());
