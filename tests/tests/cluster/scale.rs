@@ -426,3 +426,125 @@ async fn a_worker_killed_mid_turn_loses_its_partitions_and_its_turns_are_redone_
         task.await.unwrap();
     }
 }
+
+const BOT_TOKEN: &str = "424243:CLUSTER-scale-token";
+const OWNER: i64 = 100;
+
+/// An edge polling the Bot API double.
+fn telegram_edge(api: String) -> impl Fn(&Path) -> String {
+    move |dir| {
+        let d = dir.display();
+        format!(
+            "[agent]\nprovider = \"echo\"\n[runtime]\nplugin_dirs = []\ncache_dir = \"{d}/cache\"\n\
+             [memory]\npath = \"{d}/memory.redb\"\n[server]\nenabled = false\n\
+             [channels.web]\nenabled = false\n[channels.telegram]\nenabled = true\n\
+             token = \"{BOT_TOKEN}\"\napi_url = \"{api}\"\nallowed_users = [{OWNER}]\n"
+        )
+    }
+}
+
+/// Waits until `text` was sent to the owner; how often it was.
+async fn sent_to_owner(
+    double: &openpista_tests::doubles::telegram::TelegramDouble,
+    text: &str,
+) -> usize {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let n = double
+            .delivered(OWNER)
+            .iter()
+            .filter(|d| d.text == text)
+            .count();
+        if n > 0 {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "{text:?} was never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_polling_edge_killed_mid_turn_its_answer_goes_out_through_another_edge_once() {
+    use openpista_tests::doubles::telegram::{TelegramDouble, updates};
+    let root = tempfile::tempdir().unwrap();
+    let Some((server, watcher)) = server_and_watcher(root.path()).await else {
+        return;
+    };
+    let url = server.url();
+    let telegram = TelegramDouble::start(BOT_TOKEN).await;
+    let seen = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let model = http1::serve(slow_echo(Duration::from_millis(250), seen.clone())).await;
+    let agent = format!(
+        "[agent]\nprovider = \"slow\"\n[providers.slow]\npreset = \"custom\"\n\
+         base_url = \"http://{model}/v1\"\nmodel = \"gpt-test\"\napi_key_env = \"{}\"\n",
+        super::PROVIDER_KEY_ENV
+    );
+    let _worker = Node::start_as(
+        root.path(),
+        "worker-1",
+        &url,
+        &["--role", "worker"],
+        worker_config(agent),
+    );
+    let mut a = Node::start_as(
+        root.path(),
+        "edge-a",
+        &url,
+        &["--role", "edge"],
+        telegram_edge(telegram.api_url()),
+    );
+    let deadline = Instant::now() + DEADLINE;
+    while super::holder(&watcher, "poll.telegram").await.as_deref() != Some("edge-a") {
+        assert!(Instant::now() < deadline, "edge-a never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = Node::start_as(
+        root.path(),
+        "edge-b",
+        &url,
+        &["--role", "edge"],
+        telegram_edge(telegram.api_url()),
+    );
+    balanced(&watcher, &["worker-1"]).await;
+
+    telegram.push_update(updates::text(1, OWNER, "first"));
+    assert_eq!(sent_to_owner(&telegram, "echo: first").await, 1);
+
+    // The worker is answering "during" when the edge it came through dies:
+    // the answer goes out through the other edge.
+    telegram.push_update(updates::text(2, OWNER, "during"));
+    let deadline = Instant::now() + DEADLINE;
+    while !seen.lock().unwrap().contains_key("during") {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never asked the model"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill();
+    let killed = Instant::now();
+    assert_eq!(sent_to_owner(&telegram, "echo: during").await, 1);
+
+    // edge-b takes the poll over; what is sent now is answered once.
+    telegram.push_update(updates::text(3, OWNER, "after"));
+    assert_eq!(sent_to_owner(&telegram, "echo: after").await, 1);
+    eprintln!(
+        "edge-a killed: edge-b polled and an update sent then was answered {:?} later",
+        killed.elapsed()
+    );
+    assert_eq!(
+        super::holder(&watcher, "poll.telegram").await.as_deref(),
+        Some("edge-b")
+    );
+    telegram.push_update(updates::text(4, OWNER, "last"));
+    assert_eq!(sent_to_owner(&telegram, "echo: last").await, 1);
+    for text in ["echo: first", "echo: during", "echo: after"] {
+        let n = telegram
+            .delivered(OWNER)
+            .iter()
+            .filter(|d| d.text == text)
+            .count();
+        assert_eq!(n, 1, "{text} sent {n} times");
+    }
+    drop(b);
+}
