@@ -155,6 +155,40 @@ impl Agent {
         decisions(&self.memory, session)
     }
 
+    /// What an earlier attempt at the turn for cluster event `event` left
+    /// in `session`: nothing (a new event), a user message and no final
+    /// answer (the node handling it died or lost it), or a final answer.
+    pub fn attempt(&self, session: &str, event: &str) -> Result<Attempt, TurnError> {
+        let unreadable =
+            |e: anyhow::Error| TurnError(format!("could not read the conversation: {e:#}"));
+        self.memory.flush().map_err(unreadable)?;
+        let history = self
+            .memory
+            .messages(session, self.settings.history_limit.max(50))
+            .map_err(unreadable)?;
+        let Some(at) = history
+            .iter()
+            .rposition(|m| m.role == "user" && m.event.as_deref() == Some(event))
+        else {
+            return Ok(Attempt::New);
+        };
+        let turn = &history[at + 1..];
+        let end = turn
+            .iter()
+            .position(|m| m.role == "user")
+            .unwrap_or(turn.len());
+        Ok(
+            match turn[..end]
+                .iter()
+                .rev()
+                .find(|m| m.role == "assistant" && m.tool_calls.is_empty())
+            {
+                Some(answer) => Attempt::Answered(answer.content.clone()),
+                None => Attempt::Interrupted,
+            },
+        )
+    }
+
     /// Leaves `session` valid after its turn was stopped part-way: every
     /// tool call the model asked for gets a result saying it was stopped,
     /// and the turn ends with an assistant message saying so. Returns how
@@ -247,4 +281,18 @@ mod tests {
             "another session keeps its own"
         );
     }
+}
+
+/// What became of an earlier attempt at a cluster event's turn
+/// ([`Agent::attempt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// None: the event is new here.
+    New,
+    /// Its user message is stored, its answer is not: run the turn again
+    /// without storing the message twice.
+    Interrupted,
+    /// Answered with this text: deliver it again (an edge delivers an
+    /// event's answer once), do not run the turn.
+    Answered(String),
 }

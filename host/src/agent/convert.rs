@@ -61,6 +61,7 @@ pub fn to_stored(m: &Message, at_ms: u64) -> StoredMessage {
             .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
             .collect(),
         at_ms,
+        event: None,
     }
 }
 
@@ -82,5 +83,6 @@ pub(super) fn tool_message(call: &ToolCall, content: &str, at_ms: u64) -> Stored
         tool_call_id: Some(call.id.clone()),
         attachments: Vec::new(),
         at_ms,
+        event: None,
     }
 }

@@ -108,6 +108,12 @@ pub struct TurnInput {
     pub provider: Option<String>,
     /// Where the turn came from and who can approve its calls.
     pub control: TurnControl,
+    /// The cluster event this turn answers, kept with the user message
+    /// ([`Agent::attempt`] finds it again).
+    pub event: Option<String>,
+    /// True when an earlier attempt at this event stored the user message
+    /// already (and was interrupted): it is not stored twice.
+    pub redo: bool,
 }
 
 impl TurnInput {
@@ -276,22 +282,25 @@ impl Agent {
                 "the provider {component:?} is not loaded; check `openpista component list` for its error",
             ))
         })?;
-        self.store(
-            session,
-            &StoredMessage {
-                role: "user".into(),
-                content: user_text.into(),
-                tool_calls: Vec::new(),
-                tool_call_id: None,
-                attachments: input
-                    .attachments
-                    .iter()
-                    .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
-                    .collect(),
-                at_ms: now_ms(),
-            },
-        )
-        .await?;
+        if !input.redo {
+            self.store(
+                session,
+                &StoredMessage {
+                    role: "user".into(),
+                    content: user_text.into(),
+                    tool_calls: Vec::new(),
+                    tool_call_id: None,
+                    attachments: input
+                        .attachments
+                        .iter()
+                        .map(|a| format!("{} ({})", a.name.clone().unwrap_or_default(), a.mime))
+                        .collect(),
+                    at_ms: now_ms(),
+                    event: input.event.clone(),
+                },
+            )
+            .await?;
+        }
         let facts = provider.model_info(model.as_deref()).await;
         // A model that takes no tools is offered none; the history is cut
         // to what its window holds after the system prompt and the tools.
@@ -364,6 +373,7 @@ impl Agent {
                     tool_call_id: None,
                     attachments: Vec::new(),
                     at_ms: now_ms(),
+                    event: None,
                 },
                 // The final answer ends the turn durably; a tool-calling
                 // step is made durable by that final write.

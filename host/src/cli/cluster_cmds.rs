@@ -47,12 +47,10 @@ pub struct Joined {
     partitions_count: u32,
     /// On a worker: the partitions it owns and consumes.
     partitions: Option<crate::cluster::partitions::Partitions>,
-    /// On an edge: the task carrying out the workers' calls, and the
-    /// publisher (held so it keeps running).
-    edge: Option<(
-        tokio::task::JoinHandle<()>,
-        std::sync::Arc<crate::cluster::edge::Forwarder>,
-    )>,
+    /// On an edge: the publisher of its events.
+    forwarder: Option<std::sync::Arc<crate::cluster::edge::Forwarder>>,
+    /// On an edge: the task carrying out the workers' calls.
+    calls: Option<tokio::task::JoinHandle<()>>,
     leases: Vec<Lease>,
     heartbeat: Option<Heartbeat>,
     components: Option<crate::cluster::components::ComponentSync>,
@@ -83,7 +81,8 @@ impl Joined {
             role: settings.role,
             partitions_count: settings.partitions,
             partitions: None,
-            edge: None,
+            forwarder: None,
+            calls: None,
             leases: Vec::new(),
             heartbeat: None,
             components: None,
@@ -156,18 +155,27 @@ impl Joined {
         Ok(())
     }
 
-    /// On an edge: sends `gateway`'s events to the inbound stream, and
-    /// carries out the workers' calls on `channels` (ids) here.
-    pub async fn serve_as_edge(
+    /// On an edge: sends `gateway`'s events to the inbound stream from
+    /// now on.
+    pub async fn forward_events(
+        &mut self,
+        gateway: &std::sync::Arc<crate::gateway::Gateway>,
+    ) -> Result<()> {
+        let forwarder =
+            crate::cluster::edge::Forwarder::start(&self.cluster, self.partitions_count).await?;
+        gateway.set_forward(forwarder.clone());
+        self.forwarder = Some(forwarder);
+        Ok(())
+    }
+
+    /// On an edge: carries out the workers' calls on `channels` (ids).
+    pub async fn serve_calls(
         &mut self,
         gateway: &std::sync::Arc<crate::gateway::Gateway>,
         channels: &[String],
     ) -> Result<()> {
-        let forwarder =
-            crate::cluster::edge::Forwarder::start(&self.cluster, self.partitions_count).await?;
-        let calls = crate::cluster::edge::serve_calls(&self.cluster, gateway, channels).await?;
-        gateway.set_forward(forwarder.clone());
-        self.edge = Some((calls, forwarder));
+        self.calls =
+            Some(crate::cluster::edge::serve_calls(&self.cluster, gateway, channels).await?);
         Ok(())
     }
 
@@ -196,8 +204,10 @@ impl Joined {
         if let Some(partitions) = self.partitions {
             partitions.stop().await;
         }
-        if let Some((calls, forwarder)) = self.edge {
+        if let Some(forwarder) = self.forwarder {
             forwarder.drain(Duration::from_secs(10)).await;
+        }
+        if let Some(calls) = self.calls {
             calls.abort();
         }
         for lease in self.leases {

@@ -490,6 +490,13 @@ pub async fn start(config: &Config) -> Result<Running> {
     let role = cluster
         .as_ref()
         .map_or(crate::cluster::Role::All, |joined| joined.role);
+    // An edge's first event (a poll may bring one at once) already goes
+    // to the workers.
+    if let Some(joined) = &mut cluster
+        && role == crate::cluster::Role::Edge
+    {
+        joined.forward_events(&gateway).await?;
+    }
     // A worker runs no channel: its events come from the cluster.
     let (drivers, mut tasks, mut channel_notes, bridges) = if role == crate::cluster::Role::Worker {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new())
@@ -511,7 +518,7 @@ pub async fn start(config: &Config) -> Result<Running> {
                     .iter()
                     .map(|d| identity::channel_id(d.component()).to_string())
                     .collect();
-                joined.serve_as_edge(&gateway, &ids).await?;
+                joined.serve_calls(&gateway, &ids).await?;
                 channel_notes.push("cluster: edge: events go to the workers".into());
             }
             crate::cluster::Role::Worker => {

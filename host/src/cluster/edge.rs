@@ -373,13 +373,10 @@ impl Edge {
                         }
                         Ok(true)
                     }
-                    Err(e) => {
-                        // Not delivered: a redone turn may try again.
-                        if let Some(key) = &key {
-                            let _ = self.delivered.purge(key).await;
-                        }
-                        Err(failed(e))
-                    }
+                    // The mark stays: a channel that failed may still have
+                    // sent it (a deadline passed after the frame went out),
+                    // and once is the promise. The answer is in memory.
+                    Err(e) => Err(failed(e)),
                 }
             }
             Op::Delta { text } => {

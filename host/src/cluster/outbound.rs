@@ -1,9 +1,11 @@
 //! A worker's answers to channels that run on edges: the gateway's
 //! [`Routes`]. Each call is a NATS request to the edge the event came
 //! through (`openpista.out.EDGE`), awaited, so one turn's calls arrive in
-//! order; when that edge is gone (no responders) a `send` goes to any edge
-//! serving the channel (`openpista.out.any.CHANNEL`), which can deliver
-//! through a messenger's HTTP API. A connection held by the lost edge is
+//! order. When that edge does not answer (no responders), a `send` waits
+//! for it while its heartbeat is fresh (it is reconnecting: the server
+//! restarted), and goes to any edge serving the channel
+//! (`openpista.out.any.CHANNEL`) once it is gone: that edge can deliver
+//! through a messenger's HTTP API. A connection held by the dead edge is
 //! gone with it: the answer stays in the conversation's memory.
 
 use super::Cluster;
@@ -23,16 +25,18 @@ use std::time::Duration;
 /// How long an edge may take to carry out a call (a messenger's API
 /// included).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a `send` waits for an edge to serve its channel again.
+const NO_EDGE_GRACE: Duration = Duration::from_secs(30);
 
 /// The gateway's [`Routes`] on a worker.
 pub struct RemoteRoutes {
-    client: async_nats::Client,
+    cluster: Cluster,
 }
 
 impl RemoteRoutes {
     pub fn new(cluster: &Cluster) -> Arc<RemoteRoutes> {
         Arc::new(RemoteRoutes {
-            client: cluster.client.clone(),
+            cluster: cluster.clone(),
         })
     }
 }
@@ -40,7 +44,7 @@ impl RemoteRoutes {
 impl Routes for RemoteRoutes {
     fn delivery(&self, via: Option<&Via>, channel: &str) -> Arc<dyn Delivery> {
         Arc::new(RemoteDelivery {
-            client: self.client.clone(),
+            cluster: self.cluster.clone(),
             via: via.cloned(),
             channel: channel.to_string(),
         })
@@ -49,7 +53,7 @@ impl Routes for RemoteRoutes {
 
 /// One channel on other nodes, for one event's answer.
 struct RemoteDelivery {
-    client: async_nats::Client,
+    cluster: Cluster,
     via: Option<Via>,
     channel: String,
 }
@@ -62,7 +66,9 @@ fn failed(why: impl std::fmt::Display) -> CallError {
 }
 
 impl RemoteDelivery {
-    /// Makes `op` on the channel; the edge's answer.
+    /// Makes `op` on the channel; the edge's answer. A `send` nobody can
+    /// take (the edges are reconnecting after the server restarted, or
+    /// starting) is tried again for a while before it is given up.
     async fn call(&self, conversation: &str, op: Op) -> Result<bool, CallError> {
         let is_send = matches!(op, Op::Send { .. });
         let call = OutCall {
@@ -72,34 +78,65 @@ impl RemoteDelivery {
             op,
         };
         let body: bytes::Bytes = serde_json::to_vec(&call).map_err(failed)?.into();
-        let edge = self.via.as_ref().map(|v| out_subject(&v.edge));
-        let mut answer = match &edge {
-            Some(subject) => Some(self.request(subject.clone(), body.clone()).await),
-            None => None,
-        };
-        let lost_edge = matches!(
-            &answer,
-            Some(Err(e)) if e.kind() == async_nats::client::RequestErrorKind::NoResponders
-        );
-        if answer.is_none() || (lost_edge && is_send) {
-            if lost_edge {
-                tracing::info!(channel = %self.channel, "cluster: the event's edge is gone; answering through another");
+        // Long enough for a dead edge's heartbeat to go stale.
+        let until = tokio::time::Instant::now() + NO_EDGE_GRACE.max(self.cluster.lease_ttl * 4);
+        let mut backoff = Duration::from_millis(50);
+        let message = loop {
+            match self.attempt(&body, is_send).await {
+                Err(e)
+                    if e.kind() == async_nats::client::RequestErrorKind::NoResponders
+                        && is_send
+                        && tokio::time::Instant::now() + backoff < until =>
+                {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => {
+                    return Err(failed(format!(
+                        "no edge serves channel {} now",
+                        self.channel
+                    )));
+                }
+                Err(e) => return Err(failed(e)),
+                Ok(message) => break message,
             }
-            answer = Some(self.request(any_subject(&self.channel), body).await);
-        }
-        let message = match answer.expect("set above") {
-            Ok(message) => message,
-            Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => {
-                return Err(failed(format!(
-                    "no edge serves channel {} now",
-                    self.channel
-                )));
-            }
-            Err(e) => return Err(failed(e)),
         };
         let reply: OutReply = serde_json::from_slice(&message.payload)
             .map_err(|e| failed(format!("malformed reply from an edge: {e}")))?;
         reply.result.map_err(failed)
+    }
+
+    /// One try: the event's edge; for a `send`, any edge serving the
+    /// channel when that one is gone.
+    async fn attempt(
+        &self,
+        body: &bytes::Bytes,
+        is_send: bool,
+    ) -> Result<async_nats::Message, async_nats::RequestError> {
+        if let Some(via) = &self.via {
+            let answer = self.request(out_subject(&via.edge), body.clone()).await;
+            let lost_edge = matches!(
+                &answer,
+                Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders
+            );
+            // An edge that still beats is reconnecting (the server
+            // restarted): the person's connection is there, so it is
+            // waited for. A dead one's messenger API is any edge's.
+            if !(lost_edge && is_send) || self.edge_alive(&via.edge).await {
+                return answer;
+            }
+            tracing::info!(channel = %self.channel, edge = %via.edge, "cluster: the event's edge is gone; trying any edge");
+        }
+        self.request(any_subject(&self.channel), body.clone()).await
+    }
+
+    /// Whether `edge`'s heartbeat is fresh.
+    async fn edge_alive(&self, edge: &str) -> bool {
+        match super::nodes::nodes(&self.cluster).await {
+            Ok(nodes) => nodes.iter().any(|n| n.node == edge),
+            // Unknown: keep waiting for it rather than answer elsewhere.
+            Err(_) => true,
+        }
     }
 
     async fn request(
@@ -107,7 +144,8 @@ impl RemoteDelivery {
         subject: String,
         body: bytes::Bytes,
     ) -> Result<async_nats::Message, async_nats::RequestError> {
-        self.client
+        self.cluster
+            .client
             .send_request(
                 subject,
                 async_nats::Request::new()

@@ -19,7 +19,7 @@
 //! worker's sessions wait about a lease time, not a heartbeat timeout.
 
 use super::Cluster;
-use super::edge::{in_subject, inbound_stream};
+use super::edge::{in_subject, inbound_stream, partition_of};
 use super::lease::Lease;
 use super::wire::Envelope;
 use crate::gateway::{Dispatched, Gateway};
@@ -200,7 +200,7 @@ impl Worker {
             let task = tokio::spawn(consume(
                 self.stream.clone(),
                 self.gateway.clone(),
-                part.p,
+                (part.p, self.count),
                 held,
                 stopped,
                 part.in_flight.clone(),
@@ -253,7 +253,7 @@ impl Part {
 async fn consume(
     stream: async_nats::jetstream::stream::Stream,
     gateway: Arc<Gateway>,
-    p: u32,
+    (p, count): (u32, u32),
     mut held: watch::Receiver<bool>,
     mut stopped: watch::Receiver<bool>,
     in_flight: Arc<AtomicUsize>,
@@ -291,7 +291,13 @@ async fn consume(
     loop {
         let message = tokio::select! {
             message = messages.next() => message,
-            _ = held.wait_for(|h| !*h) => break,
+            _ = held.wait_for(|h| !*h) => {
+                // Lost, not handed over: another worker owns these
+                // sessions now, and must be the only one answering them.
+                let dropped = gateway.abandon(|session| partition_of(session, count) == p);
+                tracing::warn!(partition = p, sessions = dropped, "cluster: partition lost; its sessions' turns here are dropped");
+                break;
+            }
             _ = stopped.wait_for(|s| *s) => break,
         };
         let message = match message {

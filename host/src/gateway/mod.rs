@@ -165,11 +165,18 @@ struct RunningTurn {
     sender: String,
 }
 
+/// A session's worker task: its queue, and a handle to drop it with
+/// everything queued ([`Gateway::abandon`]).
+struct SessionWorker {
+    queue: mpsc::Sender<Job>,
+    task: tokio::task::AbortHandle,
+}
+
 /// Routes inbound events to sessions and answers back to channels.
 pub struct Gateway {
     agent: Arc<Agent>,
     channels: RwLock<BTreeMap<String, Arc<dyn Delivery>>>,
-    sessions: Mutex<HashMap<String, mpsc::Sender<Job>>>,
+    sessions: Mutex<HashMap<String, SessionWorker>>,
     /// Each session's running turn, which `/stop` ends.
     running: Mutex<HashMap<String, RunningTurn>>,
     idle: Duration,
@@ -246,6 +253,24 @@ impl Gateway {
         self.sessions.lock().unwrap().clear();
     }
 
+    /// Drops, silently, what the sessions `which` selects are doing and
+    /// have queued: the turn under way ends where it is (as with `/stop`),
+    /// and no event of theirs is reported handled. A cluster worker does
+    /// this on losing a partition: its new owner handles those events, and
+    /// two nodes must not answer one session at once. Returns how many
+    /// sessions were dropped.
+    pub fn abandon(&self, which: impl Fn(&str) -> bool) -> usize {
+        let mut sessions = self.sessions.lock().unwrap();
+        let dropped: Vec<String> = sessions.keys().filter(|s| which(s)).cloned().collect();
+        for session in &dropped {
+            if let Some(worker) = sessions.remove(session) {
+                worker.task.abort();
+            }
+            self.running.lock().unwrap().remove(session);
+        }
+        dropped.len()
+    }
+
     /// Sessions with a worker right now.
     pub fn active_sessions(&self) -> usize {
         self.sessions.lock().unwrap().len()
@@ -317,7 +342,7 @@ impl Gateway {
             done,
         };
         let job = match sessions.get(&session) {
-            Some(tx) => match tx.try_send(job) {
+            Some(worker) => match worker.queue.try_send(job) {
                 Ok(()) => return Dispatched::Queued,
                 Err(mpsc::error::TrySendError::Full(job)) => {
                     drop(sessions);
@@ -330,8 +355,8 @@ impl Gateway {
         };
         let (tx, rx) = mpsc::channel(self.queue);
         tx.try_send(job).expect("a new queue has room");
-        sessions.insert(session.clone(), tx);
-        tokio::spawn(self.clone().worker(session, rx));
+        let task = tokio::spawn(self.clone().worker(session.clone(), rx)).abort_handle();
+        sessions.insert(session, SessionWorker { queue: tx, task });
         Dispatched::Queued
     }
 
@@ -522,6 +547,28 @@ impl Gateway {
                 }
             }
         }
+        // A cluster event may come again (its worker died before
+        // acknowledging it): its earlier attempt decides what is left to do.
+        let (event_id, redo) = match &origin.via {
+            Some(via) => match self.agent.attempt(&stored, &via.event) {
+                Ok(crate::agent::control::Attempt::New) => (Some(via.event.clone()), false),
+                Ok(crate::agent::control::Attempt::Interrupted) => {
+                    tracing::info!(%session, event = %via.event, "cluster: redoing an interrupted turn");
+                    (Some(via.event.clone()), true)
+                }
+                Ok(crate::agent::control::Attempt::Answered(answer)) => {
+                    tracing::info!(%session, event = %via.event, "cluster: event answered before; its answer goes out again, once");
+                    self.deliver(&origin, &session, answer, Vec::new(), false)
+                        .await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(%session, "cluster: earlier attempts unknown: {e}");
+                    (Some(via.event.clone()), false)
+                }
+            },
+            None => (None, false),
+        };
         self.status(&origin, &session, StatusKind::Thinking).await;
         let asker = control::ChannelAsker {
             gateway: self.clone(),
@@ -540,6 +587,8 @@ impl Gateway {
                 channel: Some(origin.channel.clone()),
                 asker: Some(Arc::new(asker)),
             },
+            event: event_id,
+            redo,
         };
         let stop = Arc::new(tokio::sync::Notify::new());
         self.running.lock().unwrap().insert(

@@ -56,6 +56,11 @@ pub struct StoredMessage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
     pub at_ms: u64,
+    /// On a user message: the cluster event it came as (its id), so a
+    /// redelivered event finds its earlier attempt instead of being
+    /// stored again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 fn check_id(id: &str) -> Result<()> {
@@ -269,6 +274,7 @@ impl StoredMessage {
             tool_call_id: None,
             attachments: Vec::new(),
             at_ms,
+            event: None,
         }
     }
 }

@@ -420,10 +420,27 @@ async fn a_worker_killed_mid_turn_loses_its_partitions_and_its_turns_are_redone_
             b.say(2).await;
             let got = b.answer().await;
             assert_eq!(got, echoed(&b.text(2)), "{}: a late duplicate came", b.id);
+            b
         }));
     }
+    let mut browsers = Vec::new();
     for task in last {
-        task.await.unwrap();
+        browsers.push(task.await.unwrap());
+    }
+    // A redone turn did not store its message twice: every history is
+    // each message and its answer, once, in order.
+    let store = super::shared_store(root.path(), &url, "test-reader", Some(super::NATS_TOKEN));
+    for b in &browsers {
+        let history: Vec<String> = store
+            .messages(&format!("web:{}", b.id), usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        let expected: Vec<String> = (0..3)
+            .flat_map(|k| [b.text(k), echoed(&b.text(k))])
+            .collect();
+        assert_eq!(history, expected, "{}", b.id);
     }
 }
 
