@@ -886,7 +886,7 @@ fn main() {
         return;
     }
     let full = std::env::args().any(|a| a == "--bench");
-    let (mut loads, turns, turn_timeout): (Vec<usize>, usize, Duration) = if full {
+    let (mut loads, mut turns, turn_timeout): (Vec<usize>, usize, Duration) = if full {
         (vec![200, 1000], 20, Duration::from_secs(120))
     } else {
         (vec![20], 3, Duration::from_secs(30))
@@ -902,6 +902,13 @@ fn main() {
                     .expect("OPENPISTA_WEB_LOAD_SIZES: numbers, comma-separated")
             })
             .collect();
+    }
+    // `OPENPISTA_WEB_LOAD_TURNS=10`: turns per connection (cluster_scale.sh).
+    if let Ok(n) = std::env::var("OPENPISTA_WEB_LOAD_TURNS") {
+        turns = n
+            .trim()
+            .parse()
+            .expect("OPENPISTA_WEB_LOAD_TURNS: a number");
     }
     let most = loads.iter().copied().max().unwrap() as u64;
     raise_fd_limit(2 * most + 512);

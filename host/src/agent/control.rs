@@ -166,27 +166,7 @@ impl Agent {
             .memory
             .messages(session, self.settings.history_limit.max(50))
             .map_err(unreadable)?;
-        let Some(at) = history
-            .iter()
-            .rposition(|m| m.role == "user" && m.event.as_deref() == Some(event))
-        else {
-            return Ok(Attempt::New);
-        };
-        let turn = &history[at + 1..];
-        let end = turn
-            .iter()
-            .position(|m| m.role == "user")
-            .unwrap_or(turn.len());
-        Ok(
-            match turn[..end]
-                .iter()
-                .rev()
-                .find(|m| m.role == "assistant" && m.tool_calls.is_empty())
-            {
-                Some(answer) => Attempt::Answered(answer.content.clone()),
-                None => Attempt::Interrupted,
-            },
-        )
+        Ok(attempt_in(&history, event))
     }
 
     /// Leaves `session` valid after its turn was stopped part-way: every
@@ -244,6 +224,44 @@ impl Agent {
     }
 }
 
+/// What became of an earlier attempt at a cluster event's turn
+/// ([`Agent::attempt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// None: the event is new here.
+    New,
+    /// Its user message is stored, its answer is not: run the turn again
+    /// without storing the message twice.
+    Interrupted,
+    /// Answered with this text: deliver it again (an edge delivers an
+    /// event's answer once), do not run the turn.
+    Answered(String),
+}
+
+/// [`Agent::attempt`] over a session's latest messages.
+fn attempt_in(history: &[StoredMessage], event: &str) -> Attempt {
+    let Some(at) = history
+        .iter()
+        .rposition(|m| m.role == "user" && m.event.as_deref() == Some(event))
+    else {
+        return Attempt::New;
+    };
+    // The turn's messages end where the next user message starts.
+    let turn = &history[at + 1..];
+    let end = turn
+        .iter()
+        .position(|m| m.role == "user")
+        .unwrap_or(turn.len());
+    match turn[..end]
+        .iter()
+        .rev()
+        .find(|m| m.role == "assistant" && m.tool_calls.is_empty())
+    {
+        Some(answer) => Attempt::Answered(answer.content.clone()),
+        None => Attempt::Interrupted,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,18 +299,38 @@ mod tests {
             "another session keeps its own"
         );
     }
-}
 
-/// What became of an earlier attempt at a cluster event's turn
-/// ([`Agent::attempt`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// None: the event is new here.
-    New,
-    /// Its user message is stored, its answer is not: run the turn again
-    /// without storing the message twice.
-    Interrupted,
-    /// Answered with this text: deliver it again (an edge delivers an
-    /// event's answer once), do not run the turn.
-    Answered(String),
+    #[test]
+    fn an_earlier_attempt_is_found_by_its_event_and_read_to_its_answer() {
+        let user = |text: &str, event: Option<&str>| StoredMessage {
+            event: event.map(str::to_string),
+            ..StoredMessage::text("user", text, 1)
+        };
+        let mut calling = StoredMessage::text("assistant", "", 2);
+        calling
+            .tool_calls
+            .push(crate::memory::sessions::StoredToolCall {
+                id: "c1".into(),
+                name: "system.run".into(),
+                arguments: "{}".into(),
+            });
+        let history = vec![
+            user("one", Some("e1")),
+            calling.clone(),
+            StoredMessage::text("tool", "ok", 3),
+            StoredMessage::text("assistant", "done one", 4),
+            user("two", Some("e2")),
+            calling,
+            user("three", None),
+            StoredMessage::text("assistant", "done three", 5),
+        ];
+        assert_eq!(
+            attempt_in(&history, "e1"),
+            Attempt::Answered("done one".into())
+        );
+        // e2's turn stopped after a tool call: the answer after the next
+        // user message is that message's, not e2's.
+        assert_eq!(attempt_in(&history, "e2"), Attempt::Interrupted);
+        assert_eq!(attempt_in(&history, "e3"), Attempt::New);
+    }
 }

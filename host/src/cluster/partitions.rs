@@ -259,9 +259,13 @@ async fn consume(
     in_flight: Arc<AtomicUsize>,
 ) {
     let name = consumer_name(p);
+    // Events up to this sequence may have reached the last owner: only
+    // they are looked up in memory for an earlier attempt.
+    let mut seen_before = 0;
     let consumer = async {
         // A new owner starts from the first event nobody acknowledged.
         let _ = stream.delete_consumer(&name).await;
+        seen_before = stream.get_info().await?.state.last_sequence;
         stream
             .create_consumer(pull::Config {
                 durable_name: Some(name.clone()),
@@ -308,6 +312,10 @@ async fn consume(
             }
             None => break,
         };
+        let redelivered = message
+            .info()
+            .map(|i| i.stream_sequence <= seen_before || i.delivered > 1)
+            .unwrap_or(true);
         let (message, acker) = message.split();
         let envelope = match serde_json::from_slice::<Envelope>(&message.payload) {
             Ok(envelope) => envelope,
@@ -317,7 +325,10 @@ async fn consume(
                 continue;
             }
         };
-        let (origin, event) = envelope.into_event();
+        let (mut origin, event) = envelope.into_event();
+        if let Some(via) = &mut origin.via {
+            via.redelivered = redelivered;
+        }
         let (done, handled) = tokio::sync::oneshot::channel();
         match gateway.dispatch_tracked(origin, event, done) {
             Dispatched::Queued | Dispatched::Busy => {}

@@ -132,6 +132,7 @@ impl Envelope {
                     typing: self.typing,
                     attachments: self.files,
                 },
+                redelivered: false,
             }),
         };
         let event = Incoming {

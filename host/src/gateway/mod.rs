@@ -14,6 +14,8 @@
 //! - `control`: approval requests and answers, `/stop`
 //! - [`sessions`]: several sessions per conversation (`/new`, `/sessions`)
 //! - [`cron`]: scheduled messages
+//! - [`remote`]: the seams a cluster splits the gateway at (edges forward
+//!   events, workers answer through the edge an event came from)
 
 pub mod bridge;
 pub mod channels;
@@ -550,6 +552,7 @@ impl Gateway {
         // A cluster event may come again (its worker died before
         // acknowledging it): its earlier attempt decides what is left to do.
         let (event_id, redo) = match &origin.via {
+            Some(via) if !via.redelivered => (Some(via.event.clone()), false),
             Some(via) => match self.agent.attempt(&stored, &via.event) {
                 Ok(crate::agent::control::Attempt::New) => (Some(via.event.clone()), false),
                 Ok(crate::agent::control::Attempt::Interrupted) => {

@@ -23,6 +23,9 @@ pub struct Via {
     pub event: String,
     /// What the channel on that edge can carry.
     pub limits: DeliveryLimits,
+    /// The event may have been handled before (it was delivered to a
+    /// worker that died or lost it): its earlier attempt is looked for.
+    pub redelivered: bool,
 }
 
 /// Takes the events of an edge's channels to the nodes that answer them.
