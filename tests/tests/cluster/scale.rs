@@ -565,3 +565,46 @@ async fn the_polling_edge_killed_mid_turn_its_answer_goes_out_through_another_ed
     }
     drop(b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_that_disagree_on_partitions_or_a_role_without_a_cluster_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let Some((_server, watcher)) = server_and_watcher(root.path()).await else {
+        return;
+    };
+    openpista::cluster::edge::inbound_stream(&watcher, 16)
+        .await
+        .unwrap();
+    openpista::cluster::edge::inbound_stream(&watcher, 16)
+        .await
+        .unwrap();
+    let e = openpista::cluster::edge::inbound_stream(&watcher, 8)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("partitions = 8") && e.contains("partitions=16"),
+        "{e}"
+    );
+
+    // `--role worker` on a host with no [cluster] says so and exits.
+    let dir = root.path().join("alone");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[server]\nenabled = false\n").unwrap();
+    let out = std::process::Command::new(super::BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--role", "worker"])
+        .env("OPENPISTA_HOME", dir.join("home"))
+        .env_remove("OPENPISTA_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--role worker") && stderr.contains("[cluster]"),
+        "{stderr}"
+    );
+}
