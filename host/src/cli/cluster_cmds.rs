@@ -48,7 +48,7 @@ pub struct Joined {
     /// On a worker: the partitions it owns and consumes.
     partitions: Option<crate::cluster::partitions::Partitions>,
     /// On an edge: the publisher of its events.
-    forwarder: Option<std::sync::Arc<crate::cluster::edge::Forwarder>>,
+    forwarder: Option<std::sync::Arc<crate::cluster::inbound::Forwarder>>,
     /// On an edge: the task carrying out the workers' calls.
     calls: Option<tokio::task::JoinHandle<()>>,
     leases: Vec<Lease>,
@@ -162,7 +162,7 @@ impl Joined {
         gateway: &std::sync::Arc<crate::gateway::Gateway>,
     ) -> Result<()> {
         let forwarder =
-            crate::cluster::edge::Forwarder::start(&self.cluster, self.partitions_count).await?;
+            crate::cluster::inbound::Forwarder::start(&self.cluster, self.partitions_count).await?;
         gateway.set_forward(forwarder.clone());
         self.forwarder = Some(forwarder);
         Ok(())
@@ -197,18 +197,25 @@ impl Joined {
         Ok(())
     }
 
-    /// Lets the leases go (the next node takes them at once) and leaves
-    /// the status. A worker first stops taking events and finishes those
-    /// it has (bounded).
-    pub async fn leave(self) {
-        if let Some(partitions) = self.partitions {
+    /// The first step of stopping, while the gateway still runs: a worker
+    /// stops taking events, finishes those it has (bounded) and lets its
+    /// partitions go; an edge stops carrying out workers' calls, so they
+    /// turn to another edge rather than to its channels as they stop.
+    pub async fn quiesce(&mut self) {
+        if let Some(partitions) = self.partitions.take() {
             partitions.stop().await;
         }
-        if let Some(forwarder) = self.forwarder {
-            forwarder.drain(Duration::from_secs(10)).await;
-        }
-        if let Some(calls) = self.calls {
+        if let Some(calls) = self.calls.take() {
             calls.abort();
+        }
+    }
+
+    /// Lets the leases go (the next node takes them at once) and leaves
+    /// the status; an edge first publishes what it took (bounded).
+    pub async fn leave(mut self) {
+        self.quiesce().await;
+        if let Some(forwarder) = self.forwarder.take() {
+            forwarder.stop(Duration::from_secs(10)).await;
         }
         for lease in self.leases {
             lease.release().await;

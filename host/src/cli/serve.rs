@@ -338,6 +338,10 @@ impl Running {
         drop(self.server.take());
         drop(self.webhook_server.take());
         drop(self.metrics_listener.take());
+        // A worker finishes its events while its gateway still takes them.
+        if let Some(cluster) = &mut self.cluster {
+            cluster.quiesce().await;
+        }
         self.gateway.close();
         for task in &self.tasks {
             task.abort();

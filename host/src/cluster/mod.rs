@@ -10,16 +10,19 @@
 //! - [`nodes`]: each node's heartbeat, and `openpista cluster status`;
 //! - [`memory`]: the conversations every node shares;
 //! - [`components`]: a component installed on one node, on all;
-//! - the split into roles ([`Role`]): [`edge`] nodes hold the channels and
-//!   put their events on a stream partitioned by session; [`partitions`]
-//!   are owned by **worker** nodes, which answer through [`outbound`]
-//!   calls on the edges ([`wire`] is what travels).
+//! - the split into roles ([`Role`]): edge nodes hold the channels and
+//!   put their events on the [`inbound`] stream, partitioned by session;
+//!   [`partitions`] are owned by **worker** nodes, which answer through
+//!   [`outbound`] calls that [`edge`] nodes carry out ([`wire`] is what
+//!   travels).
 //!
 //! Without `[cluster]` none of this runs: one process with its redb file
 //! is the default and stays unchanged.
 
 pub mod components;
+mod consumer;
 pub mod edge;
+pub mod inbound;
 pub mod lease;
 pub mod memory;
 pub mod nodes;
@@ -129,6 +132,12 @@ impl ClusterSettings {
             anyhow::bail!(
                 "[cluster] lease_secs = {}: between 0.3 and 3600 seconds",
                 self.lease_secs
+            );
+        }
+        if self.role != Role::All && !self.shared_memory {
+            anyhow::bail!(
+                "[cluster] role = \"{}\" needs shared_memory = true: a worker answers sessions other workers answered before",
+                self.role.as_str()
             );
         }
         if !(1..=1024).contains(&self.partitions) {
@@ -335,6 +344,10 @@ mod tests {
             ("nats = \"nats://x\"\nlease = 3", "unknown field"),
             ("nats = \"nats://x\"\npartitions = 0", "partitions = 0"),
             ("nats = \"nats://x\"\nrole = \"boss\"", "unknown variant"),
+            (
+                "nats = \"nats://x\"\nrole = \"edge\"\nshared_memory = false",
+                "needs shared_memory",
+            ),
         ] {
             let e = format!("{:#}", parse(text).unwrap_err());
             assert!(e.contains(says), "{text}: {e}");

@@ -212,7 +212,11 @@ pub async fn leases(cluster: &Cluster) -> Result<Vec<LeaseInfo>> {
 
 /// The inbound stream's partitions, with owners from `leases`.
 async fn partitions(cluster: &Cluster, leases: &[LeaseInfo]) -> Result<Vec<PartitionInfo>> {
-    let Ok(mut stream) = cluster.jetstream.get_stream(super::edge::IN_STREAM).await else {
+    let Ok(mut stream) = cluster
+        .jetstream
+        .get_stream(super::inbound::IN_STREAM)
+        .await
+    else {
         return Ok(Vec::new());
     };
     let count = stream
@@ -236,7 +240,7 @@ async fn partitions(cluster: &Cluster, leases: &[LeaseInfo]) -> Result<Vec<Parti
         {
             Ok(info) => (info.num_pending, info.num_ack_pending as u64),
             // No owner yet: everything on its subject waits.
-            Err(_) => (waiting_on(&stream, &super::edge::in_subject(p)).await, 0),
+            Err(_) => (waiting_on(&stream, &super::inbound::in_subject(p)).await, 0),
         };
         out.push(PartitionInfo {
             partition: p,

@@ -3,40 +3,30 @@
 //! gateway.
 //!
 //! Partition `P` is owned by the holder of lease `part.P`. Owning it
-//! means owning its durable consumer `part-P`: a node that takes the
-//! lease deletes the consumer and makes it again, so every event the last
-//! owner did not acknowledge is delivered at once, in stream order (the
-//! stream is a work queue: an acknowledged event is gone). An event is
-//! acknowledged only once the gateway has handled it: the answer stored
-//! and delivered, or its sender told why not. A long turn keeps its event
-//! with progress acknowledgements.
+//! means owning its durable consumer `part-P` ([`super::consumer`]): a
+//! node that takes the lease deletes the consumer and makes it again, so
+//! every event the last owner did not acknowledge is delivered at once,
+//! in stream order (the stream is a work queue: an acknowledged event is
+//! gone).
 //!
 //! Spreading: each worker takes free partitions only while it owns fewer
 //! than its share (partitions / live workers, rounded up), and lets one go
 //! per look while it owns more, after the events it is handling from it
-//! are done. A partition whose owner stopped renewing its lease is taken
+//! are done (or dropped, past a bound, for the next owner to redo). A partition whose owner stopped renewing its lease is taken
 //! over by any worker (shares are evened out afterwards), so a dead
 //! worker's sessions wait about a lease time, not a heartbeat timeout.
 
 use super::Cluster;
-use super::edge::{in_subject, inbound_stream, partition_of};
+use super::consumer::Consume;
+use super::inbound::{inbound_stream, partition_of};
 use super::lease::Lease;
-use super::wire::Envelope;
-use crate::gateway::{Dispatched, Gateway};
+use crate::gateway::Gateway;
 use anyhow::Result;
-use async_nats::jetstream::AckKind;
-use async_nats::jetstream::consumer::pull;
-use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How long an event may go without an acknowledgement (or a progress
-/// one) before the server delivers it again.
-const ACK_WAIT: Duration = Duration::from_secs(60);
-/// Events of one partition delivered and not yet acknowledged, at most.
-const MAX_IN_FLIGHT: i64 = 10_000;
 /// How long a worker letting a partition go waits for its events in
 /// flight to be handled.
 const HANDOFF_WAIT: Duration = Duration::from_secs(30);
@@ -46,10 +36,7 @@ pub fn lease_name(p: u32) -> String {
     format!("part.{p}")
 }
 
-/// The durable consumer of partition `p`.
-pub fn consumer_name(p: u32) -> String {
-    format!("part-{p}")
-}
+pub use super::consumer::consumer_name;
 
 /// The partitions this worker wants, owns and consumes.
 pub struct Partitions {
@@ -65,6 +52,11 @@ struct Part {
     /// Pulling its events, while owned.
     consumer: Option<(tokio::task::JoinHandle<()>, watch::Sender<bool>)>,
     in_flight: Arc<AtomicUsize>,
+    /// This node has pulled from the partition's consumer since it took
+    /// the lease (a restarted loop goes on with that consumer).
+    pulled: bool,
+    /// Set by the loop when the lease was lost under it.
+    lost: Arc<AtomicBool>,
 }
 
 struct Worker {
@@ -94,6 +86,8 @@ impl Partitions {
                 lease: Some(worker.want(p).await?),
                 consumer: None,
                 in_flight: Arc::new(AtomicUsize::new(0)),
+                pulled: false,
+                lost: Arc::new(AtomicBool::new(false)),
             });
         }
         let (stop, stopped) = watch::channel(false);
@@ -132,21 +126,18 @@ impl Worker {
             let owned = parts.iter().filter(|p| p.owned()).count();
             let share = self.share().await;
             self.take_free.store(owned < share, Ordering::Release);
-            let extra = owned.saturating_sub(share);
-            let giving: Vec<usize> = (0..parts.len())
-                .rev()
-                .filter(|&i| parts[i].owned())
-                .take(extra)
-                .collect();
-            for i in giving {
-                let part = &mut parts[i];
+            // One a look: the others keep being followed meanwhile.
+            if owned > share
+                && let Some(part) = parts.iter_mut().rev().find(|p| p.owned())
+            {
                 tracing::info!(
                     partition = part.p,
                     owned,
                     share,
                     "cluster: letting a partition go to a worker with fewer"
                 );
-                part.hand_off().await;
+                self.hand_off(part, tokio::time::Instant::now() + HANDOFF_WAIT)
+                    .await;
                 match self.want(part.p).await {
                     Ok(lease) => part.lease = Some(lease),
                     Err(e) => {
@@ -164,10 +155,31 @@ impl Worker {
         }
         let until = tokio::time::Instant::now() + HANDOFF_WAIT;
         for part in parts.iter_mut() {
-            part.wait_idle(until).await;
-            if let Some(lease) = part.lease.take() {
-                lease.release().await;
-            }
+            self.hand_off(part, until).await;
+        }
+    }
+
+    /// Stops pulling, lets the events in flight finish (until `until`;
+    /// what is still running then is dropped, so the next owner is the
+    /// only one answering), then deletes the lease so another worker
+    /// takes the partition at once.
+    async fn hand_off(&self, part: &mut Part, until: tokio::time::Instant) {
+        part.stop_pulling();
+        part.wait_idle(until).await;
+        if part.in_flight.load(Ordering::Acquire) > 0 {
+            let p = part.p;
+            let dropped = self
+                .gateway
+                .abandon(|session| partition_of(session, self.count) == p);
+            tracing::warn!(
+                partition = p,
+                sessions = dropped,
+                "cluster: handing over with turns still running; they are dropped here and redone by the next owner"
+            );
+        }
+        part.pulled = false;
+        if let Some(lease) = part.lease.take() {
+            lease.release().await;
         }
     }
 
@@ -189,6 +201,9 @@ impl Worker {
     /// Starts pulling a partition just taken; stops one just lost.
     fn follow(&self, part: &mut Part) {
         let owned = part.owned();
+        if !owned || part.lost.swap(false, Ordering::AcqRel) {
+            part.pulled = false;
+        }
         if let Some((task, _)) = &part.consumer
             && (task.is_finished() || !owned)
         {
@@ -196,16 +211,19 @@ impl Worker {
         }
         if owned && part.consumer.is_none() {
             let (stop, stopped) = watch::channel(false);
-            let held = part.lease.as_ref().expect("owned").held();
-            let task = tokio::spawn(consume(
-                self.stream.clone(),
-                self.gateway.clone(),
-                (part.p, self.count),
-                held,
+            let consume = Consume {
+                stream: self.stream.clone(),
+                gateway: self.gateway.clone(),
+                p: part.p,
+                count: self.count,
+                held: part.lease.as_ref().expect("owned").held(),
                 stopped,
-                part.in_flight.clone(),
-            ));
-            part.consumer = Some((task, stop));
+                in_flight: part.in_flight.clone(),
+                fresh: !part.pulled,
+                lost: part.lost.clone(),
+            };
+            part.pulled = true;
+            part.consumer = Some((tokio::spawn(consume.run()), stop));
         }
     }
 }
@@ -235,131 +253,4 @@ impl Part {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-
-    /// Stops pulling, lets the events in flight finish (bounded), then
-    /// deletes the lease so another worker takes the partition at once.
-    async fn hand_off(&mut self) {
-        self.stop_pulling();
-        self.wait_idle(tokio::time::Instant::now() + HANDOFF_WAIT)
-            .await;
-        if let Some(lease) = self.lease.take() {
-            lease.release().await;
-        }
-    }
-}
-
-/// Pulls partition `p`'s events into `gateway` while `held` and not
-/// `stopped`; each is acknowledged once handled.
-async fn consume(
-    stream: async_nats::jetstream::stream::Stream,
-    gateway: Arc<Gateway>,
-    (p, count): (u32, u32),
-    mut held: watch::Receiver<bool>,
-    mut stopped: watch::Receiver<bool>,
-    in_flight: Arc<AtomicUsize>,
-) {
-    let name = consumer_name(p);
-    // Events up to this sequence may have reached the last owner: only
-    // they are looked up in memory for an earlier attempt.
-    let mut seen_before = 0;
-    let consumer = async {
-        // A new owner starts from the first event nobody acknowledged.
-        let _ = stream.delete_consumer(&name).await;
-        seen_before = stream.get_info().await?.state.last_sequence;
-        stream
-            .create_consumer(pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: in_subject(p),
-                ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_ack_pending: MAX_IN_FLIGHT,
-                ..Default::default()
-            })
-            .await?
-            .messages()
-            .await
-            .map_err(anyhow::Error::from)
-    };
-    let mut messages = match consumer.await {
-        Ok(messages) => messages,
-        Err(e) => {
-            tracing::warn!(
-                partition = p,
-                "cluster: cannot consume the partition: {e:#}"
-            );
-            // The manager starts it again at its next look.
-            return;
-        }
-    };
-    tracing::info!(partition = p, "cluster: consuming partition");
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            _ = held.wait_for(|h| !*h) => {
-                // Lost, not handed over: another worker owns these
-                // sessions now, and must be the only one answering them.
-                let dropped = gateway.abandon(|session| partition_of(session, count) == p);
-                tracing::warn!(partition = p, sessions = dropped, "cluster: partition lost; its sessions' turns here are dropped");
-                break;
-            }
-            _ = stopped.wait_for(|s| *s) => break,
-        };
-        let message = match message {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::debug!(partition = p, "cluster: pull: {e}");
-                continue;
-            }
-            None => break,
-        };
-        let redelivered = message
-            .info()
-            .map(|i| i.stream_sequence <= seen_before || i.delivered > 1)
-            .unwrap_or(true);
-        let (message, acker) = message.split();
-        let envelope = match serde_json::from_slice::<Envelope>(&message.payload) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                tracing::warn!(partition = p, subject = %message.subject, "cluster: malformed event dropped: {e}");
-                let _ = acker.ack_with(AckKind::Term).await;
-                continue;
-            }
-        };
-        let (mut origin, event) = envelope.into_event();
-        if let Some(via) = &mut origin.via {
-            via.redelivered = redelivered;
-        }
-        let (done, handled) = tokio::sync::oneshot::channel();
-        match gateway.dispatch_tracked(origin, event, done) {
-            Dispatched::Queued | Dispatched::Busy => {}
-            Dispatched::Foreign => {
-                let _ = acker.ack_with(AckKind::Term).await;
-                continue;
-            }
-            // Stopping: the next owner gets it.
-            Dispatched::Closed => continue,
-        }
-        in_flight.fetch_add(1, Ordering::AcqRel);
-        let in_flight = in_flight.clone();
-        tokio::spawn(async move {
-            tokio::pin!(handled);
-            loop {
-                tokio::select! {
-                    result = &mut handled => {
-                        if result.is_ok()
-                            && let Err(e) = acker.ack().await
-                        {
-                            tracing::warn!("cluster: event handled but not acknowledged: {e}");
-                        }
-                        break;
-                    }
-                    _ = tokio::time::sleep(ACK_WAIT / 3) => {
-                        let _ = acker.ack_with(AckKind::Progress).await;
-                    }
-                }
-            }
-            in_flight.fetch_sub(1, Ordering::AcqRel);
-        });
-    }
-    tracing::info!(partition = p, "cluster: stopped consuming partition");
 }

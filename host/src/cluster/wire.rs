@@ -90,6 +90,10 @@ pub struct Envelope {
     pub max_message_length: Option<u32>,
     pub typing: bool,
     pub files: bool,
+    /// Published again after a failure that left unknown whether the
+    /// server had stored it: the worker looks for an earlier attempt.
+    #[serde(default)]
+    pub retried: bool,
 }
 
 impl Envelope {
@@ -116,6 +120,7 @@ impl Envelope {
             max_message_length: limits.max_message_length,
             typing: limits.typing,
             files: limits.attachments,
+            retried: false,
         }
     }
 
@@ -132,7 +137,7 @@ impl Envelope {
                     typing: self.typing,
                     attachments: self.files,
                 },
-                redelivered: false,
+                redelivered: self.retried,
             }),
         };
         let event = Incoming {

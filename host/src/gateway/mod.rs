@@ -325,7 +325,20 @@ impl Gateway {
                 .local_delivery(&origin.channel)
                 .map(|d| d.limits())
                 .unwrap_or_default();
-            return forward.forward(origin, event, limits);
+            return match forward.forward(origin.clone(), event.clone(), limits) {
+                Ok(dispatched) => dispatched,
+                Err(why) => {
+                    self.refuse(
+                        Job {
+                            origin,
+                            event,
+                            done,
+                        },
+                        why,
+                    );
+                    Dispatched::Busy
+                }
+            };
         }
         if origin.via.is_none() {
             metrics::channel_message(&origin.channel, metrics::Direction::In);
@@ -364,14 +377,19 @@ impl Gateway {
 
     /// Tells the sender of `job` that their session is busy; the answer
     /// goes straight to the channel, past the full queue.
-    fn refuse_busy(self: &Arc<Self>, mut job: Job) {
-        self.stats.busy.fetch_add(1, Ordering::Relaxed);
+    fn refuse_busy(self: &Arc<Self>, job: Job) {
         tracing::warn!(session = %job.event.session, queue = self.queue, "session queue full; event refused");
-        let gateway = self.clone();
         let text = format!(
             "Busy: {} earlier messages of this conversation are still waiting, so this one was not taken. Send it again once I have answered.",
             self.queue
         );
+        self.refuse(job, text);
+    }
+
+    /// Tells the sender of `job` why it was not taken.
+    fn refuse(self: &Arc<Self>, mut job: Job, text: String) {
+        self.stats.busy.fetch_add(1, Ordering::Relaxed);
+        let gateway = self.clone();
         tokio::spawn(async move {
             gateway
                 .deliver(&job.origin, &job.event.session, text, Vec::new(), true)

@@ -30,10 +30,16 @@ pub struct Via {
 
 /// Takes the events of an edge's channels to the nodes that answer them.
 pub trait Forward: Send + Sync {
-    /// Hands `event` on, with what its channel here can carry;
-    /// `Queued` once it is on its way (its order among the session's
-    /// events is kept), `Busy` when too many wait to be sent.
-    fn forward(&self, origin: Origin, event: Incoming, limits: DeliveryLimits) -> Dispatched;
+    /// Hands `event` on, with what its channel here can carry: `Queued`
+    /// once it is on its way (its order among the session's events is
+    /// kept), or why it was not taken (too large, too many waiting), for
+    /// its sender.
+    fn forward(
+        &self,
+        origin: Origin,
+        event: Incoming,
+        limits: DeliveryLimits,
+    ) -> Result<Dispatched, String>;
 }
 
 /// Deliveries to channels that run on other nodes.

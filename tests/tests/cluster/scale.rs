@@ -167,13 +167,28 @@ async fn round(
     to: usize,
     expect: fn(&str) -> String,
 ) -> Vec<Browser> {
+    round_with(browsers, from, to, expect, || {}).await
+}
+
+/// [`round`], calling `meanwhile` once everything is said and before the
+/// answers are read.
+async fn round_with(
+    browsers: Vec<Browser>,
+    from: usize,
+    to: usize,
+    expect: fn(&str) -> String,
+    meanwhile: impl FnOnce(),
+) -> Vec<Browser> {
+    let said = Arc::new(tokio::sync::Barrier::new(browsers.len() + 1));
     let tasks: Vec<_> = browsers
         .into_iter()
         .map(|mut b| {
+            let said = said.clone();
             tokio::spawn(async move {
                 for k in from..to {
                     b.say(k).await;
                 }
+                said.wait().await;
                 for k in from..to {
                     let got = b.answer().await;
                     assert_eq!(
@@ -187,6 +202,8 @@ async fn round(
             })
         })
         .collect();
+    said.wait().await;
+    meanwhile();
     let mut out = Vec::new();
     for task in tasks {
         out.push(task.await.unwrap());
@@ -262,10 +279,10 @@ async fn two_edges_and_three_workers_answer_200_sessions_once_in_order_across_a_
         "{partitions:?}"
     );
 
-    // The server restarts (its store kept): every node reconnects and the
-    // next round is answered the same way.
-    server.restart();
-    let browsers = round(browsers, 3, 5, echoed).await;
+    // The server restarts (SIGKILL, its store kept) while the next round's
+    // messages are on their way and being answered: every node
+    // reconnects, and the round is answered the same way.
+    let browsers = round_with(browsers, 3, 5, echoed, || server.restart()).await;
 
     // Every session's history holds each turn once.
     let store = super::shared_store(root.path(), &url, "test-reader", Some(super::NATS_TOKEN));
@@ -572,13 +589,13 @@ async fn nodes_that_disagree_on_partitions_or_a_role_without_a_cluster_are_refus
     let Some((_server, watcher)) = server_and_watcher(root.path()).await else {
         return;
     };
-    openpista::cluster::edge::inbound_stream(&watcher, 16)
+    openpista::cluster::inbound::inbound_stream(&watcher, 16)
         .await
         .unwrap();
-    openpista::cluster::edge::inbound_stream(&watcher, 16)
+    openpista::cluster::inbound::inbound_stream(&watcher, 16)
         .await
         .unwrap();
-    let e = openpista::cluster::edge::inbound_stream(&watcher, 8)
+    let e = openpista::cluster::inbound::inbound_stream(&watcher, 8)
         .await
         .unwrap_err()
         .to_string();
