@@ -19,6 +19,34 @@ const ACK_WAIT: Duration = Duration::from_secs(60);
 /// Events of one partition delivered and not yet acknowledged, at most.
 const MAX_IN_FLIGHT: i64 = 10_000;
 
+/// Event ids this worker handled lately, to recognise one the server
+/// delivers again with no sign of it (a restarted server can forget an
+/// acknowledgement it had taken: the event then comes back as new).
+#[derive(Default)]
+pub(super) struct Recent {
+    order: std::collections::VecDeque<String>,
+    ids: std::collections::HashSet<String>,
+}
+
+impl Recent {
+    const KEEP: usize = 100_000;
+
+    /// Notes `id`; true when it was noted before.
+    fn seen(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return true;
+        }
+        if self.order.len() >= Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        self.order.push_back(id.to_string());
+        self.ids.insert(id.to_string());
+        false
+    }
+}
+
 /// The durable consumer of partition `p`.
 pub fn consumer_name(p: u32) -> String {
     format!("part-{p}")
@@ -43,6 +71,8 @@ pub(super) struct Consume {
     pub fresh: bool,
     /// Set when the loop ended because the lease was lost.
     pub lost: Arc<AtomicBool>,
+    /// The worker's recently handled events.
+    pub recent: Arc<std::sync::Mutex<Recent>>,
 }
 
 impl Consume {
@@ -60,6 +90,7 @@ impl Consume {
             in_flight,
             fresh,
             lost,
+            recent,
         } = self;
         let (mut messages, seen_before) = match open(&stream, p, fresh).await {
             Ok(opened) => opened,
@@ -111,9 +142,10 @@ impl Consume {
                     continue;
                 }
             };
+            let seen = recent.lock().unwrap().seen(&envelope.id);
             let (mut origin, event) = envelope.into_event();
             if let Some(via) = &mut origin.via {
-                via.redelivered |= again;
+                via.redelivered |= again || seen;
             }
             let (done, handled) = tokio::sync::oneshot::channel();
             match gateway.dispatch_tracked(origin, event, done) {
@@ -181,4 +213,19 @@ async fn open(
         })
         .await?;
     Ok((consumer.messages().await?, seen_before))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recent_events_are_recognised_and_the_oldest_forgotten() {
+        let mut recent = super::Recent::default();
+        assert!(!recent.seen("a"));
+        assert!(recent.seen("a"));
+        for i in 0..super::Recent::KEEP {
+            recent.seen(&i.to_string());
+        }
+        assert!(!recent.seen("a"), "the oldest is forgotten");
+        assert_eq!(recent.ids.len(), super::Recent::KEEP);
+    }
 }

@@ -60,6 +60,7 @@ struct Part {
 }
 
 struct Worker {
+    recent: Arc<std::sync::Mutex<super::consumer::Recent>>,
     cluster: Cluster,
     gateway: Arc<Gateway>,
     stream: async_nats::jetstream::stream::Stream,
@@ -73,6 +74,7 @@ impl Partitions {
     pub async fn start(cluster: &Cluster, gateway: Arc<Gateway>, count: u32) -> Result<Partitions> {
         let stream = inbound_stream(cluster, count).await?;
         let worker = Worker {
+            recent: Arc::default(),
             cluster: cluster.clone(),
             gateway,
             stream,
@@ -221,6 +223,7 @@ impl Worker {
                 in_flight: part.in_flight.clone(),
                 fresh: !part.pulled,
                 lost: part.lost.clone(),
+                recent: self.recent.clone(),
             };
             part.pulled = true;
             part.consumer = Some((tokio::spawn(consume.run()), stop));
