@@ -171,6 +171,7 @@ fn main() {
             tool_call_id: None,
             attachments: Vec::new(),
             at_ms: 0,
+            event: None,
         };
         for durable in [true, false, false, true] {
             memory.append_with("bench:appends", &m, durable).unwrap();

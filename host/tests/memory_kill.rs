@@ -22,6 +22,7 @@ fn message(i: u64) -> StoredMessage {
         tool_call_id: None,
         attachments: Vec::new(),
         at_ms: i,
+        event: None,
     }
 }
 
