@@ -14,6 +14,7 @@ mod mcp_cmds;
 pub mod model_cmds;
 mod residency;
 pub mod serve;
+mod serve_channels;
 mod skill_cmds;
 mod tui_cmd;
 mod whatsapp_cmds;

@@ -147,8 +147,28 @@ impl Worker {
                     }
                 }
             }
+            // A lease taken or lost is followed at once (a new owner's
+            // consumer starts without waiting for the next look).
+            let mut leases: Vec<watch::Receiver<bool>> = parts
+                .iter()
+                .filter_map(|p| p.lease.as_ref().map(Lease::held))
+                .collect();
+            let changed = async {
+                if leases.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let (changed, ..) = futures::future::select_all(
+                    leases.iter_mut().map(|held| Box::pin(held.changed())),
+                )
+                .await;
+                if changed.is_err() {
+                    // A keeper gone (shutting down): the look is enough.
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(look) => {}
+                _ = changed => {}
                 _ = stopped.wait_for(|s| *s) => break,
             }
         }
