@@ -11,7 +11,9 @@
 # mode's figure is also a ratio to a baseline of its own run). The cluster
 # modes get a fresh `nats-server -js` each, the workers (`serve --role
 # worker`, echo provider) start before the bench and the bench's server is
-# the edge (`[cluster] role = "edge"`). Besides the bench's own table, the
+# the edge (`[cluster] role = "edge"`), once the workers have spread the
+# 16 partitions evenly (the steady state; the spreading itself is
+# measured by the tests). Besides the bench's own table, the
 # CPU the workers and the NATS server used during the run is read from
 # /proc and divided by the turns answered.
 set -euo pipefail
@@ -83,6 +85,15 @@ CONF
     OPENPISTA_HOME="$wd" OPENPISTA_LOG=warn "$BIN" --config "$wd/config.toml" serve >"$wd/out.log" 2>&1 &
     pids+=($!)
     until grep -q "cluster: node" "$wd/out.log" 2>/dev/null; do sleep 0.1; done
+  done
+  # Measure the steady state: every partition owned, none over its share.
+  share=$(( (16 + workers - 1) / workers ))
+  for _ in $(seq 1 600); do
+    "$BIN" --config "$dir/worker-1/config.toml" cluster status --json 2>/dev/null |
+      python3 -c 'import json,sys,collections
+s=json.load(sys.stdin); p=s["partitions"]; c=collections.Counter(x["owner"] for x in p)
+sys.exit(0 if len(p)==16 and None not in c and len(c)=='"$workers"' and max(c.values())<='"$share"' else 1)' && break
+    sleep 0.2
   done
   before=$(cpu_ticks "${pids[@]}")
   nats_before=$(cpu_ticks "$nats_pid")
