@@ -2,7 +2,7 @@
 //! acknowledging each once it is handled ([`super::partitions`] decides
 //! which partitions a worker owns).
 
-use super::inbound::{in_subject, partition_of};
+use super::inbound::{consumer_name, in_subject, partition_of};
 use super::wire::Envelope;
 use crate::gateway::{Dispatched, Gateway};
 use async_nats::jetstream::AckKind;
@@ -45,11 +45,6 @@ impl Recent {
         self.ids.insert(id.to_string());
         false
     }
-}
-
-/// The durable consumer of partition `p`.
-pub fn consumer_name(p: u32) -> String {
-    format!("part-{p}")
 }
 
 /// One partition's consumer loop and what it shares with the manager.

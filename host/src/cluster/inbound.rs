@@ -35,6 +35,16 @@ pub fn in_subject(p: u32) -> String {
     format!("openpista.in.{p}")
 }
 
+/// The lease partition `p` is owned under.
+pub fn lease_name(p: u32) -> String {
+    format!("part.{p}")
+}
+
+/// The durable consumer of partition `p`, its owner's.
+pub fn consumer_name(p: u32) -> String {
+    format!("part-{p}")
+}
+
 /// The partition of a conversation's session: FNV-1a, the same on every
 /// machine and build.
 pub fn partition_of(session: &str, partitions: u32) -> u32 {

@@ -232,16 +232,14 @@ async fn partitions(cluster: &Cluster, leases: &[LeaseInfo]) -> Result<Vec<Parti
     for p in 0..count {
         let owner = leases
             .iter()
-            .find(|l| l.name == super::partitions::lease_name(p))
+            .find(|l| l.name == super::inbound::lease_name(p))
             .map(|l| l.holder.clone());
-        let (pending, in_flight) = match stream
-            .consumer_info(super::partitions::consumer_name(p))
-            .await
-        {
-            Ok(info) => (info.num_pending, info.num_ack_pending as u64),
-            // No owner yet: everything on its subject waits.
-            Err(_) => (waiting_on(&stream, &super::inbound::in_subject(p)).await, 0),
-        };
+        let (pending, in_flight) =
+            match stream.consumer_info(super::inbound::consumer_name(p)).await {
+                Ok(info) => (info.num_pending, info.num_ack_pending as u64),
+                // No owner yet: everything on its subject waits.
+                Err(_) => (waiting_on(&stream, &super::inbound::in_subject(p)).await, 0),
+            };
         out.push(PartitionInfo {
             partition: p,
             owner,

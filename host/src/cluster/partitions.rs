@@ -18,7 +18,7 @@
 
 use super::Cluster;
 use super::consumer::Consume;
-use super::inbound::{inbound_stream, partition_of};
+use super::inbound::{inbound_stream, lease_name, partition_of};
 use super::lease::Lease;
 use crate::gateway::Gateway;
 use anyhow::Result;
@@ -30,13 +30,6 @@ use tokio::sync::watch;
 /// How long a worker letting a partition go waits for its events in
 /// flight to be handled.
 const HANDOFF_WAIT: Duration = Duration::from_secs(30);
-
-/// The lease partition `p` is owned under.
-pub fn lease_name(p: u32) -> String {
-    format!("part.{p}")
-}
-
-pub use super::consumer::consumer_name;
 
 /// The partitions this worker wants, owns and consumes.
 pub struct Partitions {
