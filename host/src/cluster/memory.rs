@@ -29,6 +29,8 @@ use std::time::Duration;
 
 /// How long a call waits for the server.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// How many tries a read gets within [`TIMEOUT`].
+const READ_TRIES: u32 = 3;
 
 const MESSAGES_STREAM: &str = "OPENPISTA_MESSAGES";
 const SESSIONS_BUCKET: &str = "openpista_sessions";
@@ -93,6 +95,36 @@ impl JetStreamConversations {
             .recv()
             .map_err(|_| anyhow!("cluster memory: the store's thread ended"))??;
         Ok(JetStreamConversations { jobs, nats })
+    }
+
+    /// [`call`](Self::call) for work that may be tried again (a read, or
+    /// an append with its own deduplication id), within the same bound: a
+    /// request in flight when the server went away gets no answer, and the
+    /// client notices only at its timeout, while the next try, after the
+    /// reconnection, is answered at once.
+    fn retrying<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl Fn(Arc<Ctx>) -> BoxFuture<'static, Result<T>> + Send + Sync + 'static,
+    ) -> Result<T> {
+        let work = Arc::new(work);
+        self.call(what, move |ctx| {
+            Box::pin(async move {
+                let each = TIMEOUT / READ_TRIES;
+                let mut last = anyhow!("no answer from NATS");
+                for attempt in 0..READ_TRIES {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    match tokio::time::timeout(each, work(ctx.clone())).await {
+                        Ok(Ok(value)) => return Ok(value),
+                        Ok(Err(e)) => last = e,
+                        Err(_) => last = anyhow!("no answer from NATS within {each:?}"),
+                    }
+                }
+                Err(last)
+            })
+        })
     }
 
     /// Runs `work` on the store's thread and waits for its answer.
@@ -256,7 +288,8 @@ impl SharedConversations for JetStreamConversations {
 
     fn session(&self, id: &str) -> Result<Option<Session>> {
         let id = id.to_string();
-        self.call("read a session", move |ctx| {
+        self.retrying("read a session", move |ctx| {
+            let id = id.clone();
             Box::pin(async move { Ok(session_entry(&ctx, &id).await?.map(|(s, _)| s)) })
         })
     }
@@ -281,17 +314,31 @@ impl SharedConversations for JetStreamConversations {
 
     fn append(&self, id: &str, message_json: Vec<u8>) -> Result<u64> {
         let id = id.to_string();
-        self.call("store a message", move |ctx| {
+        let body = bytes::Bytes::from(message_json);
+        // The same id on every try: the stream stores the message once.
+        let msg_id = format!(
+            "{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        self.retrying("store a message", move |ctx| {
+            let (id, body, msg_id) = (id.clone(), body.clone(), msg_id.clone());
             Box::pin(async move {
                 // Stored (the server's ack) before the session's count
                 // moves: a count behind by one after a crash is harmless,
                 // a count ahead of a lost message would not be.
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
                 let stored = ctx
                     .jetstream
-                    .publish(subject(&id), message_json.into())
+                    .publish_with_headers(subject(&id), headers, body)
                     .await?
                     .await?;
                 let session = update_session(&ctx, &id, |r| {
+                    // A try whose answer was lost may have counted it.
+                    if stored.duplicate && r.recent.contains(&stored.sequence) {
+                        return;
+                    }
                     r.session.messages += 1;
                     r.session.last_active_ms = now_ms();
                     r.recent.push(stored.sequence);
@@ -306,7 +353,8 @@ impl SharedConversations for JetStreamConversations {
 
     fn messages(&self, id: &str, limit: usize) -> Result<Vec<StoredMessage>> {
         let id = id.to_string();
-        self.call("read messages", move |ctx| {
+        self.retrying("read messages", move |ctx| {
+            let id = id.clone();
             Box::pin(async move { read_messages(&ctx, &id, limit).await })
         })
     }
@@ -327,7 +375,8 @@ impl SharedConversations for JetStreamConversations {
 
     fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let key = kv_key(namespace, key);
-        self.call("read a value", move |ctx| {
+        self.retrying("read a value", move |ctx| {
+            let key = key.clone();
             Box::pin(async move { Ok(ctx.host_kv.get(key).await?.map(|v| v.to_vec())) })
         })
     }
