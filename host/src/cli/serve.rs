@@ -178,7 +178,18 @@ pub async fn start(config: &Config) -> Result<Running> {
     let (runtime, memory, provider) = build(config)?;
     let mut cluster = match &config.cluster {
         Some(settings) => {
-            Some(super::cluster_cmds::Joined::join(settings, runtime.secrets(), &memory).await?)
+            let joined =
+                super::cluster_cmds::Joined::join(settings, runtime.secrets(), &memory).await?;
+            // Tools' and providers' stored values are the cluster's;
+            // channels keep their per-node state in the file.
+            let components = Arc::downgrade(&runtime);
+            memory.share_components(Arc::new(move |name: &str| {
+                components
+                    .upgrade()
+                    .and_then(|r| r.get(name))
+                    .is_some_and(|c| c.world() != crate::runtime::manifest::World::Channel)
+            }));
+            Some(joined)
         }
         None => None,
     };

@@ -48,7 +48,13 @@ pub struct MemoryStore {
     /// Set in cluster mode: conversations and the host's namespaces live
     /// there instead of in the file ([`shared`]).
     shared: std::sync::OnceLock<Arc<dyn shared::SharedConversations>>,
+    /// Which components' key-value memory is shared too (the wiring says:
+    /// tools and providers, not channels); none until set.
+    shared_components: std::sync::OnceLock<ComponentFilter>,
 }
+
+/// Selects components by name ([`MemoryStore::share_components`]).
+pub type ComponentFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl MemoryStore {
     /// Opens (creating if needed) the database at `path`.
@@ -82,6 +88,7 @@ impl MemoryStore {
             db,
             path: path.to_path_buf(),
             shared: std::sync::OnceLock::new(),
+            shared_components: std::sync::OnceLock::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -105,10 +112,24 @@ impl MemoryStore {
         self.shared.get()
     }
 
-    /// The shared store when `namespace` is the host's and one is set.
+    /// Once shared, the key-value memory of the components `which`
+    /// selects goes to the shared store too: a tool's stored values are
+    /// then the same whichever worker runs it. A channel's stay in the
+    /// file: what it keeps there (a poll offset, a socket's resume point)
+    /// is right only for the node that wrote it.
+    pub fn share_components(&self, which: ComponentFilter) {
+        let _ = self.shared_components.set(which);
+    }
+
+    /// The shared store when `namespace` is shared and one is set.
     fn shared_for(&self, namespace: &str) -> Option<&Arc<dyn shared::SharedConversations>> {
-        self.shared()
-            .filter(|_| shared::is_host_namespace(namespace))
+        self.shared().filter(|_| {
+            shared::is_host_namespace(namespace)
+                || self
+                    .shared_components
+                    .get()
+                    .is_some_and(|which| which(namespace))
+        })
     }
 
     /// How many transactions the appends have taken so far.

@@ -117,9 +117,21 @@ fn two_nodes_share_conversations_through_jetstream() {
         contents(&b.messages("web:long", usize::MAX).unwrap()),
         want(0)
     );
-    // A component's own memory stays with its node.
+    // A channel's own memory stays with its node; a tool's is the
+    // cluster's, as the wiring selects (tools and providers, not channels).
+    for store in [&a, &b] {
+        store.share_components(std::sync::Arc::new(|name: &str| name.starts_with("tool-")));
+    }
     a.kv_set("channel-telegram", "offset", b"7").unwrap();
     assert_eq!(b.kv_get("channel-telegram", "offset").unwrap(), None);
+    a.kv_set("tool-notes", "todo", b"milk").unwrap();
+    assert_eq!(
+        b.kv_get("tool-notes", "todo").unwrap().as_deref(),
+        Some(&b"milk"[..])
+    );
+    assert_eq!(b.kv_list("tool-notes", "", 10).unwrap(), ["todo"]);
+    assert!(b.kv_delete("tool-notes", "todo").unwrap());
+    assert_eq!(a.kv_get("tool-notes", "todo").unwrap(), None);
 }
 
 #[test]
