@@ -180,18 +180,10 @@ impl Edge {
                 d.status(conversation, kind).await.map_err(failed)?;
                 Ok(true)
             }
-            Op::AskApproval {
-                id,
-                tool,
-                arguments,
-                folder,
-                requester,
-                timeout_secs,
-            } => {
-                let request =
-                    wire::approval_request(id, tool, arguments, folder, requester, timeout_secs);
-                d.ask_approval(conversation, &request).await.map_err(failed)
-            }
+            Op::AskApproval(request) => d
+                .ask_approval(conversation, &request.into())
+                .await
+                .map_err(failed),
             Op::Offer { text, buttons } => d
                 .offer(conversation, &text, &wire::buttons(buttons))
                 .await

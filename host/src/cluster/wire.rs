@@ -12,7 +12,6 @@ use crate::runtime::bindings::channel::exports::openpista::plugin::messenger::{
 use crate::runtime::bindings::{
     ApprovalRequest, Attachment, Button, HistoryEntry, SessionEntry, Settlement, Speaker,
 };
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// Bytes as base64 text.
@@ -151,6 +150,30 @@ impl Envelope {
     }
 }
 
+/// An approval request, as [`ApprovalRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireApproval {
+    pub id: String,
+    pub tool: String,
+    pub arguments: String,
+    pub folder: Option<String>,
+    pub requester: Option<String>,
+    pub timeout_secs: u32,
+}
+
+impl From<WireApproval> for ApprovalRequest {
+    fn from(a: WireApproval) -> Self {
+        ApprovalRequest {
+            id: a.id,
+            tool: a.tool,
+            arguments: a.arguments,
+            folder: a.folder,
+            requester: a.requester,
+            timeout_secs: a.timeout_secs,
+        }
+    }
+}
+
 /// A call a worker makes on a channel that runs on an edge.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutCall {
@@ -177,14 +200,7 @@ pub enum Op {
     Status {
         kind: String,
     },
-    AskApproval {
-        id: String,
-        tool: String,
-        arguments: String,
-        folder: Option<String>,
-        requester: Option<String>,
-        timeout_secs: u32,
-    },
+    AskApproval(WireApproval),
     /// Buttons: (label, command name, arguments).
     Offer {
         text: String,
@@ -261,14 +277,15 @@ impl Op {
     }
 
     pub fn ask(request: &ApprovalRequest) -> Op {
-        Op::AskApproval {
-            id: request.id.clone(),
-            tool: request.tool.clone(),
-            arguments: request.arguments.clone(),
-            folder: request.folder.clone(),
-            requester: request.requester.clone(),
-            timeout_secs: request.timeout_secs,
-        }
+        let r = request.clone();
+        Op::AskApproval(WireApproval {
+            id: r.id,
+            tool: r.tool,
+            arguments: r.arguments,
+            folder: r.folder,
+            requester: r.requester,
+            timeout_secs: r.timeout_secs,
+        })
     }
 
     pub fn offer(text: &str, buttons: &[Button]) -> Op {
@@ -316,24 +333,6 @@ pub fn outbound(
     }
 }
 
-pub fn approval_request(
-    id: String,
-    tool: String,
-    arguments: String,
-    folder: Option<String>,
-    requester: Option<String>,
-    timeout_secs: u32,
-) -> ApprovalRequest {
-    ApprovalRequest {
-        id,
-        tool,
-        arguments,
-        folder,
-        requester,
-        timeout_secs,
-    }
-}
-
 pub fn buttons(list: Vec<(String, String, String)>) -> Vec<Button> {
     list.into_iter()
         .map(|(label, name, args)| Button { label, name, args })
@@ -362,11 +361,6 @@ pub fn history(list: Vec<(bool, String)>) -> Vec<HistoryEntry> {
             text,
         })
         .collect()
-}
-
-/// A short base64 of `bytes`, for ids.
-pub fn id_text(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
